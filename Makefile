@@ -1,0 +1,62 @@
+# cimtwin: `make demo` builds the demo district and serves it; `make test` runs the suite.
+# Both install what is missing (idempotent) on a fresh Debian machine as root.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CIMTWIN := $(VENV)/bin/cimtwin
+APT_PACKAGES := chromium openscenegraph fonts-noto-cjk
+export CIMTWIN_INGEST_TOKEN ?= demo-ingest-token
+export CIMTWIN_ADMIN_TOKEN ?= demo-admin-token
+
+.PHONY: all install venv npm system demo serve test test-fast bench clean
+
+all: install
+
+install: venv npm
+
+# Python packages into .venv, the project itself editable.
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-test.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+# CesiumJS (served by the server, offline) and the Khronos glTF validator.
+npm: system node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian packages: chromium for the browser tests, OpenSceneGraph to read .osgb,
+# CJK fonts so Chinese labels render. Installed only when missing.
+system:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+demo: system install
+	$(CIMTWIN) demo
+	$(CIMTWIN) serve --simulate
+
+serve: install
+	$(CIMTWIN) serve
+
+test: system install
+	CI=$${CI:-} $(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not browser and not slow"
+
+bench: install
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf var bench/out .pytest_cache

@@ -1,0 +1,38 @@
+"""The Flask app factory: config loaded and validated once, parts registered, no work at import."""
+from __future__ import annotations
+
+import importlib
+import logging
+
+from flask import Flask
+
+from server.config import Config, load_config
+from server.errors import register_error_handlers
+from server.services import Services
+
+#: Blueprint modules, each exposing ``bp``. Parts not present in a build are skipped.
+BLUEPRINTS = ("server.web", "server.tiles_api", "server.ogc_api", "server.metrics_api",
+              "server.bim_api")
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config | dict | None = None) -> Flask:
+    """Build the app. ``config`` is a loaded Config, or a dict of overrides (tests)."""
+    if not isinstance(config, Config):
+        config = load_config(overrides=config)
+    app = Flask(__name__, static_folder=None)
+    app.json.ensure_ascii = False  # Chinese names stay readable in responses
+    app.json.sort_keys = False
+    app.extensions["cimtwin"] = Services(config)
+    register_error_handlers(app)
+    for name in BLUEPRINTS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            log.warning("part %s is not present; its routes are off", name)
+            continue
+        app.register_blueprint(module.bp)
+    return app

@@ -1,0 +1,54 @@
+"""Errors become JSON problem responses (RFC 9457) at the HTTP edge, and only here."""
+from __future__ import annotations
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_TYPE = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str = "", **extra):
+    """A JSON problem response a user (or a script) can act on."""
+    body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_TYPE
+    return response
+
+
+def _domain_errors() -> list[type[Exception]]:
+    """Each package's root error: bad input a user can fix, hence 400."""
+    from server.catalog import CatalogError
+    from server.config import ConfigError
+    from tiles.errors import TilesError
+    errors: list[type[Exception]] = [TilesError, CatalogError, ConfigError]
+    for module, name in (("layers.errors", "LayerError"), ("bim_import.errors", "BimError"),
+                         ("server.metrics.errors", "MetricError")):
+        try:
+            errors.append(getattr(__import__(module, fromlist=[name]), name))
+        except (ImportError, AttributeError):
+            pass  # that part is not installed in this build
+    return errors
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error, expected or not, leaves as JSON."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return problem(exc.code or 500, exc.name, exc.description or "")
+
+    for error_type in _domain_errors():
+        @app.errorhandler(error_type)
+        def domain_error(exc: Exception):
+            status = getattr(exc, "status", 400)
+            return problem(status, type(exc).__name__, str(exc))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unhandled error")
+        return problem(500, "Internal Server Error",
+                       "the server failed; the error is in its log")

@@ -1,0 +1,88 @@
+"""Imports that end in a tileset: run the engine, then record the result in the catalog.
+
+Each function here is what one ``cimtwin import ...`` command does, minus argument
+parsing, so tests and the API call the same code.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from server.services import Services
+from tiles.errors import GeoreferenceError, InputError
+from tiles.model import GeoFrame
+
+Progress = Callable[[dict], None] | None
+
+
+def parse_origin(text: str | None) -> tuple[float, float, float]:
+    """'E,N[,H]' -> (E, N, H); a clear error otherwise."""
+    if text is None or text == "":
+        return (0.0, 0.0, 0.0)
+    try:
+        values = [float(v) for v in str(text).split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (2, 3):
+        raise GeoreferenceError(f"--origin must be 'E,N' or 'E,N,H' in the CRS's units, got {text!r}")
+    return (values[0], values[1], values[2] if len(values) == 3 else 0.0)
+
+
+def build_options(services: Services, *, name: str, kind: str, **overrides: Any):
+    """BuildOptions from the [tiles] config, with per-import overrides."""
+    from tiles.pipeline import BuildOptions
+    tiles_cfg = services.config["tiles"]
+    values = {
+        "name": name, "kind": kind,
+        "max_triangles_per_tile": tiles_cfg["max_triangles_per_tile"],
+        "max_texture_px": tiles_cfg["max_texture_px"],
+        "compression": tiles_cfg["compression"],
+        "workers": tiles_cfg["workers"],
+        "dask_scheduler": tiles_cfg["dask_scheduler"],
+        "geoid_offset_m": tiles_cfg["geoid_offset_m"],
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return BuildOptions(**values)
+
+
+def register_tileset(services: Services, summary, *, classification: str, source: str,
+                     extra: dict | None = None) -> dict:
+    """Record a published tileset in the catalog; returns the catalog entry."""
+    data = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)
+    entry = {
+        "id": data["tileset_id"], "name": data.get("name") or data["tileset_id"],
+        "kind": data["kind"], "bounds": data.get("bounds"), "height": data.get("height"),
+        "classification": classification, "frame": data.get("frame"),
+        "summary": data | (extra or {}), "source": source,
+    }
+    return services.catalog.add(entry)
+
+
+def import_mesh(services: Services, path: str | Path, *, crs: str | None,
+                origin: str | tuple | None = None, name: str | None = None,
+                tileset_id: str | None = None, classification: str = "internal",
+                kind: str = "mesh", vertical: str = "ellipsoidal",
+                geoid_offset_m: float | None = None, compression: str | None = None,
+                progress: Progress = None) -> dict:
+    """A mesh file (OBJ/PLY/glb, read with trimesh) -> a published tileset + catalog entry."""
+    from tiles.pipeline import build_tileset
+    from tiles.readers.mesh import read_mesh
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no such file: {path}")
+    if not crs:
+        raise GeoreferenceError(
+            "a mesh file carries no CRS: pass --crs (e.g. --crs EPSG:4548) and "
+            "--origin E,N,H (the easting, northing and height its coordinates are relative to)")
+    if not isinstance(origin, tuple):
+        origin = parse_origin(origin)
+    offset = services.config["tiles"]["geoid_offset_m"] if geoid_offset_m is None else geoid_offset_m
+    frame = GeoFrame(crs=crs, origin=origin, vertical=vertical, geoid_offset_m=offset)
+    name = name or path.stem
+    tileset_id = tileset_id or services.catalog.new_id(name)
+    options = build_options(services, name=name, kind=kind, compression=compression,
+                            geoid_offset_m=offset)
+    summary = build_tileset(read_mesh(path, frame), services.store, tileset_id, options,
+                            progress=progress)
+    entry = register_tileset(services, summary, classification=classification, source=str(path))
+    return entry["summary"] | {"id": tileset_id, "classification": classification}

@@ -1,0 +1,62 @@
+"""The long-lived parts one server (or one CLI run) works with, made once.
+
+``open_services(config)`` builds them; parts that need optional packages or a
+backend (layers, metrics) are opened on first use, so a CLI command that only
+lists tilesets never touches a database.
+"""
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from pathlib import Path
+
+from server.catalog import Catalog
+from server.config import Config
+
+
+class Services:
+    """Config, tile store, catalog, layer store and metrics runtime of one data dir."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.data_dir: Path = config.data_dir
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    @cached_property
+    def store(self):
+        from tiles.store import FileTileStore
+        return FileTileStore(self.data_dir / "tiles")
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return Catalog(self.data_dir / "catalog.sqlite")
+
+    @cached_property
+    def layers(self):
+        from layers import open_layer_store
+        with self._lock:
+            return open_layer_store(self.config["layers"]["url"], self.data_dir)
+
+    @cached_property
+    def metrics(self):
+        from server.metrics import open_metrics
+        with self._lock:
+            return open_metrics(self.config, self.data_dir)
+
+    def close(self) -> None:
+        """Stop background parts (metrics bus threads, database connections)."""
+        for name in ("metrics", "layers"):
+            part = self.__dict__.get(name)
+            if part is not None and hasattr(part, "close"):
+                part.close()
+
+
+def open_services(config: Config) -> Services:
+    return Services(config)
+
+
+def current_services() -> Services:
+    """The Services of the app handling the current request."""
+    from flask import current_app
+    return current_app.extensions["cimtwin"]

@@ -1,0 +1,45 @@
+"""The viewer's static files, CesiumJS (served by us: no CDN), and its settings."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, jsonify, send_from_directory
+from werkzeug.exceptions import NotFound
+
+from server.config import PROJECT_ROOT
+from server.services import current_services
+
+bp = Blueprint("web", __name__)
+VIEWER_DIR = PROJECT_ROOT / "viewer"
+
+
+@bp.get("/")
+def index():
+    return send_from_directory(VIEWER_DIR, "index.html", max_age=0)
+
+
+@bp.get("/viewer/<path:path>")
+def viewer_file(path: str):
+    return send_from_directory(VIEWER_DIR, path, max_age=0)
+
+
+@bp.get("/cesium/<path:path>")
+def cesium_file(path: str):
+    cesium_dir: Path = current_services().config.cesium_dir
+    if not (cesium_dir / "Cesium.js").is_file():
+        raise NotFound(f"CesiumJS is not installed at {cesium_dir}; run 'make' (npm install)")
+    return send_from_directory(cesium_dir, path, max_age=86400)
+
+
+@bp.get("/api/config")
+def viewer_config():
+    viewer = current_services().config["viewer"]
+    return jsonify({k: viewer[k] for k in ("imagery", "imagery_url", "home", "language")})
+
+
+@bp.get("/api/health")
+def health():
+    services = current_services()
+    cesium = (services.config.cesium_dir / "Cesium.js").is_file()
+    return jsonify({"status": "ok", "tilesets": len(services.catalog.list()),
+                    "cesium": cesium, "data_dir": str(services.data_dir)})
