@@ -11,8 +11,8 @@ from server.errors import register_error_handlers
 from server.services import Services
 
 #: Blueprint modules, each exposing ``bp``. Parts not present in a build are skipped.
-BLUEPRINTS = ("server.web", "server.tiles_api", "server.ogc_api", "server.metrics_api",
-              "server.bim_api")
+BLUEPRINTS = ("server.web", "server.tiles_api", "server.jobs_api", "server.ogc_api",
+              "server.metrics_api", "server.bim_api")
 
 log = logging.getLogger(__name__)
 

@@ -65,8 +65,6 @@ def import_mesh(services: Services, path: str | Path, *, crs: str | None,
                 geoid_offset_m: float | None = None, compression: str | None = None,
                 progress: Progress = None) -> dict:
     """A mesh file (OBJ/PLY/glb, read with trimesh) -> a published tileset + catalog entry."""
-    from tiles.pipeline import build_tileset
-    from tiles.readers.mesh import read_mesh
     path = Path(path)
     if not path.is_file():
         raise InputError(f"no such file: {path}")
@@ -77,6 +75,8 @@ def import_mesh(services: Services, path: str | Path, *, crs: str | None,
     if not isinstance(origin, tuple):
         origin = parse_origin(origin)
     offset = services.config["tiles"]["geoid_offset_m"] if geoid_offset_m is None else geoid_offset_m
+    from tiles.pipeline import build_tileset
+    from tiles.readers.mesh import read_mesh
     frame = GeoFrame(crs=crs, origin=origin, vertical=vertical, geoid_offset_m=offset)
     name = name or path.stem
     tileset_id = tileset_id or services.catalog.new_id(name)
