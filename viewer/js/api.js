@@ -1,0 +1,76 @@
+// api.js: the one module that knows the server's URLs. Every other module asks here.
+// A missing endpoint (404, network error) yields a fallback value, never a page error,
+// so the viewer works while parts of the server are absent or a user lacks access.
+
+/** Fetch JSON from `url`; on any failure log a warning and return `fallback`. */
+export async function getJson(url, fallback) {
+  try {
+    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    if (!response.ok) {
+      console.warn(`cimtwin: ${url} answered ${response.status}`);
+      return fallback;
+    }
+    return await response.json();
+  } catch (error) {
+    console.warn(`cimtwin: ${url} failed: ${error}`);
+    return fallback;
+  }
+}
+
+/** Viewer settings: imagery source, home view and language. */
+export function fetchConfig() {
+  return getJson("/api/config", {});
+}
+
+/** Catalog entries the current user may see: [{id, name, kind, bounds, ...}]. */
+export async function fetchTilesets() {
+  const body = await getJson("/api/tilesets", []);
+  return Array.isArray(body) ? body : body.tilesets || [];
+}
+
+/** URL of one tileset's root tileset.json. */
+export function tilesetUrl(id) {
+  return `/tiles/${encodeURIComponent(id)}/tileset.json`;
+}
+
+/** OGC API - Features collections: [{id, title, kind, ...}]. */
+export async function fetchCollections() {
+  const body = await getJson("/ogc/collections", { collections: [] });
+  return body.collections || [];
+}
+
+/** A collection's features as a GeoJSON FeatureCollection (lon/lat). */
+export function fetchItems(collectionId, limit = 1000) {
+  const url = `/ogc/collections/${encodeURIComponent(collectionId)}/items?limit=${limit}&f=json`;
+  return getJson(url, { type: "FeatureCollection", features: [] });
+}
+
+/** Latest observation of every sensor and metric. */
+export function fetchLatestMetrics() {
+  return getJson("/api/metrics/latest", []);
+}
+
+/** Observations of one sensor's metric, oldest first or in any order. */
+export function fetchMetricHistory(sensorId, metric) {
+  const query = new URLSearchParams({ sensor: sensorId, metric });
+  return getJson(`/api/metrics/history?${query}`, []);
+}
+
+/** Server-Sent Events stream URL of live observations. */
+export const METRICS_STREAM_URL = "/api/metrics/stream";
+
+/** One BIM element's full record (original property names), or null. */
+export function fetchBimElement(tilesetId, globalId) {
+  const url = `/api/bim/${encodeURIComponent(tilesetId)}/elements/${encodeURIComponent(globalId)}`;
+  return getJson(url, null);
+}
+
+/** A BIM model's storeys, or null when the server has no BIM index for it. */
+export function fetchBimStoreys(tilesetId) {
+  return getJson(`/api/bim/${encodeURIComponent(tilesetId)}/storeys`, null);
+}
+
+/** A BIM model's element classes, or null when the server has no BIM index for it. */
+export function fetchBimClasses(tilesetId) {
+  return getJson(`/api/bim/${encodeURIComponent(tilesetId)}/classes`, null);
+}

@@ -1,0 +1,178 @@
+// i18n.js: UI strings in Chinese (first) and English, and the language switch.
+// Elements carry data-i18n="key" (text) or data-i18n-title="key" (tooltip).
+
+const DICTIONARIES = {
+  zh: {
+    "app.title": "历下区城市信息模型",
+    "status.loading": "正在加载…",
+    "status.ready": "已加载 {tilesets} 个三维模型，{layers} 个专题图层",
+    "status.tilesLoading": "模型加载中…",
+    "status.noTilesets": "暂无三维模型",
+    "status.streamLost": "实时数据连接中断，正在重连…",
+    "ui.home": "回到主视图",
+    "ui.switchLanguage": "English",
+    "ui.close": "关闭",
+    "panel.layers": "图层",
+    "panel.tilesets": "三维模型",
+    "panel.gis": "专题图层",
+    "panel.none": "无",
+    "panel.legend": "项目阶段",
+    "bim.title": "BIM 模型",
+    "bim.model": "模型",
+    "bim.storey": "楼层",
+    "bim.allStoreys": "全部楼层",
+    "bim.xray": "透视其余构件",
+    "bim.classes": "构件类别",
+    "inspector.feature": "模型构件",
+    "inspector.gis": "专题要素",
+    "inspector.sensor": "传感器",
+    "inspector.properties": "属性",
+    "inspector.identity": "基本信息",
+    "inspector.latest": "最新读数",
+    "inspector.history": "历史曲线",
+    "inspector.noValues": "暂无读数",
+    "inspector.alarm": "报警",
+    "inspector.tileset": "所属模型",
+    "kind.bim": "BIM 模型",
+    "kind.reality": "实景三维",
+    "kind.buildings": "建筑白模",
+    "kind.mesh": "三维模型",
+    "kind.terrain": "地形",
+    "kind.facilities": "公共设施",
+    "kind.projects": "建设项目",
+    "kind.sensors": "城市感知",
+    "stage.planned": "规划",
+    "stage.approved": "审批",
+    "stage.under_construction": "在建",
+    "stage.completed": "竣工",
+    "category.school": "学校",
+    "category.kindergarten": "幼儿园",
+    "category.university": "高校",
+    "category.hospital": "医院",
+    "category.clinic": "诊所",
+    "category.doctors": "诊所",
+    "category.dentist": "牙科",
+    "category.pharmacy": "药店",
+    "category.library": "图书馆",
+    "category.museum": "博物馆",
+    "category.theatre": "剧院",
+    "category.cinema": "影院",
+    "category.park": "公园",
+    "category.sports": "体育设施",
+    "category.police": "派出所",
+    "category.fire_station": "消防站",
+    "category.government": "政府机关",
+    "category.community_centre": "社区中心",
+    "category.social_facility": "社会福利",
+    "category.post_office": "邮局",
+    "category.bank": "银行",
+    "category.place_of_worship": "宗教场所",
+    "category.toilet": "公厕",
+    "category.parking": "停车场",
+    "category.bus_station": "公交站",
+    "category.metro": "地铁站",
+    "category.emergency_shelter": "应急避难场所",
+    "metric.pm25": "PM2.5",
+    "metric.pm2_5": "PM2.5",
+    "metric.noise": "噪声",
+    "metric.temperature": "温度",
+    "metric.humidity": "湿度",
+    "metric.traffic": "交通流量",
+    "metric.traffic_flow": "交通流量",
+    "metric.water_level": "水位",
+    "metric.power": "用电负荷",
+    "metric.aqi": "空气质量指数",
+  },
+  en: {
+    "app.title": "Lixia District CIM",
+    "status.loading": "Loading…",
+    "status.ready": "{tilesets} 3D models, {layers} thematic layers loaded",
+    "status.tilesLoading": "Loading models…",
+    "status.noTilesets": "No 3D models yet",
+    "status.streamLost": "Live data connection lost, reconnecting…",
+    "ui.home": "Home view",
+    "ui.switchLanguage": "中文",
+    "ui.close": "Close",
+    "panel.layers": "Layers",
+    "panel.tilesets": "3D models",
+    "panel.gis": "Thematic layers",
+    "panel.none": "none",
+    "panel.legend": "Project stage",
+    "bim.title": "BIM model",
+    "bim.model": "Model",
+    "bim.storey": "Storey",
+    "bim.allStoreys": "All storeys",
+    "bim.xray": "X-ray the rest",
+    "bim.classes": "Element classes",
+    "inspector.feature": "Model element",
+    "inspector.gis": "Map feature",
+    "inspector.sensor": "Sensor",
+    "inspector.properties": "Properties",
+    "inspector.identity": "Identity",
+    "inspector.latest": "Latest readings",
+    "inspector.history": "History",
+    "inspector.noValues": "No readings yet",
+    "inspector.alarm": "Alarm",
+    "inspector.tileset": "Model",
+    "kind.bim": "BIM model",
+    "kind.reality": "Reality mesh",
+    "kind.buildings": "Buildings",
+    "kind.mesh": "3D model",
+    "kind.terrain": "Terrain",
+    "kind.facilities": "Public facilities",
+    "kind.projects": "Construction projects",
+    "kind.sensors": "Sensors",
+    "stage.planned": "Planned",
+    "stage.approved": "Approved",
+    "stage.under_construction": "Under construction",
+    "stage.completed": "Completed",
+  },
+};
+
+let language = "zh";
+const listeners = [];
+
+/** Translate `key`, filling {name} placeholders from `params`; unknown keys fall back. */
+export function t(key, params = {}, fallback = undefined) {
+  const text = DICTIONARIES[language][key] ?? DICTIONARIES.zh[key] ?? fallback ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ""));
+}
+
+/** Translate a category/stage/kind/metric code, or show the code itself when unknown. */
+export function label(prefix, code) {
+  if (language === "en" && !(`${prefix}.${code}` in DICTIONARIES.en)) {
+    return String(code).replace(/_/g, " ");
+  }
+  return t(`${prefix}.${code}`, {}, String(code));
+}
+
+/** The current language code ("zh" or "en"). */
+export function getLanguage() {
+  return language;
+}
+
+/** Switch language, retranslate the page and tell the listeners. */
+export function setLanguage(code) {
+  language = code in DICTIONARIES ? code : "zh";
+  document.documentElement.lang = language === "zh" ? "zh-CN" : "en";
+  translatePage(document);
+  listeners.forEach((listener) => listener(language));
+}
+
+/** Call `listener(language)` after every language switch. */
+export function onLanguageChange(listener) {
+  listeners.push(listener);
+}
+
+/** Fill every data-i18n / data-i18n-title element under `root`. */
+export function translatePage(root) {
+  root.querySelectorAll("[data-i18n]").forEach((el) => {
+    el.textContent = t(el.dataset.i18n, JSON.parse(el.dataset.i18nParams || "{}"));
+  });
+  root.querySelectorAll("[data-i18n-title]").forEach((el) => {
+    el.title = t(el.dataset.i18nTitle);
+  });
+}
+
+/** Both dictionaries (the browser tests check they have the same keys for the UI). */
+export const dictionaries = DICTIONARIES;

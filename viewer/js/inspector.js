@@ -1,0 +1,100 @@
+// inspector.js: the property panel (DOM only). Shows a picked tileset feature's
+// properties grouped by property set, a GIS feature's attributes, or a sensor's latest
+// readings and a history chart.
+
+import { t, label } from "./i18n.js";
+import { drawHistory } from "./chart.js";
+import { formatValue } from "./metrics.js";
+import { featureName } from "./layers.js";
+
+/** Properties grouped by property set: "Pset_X.Prop" -> group "Pset_X"; the rest -> identity. */
+export function groupProperties(properties) {
+  const groups = new Map();
+  for (const [name, value] of Object.entries(properties)) {
+    const dot = name.indexOf(".");
+    const group = dot > 0 ? name.slice(0, dot) : "";
+    const key = dot > 0 ? name.slice(dot + 1) : name;
+    if (!groups.has(group)) groups.set(group, []);
+    groups.get(group).push([key, value]);
+  }
+  // The identity group (no set) first, then property sets alphabetically.
+  return [...groups.entries()].sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b)));
+}
+
+/** A <tbody> with a header row and one row per [key, value]. */
+function tableSection(title, rows) {
+  const body = document.createElement("tbody");
+  const head = body.insertRow();
+  const th = document.createElement("th");
+  th.colSpan = 2;
+  th.textContent = title;
+  head.appendChild(th);
+  for (const [key, value] of rows) {
+    const row = body.insertRow();
+    row.insertCell().textContent = key;
+    row.cells[0].className = "key";
+    row.insertCell().textContent = value === null || value === undefined ? "" : Array.isArray(value) ? value.join(", ") : String(value);
+  }
+  return body;
+}
+
+/** Grouped property tables for `properties`. */
+function propertyTable(properties, firstTitle) {
+  const table = document.createElement("table");
+  for (const [group, rows] of groupProperties(properties)) {
+    table.appendChild(tableSection(group || firstTitle, rows));
+  }
+  return table;
+}
+
+/** The inspector panel: show(description) / hide(). */
+export class Inspector {
+  /** Bind to the panel's elements. */
+  constructor(root) {
+    this.root = root;
+    this.title = root.querySelector("#inspectorTitle");
+    this.body = root.querySelector("#inspectorBody");
+    this.chart = root.querySelector("#historyChart");
+    root.querySelector("#inspectorClose").addEventListener("click", () => this.hide());
+    this.current = null;
+  }
+
+  /** Hide the panel. */
+  hide() {
+    this.root.hidden = true;
+    this.current = null;
+  }
+
+  /** Show a tileset feature or GIS feature description. */
+  showFeature(description) {
+    this.current = description;
+    const isTileFeature = description.type === "feature";
+    this.title.textContent = isTileFeature
+      ? `${t("inspector.feature")} ${description.properties.Name ?? description.properties.name ?? ""}`
+      : `${label("kind", description.kind)} ${featureName(description.properties)}`;
+    this.body.replaceChildren(propertyTable(description.properties, isTileFeature ? t("inspector.identity") : t("inspector.properties")));
+    if (isTileFeature && description.tilesetId) {
+      this.body.prepend(Object.assign(document.createElement("div"), { textContent: `${t("inspector.tileset")}: ${description.tilesetId}` }));
+    }
+    this.chart.hidden = true;
+    this.root.hidden = false;
+  }
+
+  /** Show a sensor: attributes, latest readings ({metric -> observation}) and a chart. */
+  showSensor(description, readings) {
+    this.current = description;
+    this.title.textContent = `${t("inspector.sensor")} ${featureName(description.properties) || description.sensorId}`;
+    const rows = Object.values(readings || {}).map((o) => [label("metric", o.metric), `${formatValue(o.value)} ${o.unit}${o.alarm ? " ⚠ " + t("inspector.alarm") : ""}`]);
+    const table = propertyTable(description.properties, t("inspector.properties"));
+    table.prepend(tableSection(t("inspector.latest"), rows.length ? rows : [[t("inspector.noValues"), ""]]));
+    this.body.replaceChildren(table);
+    this.root.hidden = false;
+  }
+
+  /** Draw a history chart under the sensor; returns the number of points drawn. */
+  showHistory(observations, title) {
+    const count = drawHistory(this.chart, observations, `${t("inspector.history")} ${title}`);
+    this.chart.hidden = count === 0;
+    return count;
+  }
+}

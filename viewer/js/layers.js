@@ -1,0 +1,153 @@
+// layers.js: GIS layers from OGC API - Features drawn on the scene: public facilities
+// as icons with Chinese labels, construction projects as polygons coloured by stage.
+// Each layer is one CustomDataSource, so the layer panel toggles it with `.show`.
+
+import { fetchItems } from "./api.js";
+import { getLanguage, label } from "./i18n.js";
+
+const Cesium = window.Cesium;
+
+/** Lifecycle stages in order, with their legend colours. */
+export const STAGE_COLOURS = {
+  planned: "#4e9cff",
+  approved: "#f2c94c",
+  under_construction: "#ff7a2f",
+  completed: "#3fbf6f",
+};
+
+const CATEGORY_PALETTE = ["#e74c3c", "#3498db", "#2ecc71", "#9b59b6", "#f39c12", "#1abc9c", "#e67e22", "#34495e", "#d35400", "#16a085"];
+const iconCache = new Map();
+
+/** A stable colour for a facility category (same category, same colour). */
+function categoryColour(category) {
+  let hash = 0;
+  for (const ch of String(category)) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  return CATEGORY_PALETTE[hash % CATEGORY_PALETTE.length];
+}
+
+/** A round map pin for a category, drawn once on a canvas (no image files, works offline). */
+function categoryIcon(category) {
+  if (iconCache.has(category)) return iconCache.get(category);
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 28;
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = categoryColour(category);
+  ctx.strokeStyle = "#ffffff";
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  ctx.arc(14, 14, 12, 0, 2 * Math.PI);
+  ctx.fill();
+  ctx.stroke();
+  ctx.fillStyle = "#ffffff";
+  ctx.font = "bold 14px sans-serif";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  ctx.fillText(label("category", category).slice(0, 1).toUpperCase(), 14, 15);
+  iconCache.set(category, canvas);
+  return canvas;
+}
+
+/** Lon/lat rings of a GeoJSON polygon as a Cesium PolygonHierarchy (holes kept). */
+function hierarchyOf(rings) {
+  const toPositions = (ring) => Cesium.Cartesian3.fromDegreesArray(ring.flatMap((c) => [c[0], c[1]]));
+  return new Cesium.PolygonHierarchy(toPositions(rings[0]), rings.slice(1).map((r) => new Cesium.PolygonHierarchy(toPositions(r))));
+}
+
+/** The point coordinates of a GeoJSON geometry (Point/MultiPoint), else polygon centroid-ish. */
+function pointsOf(geometry) {
+  if (!geometry) return [];
+  if (geometry.type === "Point") return [geometry.coordinates];
+  if (geometry.type === "MultiPoint") return geometry.coordinates;
+  const polygons = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.type === "MultiPolygon" ? geometry.coordinates : [];
+  return polygons.map((rings) => {
+    const ring = rings[0];
+    const sum = ring.reduce((acc, c) => [acc[0] + c[0], acc[1] + c[1]], [0, 0]);
+    return [sum[0] / ring.length, sum[1] / ring.length];
+  });
+}
+
+/** The polygons (arrays of rings) of a GeoJSON geometry. */
+function polygonsOf(geometry) {
+  if (!geometry) return [];
+  if (geometry.type === "Polygon") return [geometry.coordinates];
+  if (geometry.type === "MultiPolygon") return geometry.coordinates;
+  return [];
+}
+
+/** Name to show for a feature in the current language. */
+export function featureName(properties) {
+  if (getLanguage() === "en") return properties["name:en"] || properties.name_en || properties.name || "";
+  return properties.name || properties["name:zh"] || "";
+}
+
+/** Add one facility feature as an icon + label clamped to the ground. */
+function addFacility(source, feature, collection) {
+  const props = feature.properties || {};
+  for (const [lon, lat] of pointsOf(feature.geometry)) {
+    const entity = source.entities.add({
+      position: Cesium.Cartesian3.fromDegrees(lon, lat),
+      billboard: {
+        image: categoryIcon(props.category || "other"),
+        heightReference: Cesium.HeightReference.CLAMP_TO_GROUND,
+        verticalOrigin: Cesium.VerticalOrigin.CENTER,
+        disableDepthTestDistance: Number.POSITIVE_INFINITY,
+      },
+      label: {
+        text: featureName(props),
+        font: "13px sans-serif",
+        fillColor: Cesium.Color.WHITE,
+        outlineColor: Cesium.Color.BLACK,
+        outlineWidth: 3,
+        style: Cesium.LabelStyle.FILL_AND_OUTLINE,
+        pixelOffset: new Cesium.Cartesian2(0, -22),
+        heightReference: Cesium.HeightReference.CLAMP_TO_GROUND,
+        disableDepthTestDistance: Number.POSITIVE_INFINITY,
+        distanceDisplayCondition: new Cesium.DistanceDisplayCondition(0, 6000),
+      },
+    });
+    entity.cimtwin = { type: "gis", collection, kind: "facilities", properties: props };
+  }
+}
+
+/** Add one project feature as ground polygons coloured by its lifecycle stage. */
+function addProject(source, feature, collection) {
+  const props = feature.properties || {};
+  const colour = Cesium.Color.fromCssColorString(STAGE_COLOURS[props.stage] || "#aaaaaa").withAlpha(0.55);
+  for (const rings of polygonsOf(feature.geometry)) {
+    const entity = source.entities.add({
+      polygon: { hierarchy: hierarchyOf(rings), material: colour, classificationType: Cesium.ClassificationType.BOTH },
+    });
+    entity.cimtwin = { type: "gis", collection, kind: "projects", properties: props };
+  }
+}
+
+/** Add any other feature (buildings, unknown kinds) as outlines or points. */
+function addGeneric(source, feature, collection, kind) {
+  const props = feature.properties || {};
+  for (const rings of polygonsOf(feature.geometry)) {
+    const entity = source.entities.add({
+      polygon: { hierarchy: hierarchyOf(rings), material: Cesium.Color.CYAN.withAlpha(0.25), classificationType: Cesium.ClassificationType.BOTH },
+    });
+    entity.cimtwin = { type: "gis", collection, kind, properties: props };
+  }
+}
+
+const ADDERS = { facilities: addFacility, projects: addProject };
+
+/** Load one collection's features into a new data source; resolves to {source, count}. */
+export async function loadLayer(viewer, collection) {
+  const source = new Cesium.CustomDataSource(collection.id);
+  const body = await fetchItems(collection.id);
+  const features = body.features || [];
+  const add = ADDERS[collection.kind] || ((s, f, c) => addGeneric(s, f, c, collection.kind));
+  features.forEach((feature) => add(source, feature, collection.id));
+  await viewer.dataSources.add(source);
+  return { source, count: features.length, features };
+}
+
+/** Relabel facility labels after a language switch. */
+export function relabelLayer(source) {
+  source.entities.values.forEach((entity) => {
+    if (entity.label && entity.cimtwin) entity.label.text = featureName(entity.cimtwin.properties);
+  });
+}

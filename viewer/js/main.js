@@ -1,0 +1,233 @@
+// main.js: boots the viewer and wires the modules together. Cesium logic lives in
+// scene/tilesets/layers/metrics/bim/picking; DOM in panel/inspector; URLs in api.
+// window.cimtwin is a small hook the browser tests (tests/browser) drive.
+
+import { fetchConfig, fetchTilesets, fetchCollections, fetchItems, fetchMetricHistory, fetchBimStoreys, fetchBimClasses } from "./api.js";
+import { setLanguage, getLanguage, onLanguageChange, t, translatePage } from "./i18n.js";
+import { createViewer, homeOf, flyHome, lookDownAt, windowPositionOf } from "./scene.js";
+import { createStats, loadTilesets, setTilesetVisible, allTilesetsLoaded } from "./tilesets.js";
+import { loadLayer, relabelLayer, STAGE_COLOURS } from "./layers.js";
+import { SensorLayer, historyFrom } from "./metrics.js";
+import { createBimState, applyBimState, collectBimIndex, namesFrom, GLOBAL_ID_PROPERTY } from "./bim.js";
+import { pickAt as pickScene, enrichBimDescription } from "./picking.js";
+import { Inspector } from "./inspector.js";
+import { renderToggles, renderLegend, BimPanel } from "./panel.js";
+
+const Cesium = window.Cesium;
+const app = { errors: [], layers: new Map(), bim: new Map(), metricsOk: false };
+
+/** Put a translated message in the top bar. */
+function setStatus(key, params = {}) {
+  const el = document.getElementById("status");
+  el.dataset.i18n = key;
+  el.dataset.i18nParams = JSON.stringify(params);
+  el.textContent = t(key, params);
+}
+
+/** Load every catalog tileset and list them in the panel. */
+async function loadModels() {
+  app.entries = await fetchTilesets();
+  app.tilesets = await loadTilesets(app.viewer, app.entries, app.stats, () => {}, onTileLoadHook);
+  const items = app.entries.filter((e) => app.tilesets.has(e.id)).map((e) => ({ id: e.id, caption: e.name || e.id, kind: e.kind, visible: true }));
+  renderToggles(document.getElementById("tilesetList"), items, (id, visible) => setTilesetVisible(app.tilesets.get(id), visible));
+}
+
+/** Called for each new tileset before its tiles load: BIM models start their index. */
+function onTileLoadHook(tileset, entry) {
+  if (entry.kind !== "bim") return;
+  const index = collectBimIndex(tileset, () => refreshBimPanel());
+  app.bim.set(entry.id, { tileset, index, state: createBimState(), server: null });
+}
+
+/** Load the OGC collections: sensors as the live layer, the others as GIS layers. */
+async function loadGisLayers() {
+  const collections = await fetchCollections();
+  for (const collection of collections) {
+    if (collection.kind === "sensors") await loadSensors(collection);
+    else app.layers.set(collection.id, { ...(await loadLayer(app.viewer, collection)), kind: collection.kind, title: collection.title });
+  }
+  const items = [...app.layers.entries()].map(([id, layer]) => ({ id, caption: layer.title || id, kind: layer.kind, visible: true }));
+  renderToggles(document.getElementById("gisList"), items, (id, visible) => (app.layers.get(id).source.show = visible));
+  if ([...app.layers.values()].some((l) => l.kind === "projects")) renderLegend(document.getElementById("legend"), STAGE_COLOURS);
+}
+
+/** Load the sensors collection, their latest values, and subscribe to the live stream. */
+async function loadSensors(collection) {
+  const sensors = new SensorLayer(app.viewer, collection.id);
+  const body = await fetchItems(collection.id);
+  await sensors.addSensors(body.features || []);
+  app.sensors = sensors;
+  app.layers.set(collection.id, { source: sensors.source, count: sensors.entities.size, kind: "sensors", title: collection.title });
+  await sensors.loadLatest();
+  sensors.onObservation((o) => refreshInspectedSensor(o));
+  sensors.subscribe((ok) => { app.metricsOk = ok; if (!ok) setStatus("status.streamLost"); });
+}
+
+/** Redraw the inspector when a new reading arrives for the sensor it shows. */
+function refreshInspectedSensor(observation) {
+  const current = app.inspector.current;
+  if (current && current.type === "sensor" && current.sensorId === observation.sensor_id) {
+    app.inspector.showSensor(current, app.sensors.latest.get(observation.sensor_id));
+  }
+}
+
+/** Show a sensor's values and the history chart of its first metric. */
+async function inspectSensor(description) {
+  const readings = app.sensors ? app.sensors.latest.get(description.sensorId) || {} : {};
+  app.inspector.showSensor(description, readings);
+  const metrics = Object.keys(readings).length ? Object.keys(readings) : [].concat(description.properties.metrics || []);
+  if (!metrics.length) return 0;
+  const body = await fetchMetricHistory(description.sensorId, metrics[0]);
+  const history = historyFrom(body, description.sensorId, metrics[0]);
+  return app.inspector.showHistory(history, metrics[0]);
+}
+
+/** Highlight a picked tileset feature (and restore the previous one). */
+function highlight(picked) {
+  if (app.highlighted) {
+    try { app.highlighted.feature.color = app.highlighted.color; } catch (e) { /* tile unloaded */ }
+    app.highlighted = null;
+  }
+  if (picked instanceof Cesium.Cesium3DTileFeature) {
+    app.highlighted = { feature: picked, color: Cesium.Color.clone(picked.color) };
+    picked.color = Cesium.Color.YELLOW;
+  }
+}
+
+/** Pick at window x/y, show what is there in the inspector; resolves to its description. */
+async function select(x, y) {
+  const { picked, description } = pickScene(app.viewer, x, y);
+  highlight(picked);
+  if (!description) { app.inspector.hide(); return null; }
+  if (description.type === "sensor") {
+    description.historyPoints = await inspectSensor(description);
+    return description;
+  }
+  const full = await enrichBimDescription(description);
+  app.inspector.showFeature(full);
+  focusBimElement(full);
+  return full;
+}
+
+/** With X-ray on, a picked BIM element stays solid and the rest turns translucent. */
+function focusBimElement(description) {
+  const model = description.kind === "bim" && app.bim.get(description.tilesetId);
+  if (!model) return;
+  model.state.focusGlobalId = description.properties[GLOBAL_ID_PROPERTY] ?? null;
+  if (model.state.xray) applyBimState(model.tileset, model.state);
+}
+
+/** The BIM model the panel works on. */
+function currentBimModel() {
+  return app.bim.get(app.bimPanel.model.value) || [...app.bim.values()][0];
+}
+
+/** Fetch the server's storey/class lists of each BIM model (when the BIM API exists). */
+async function loadBimIndexes() {
+  for (const [id, model] of app.bim) {
+    const [storeys, classes] = await Promise.all([fetchBimStoreys(id), fetchBimClasses(id)]);
+    model.server = { storeys: namesFrom(storeys, "storeys"), classes: namesFrom(classes, "classes") };
+  }
+  app.bimPanel.setModels(app.entries.filter((e) => app.bim.has(e.id)));
+  refreshBimPanel();
+}
+
+/** Redraw the BIM tools for the current model (server lists, else collected from tiles). */
+function refreshBimPanel() {
+  const model = app.bimPanel && currentBimModel();
+  if (!model) return;
+  const storeys = model.server && model.server.storeys.length ? model.server.storeys : [...model.index.storeys].sort();
+  const classes = model.server && model.server.classes.length ? model.server.classes : [...model.index.classes].sort();
+  app.bimPanel.setIndex(storeys, classes, model.state);
+}
+
+/** Create the BIM panel; each control updates the model's state and restyles it. */
+function createBimPanel() {
+  const update = (change) => { const m = currentBimModel(); if (m) { change(m.state); applyBimState(m.tileset, m.state); } };
+  app.bimPanel = new BimPanel(document.getElementById("bimPanel"), {
+    onModel: () => refreshBimPanel(),
+    onStorey: (storey) => update((s) => (s.storey = storey)),
+    onXray: (xray) => update((s) => (s.xray = xray)),
+    onClass: (name, visible) => update((s) => (visible ? s.hiddenClasses.delete(name) : s.hiddenClasses.add(name))),
+  });
+}
+
+/** Buttons, clicks and the language switch. */
+function wireUi() {
+  document.getElementById("homeButton").addEventListener("click", () => flyHome(app.viewer, app.home));
+  document.getElementById("langButton").addEventListener("click", () => setLanguage(getLanguage() === "zh" ? "en" : "zh"));
+  onLanguageChange(() => {
+    app.layers.forEach((layer) => relabelLayer(layer.source));
+    if (app.layers.size) loadGisTogglesAgain();
+    refreshBimPanel();
+  });
+  const handler = new Cesium.ScreenSpaceEventHandler(app.viewer.scene.canvas);
+  handler.setInputAction((event) => select(event.position.x, event.position.y), Cesium.ScreenSpaceEventType.LEFT_CLICK);
+}
+
+/** Re-render the GIS toggles and legend in the new language. */
+function loadGisTogglesAgain() {
+  const items = [...app.layers.entries()].map(([id, layer]) => ({ id, caption: layer.title || id, kind: layer.kind, visible: layer.source.show }));
+  renderToggles(document.getElementById("gisList"), items, (id, visible) => (app.layers.get(id).source.show = visible));
+  if (document.getElementById("legend").childElementCount) renderLegend(document.getElementById("legend"), STAGE_COLOURS);
+  const tiles = app.entries.filter((e) => app.tilesets.has(e.id)).map((e) => ({ id: e.id, caption: e.name || e.id, kind: e.kind, visible: app.tilesets.get(e.id).show }));
+  renderToggles(document.getElementById("tilesetList"), tiles, (id, visible) => setTilesetVisible(app.tilesets.get(id), visible));
+}
+
+/** Resolve once every visible tileset reports its tiles for this view loaded, in 3 frames running. */
+function waitForTiles() {
+  return new Promise((resolve) => {
+    let calm = 0;
+    const remove = app.viewer.scene.postRender.addEventListener(() => {
+      const settled = [...app.tilesets.values()].every((ts) => !ts.show || ts.tilesLoaded);
+      calm = settled ? calm + 1 : 0;
+      if (calm >= 3) { remove(); resolve(true); }
+    });
+  });
+}
+
+/** The hook the browser tests use. */
+function exposeTestHook() {
+  window.cimtwin = {
+    app, Cesium, ready: false, errors: app.errors,
+    get viewer() { return app.viewer; },
+    get tilesets() { return app.tilesets; },
+    get stats() { return app.stats; },
+    get lastMetric() { return app.sensors ? app.sensors.lastObservation : null; },
+    get metricsReceived() { return app.sensors ? app.sensors.received : 0; },
+    get metricsConnected() { return app.metricsOk; },
+    allTilesLoaded: () => allTilesetsLoaded(app.tilesets, app.stats),
+    waitForTiles,
+    pickAt: (x, y) => select(x, y),
+    windowPositionOf: (lon, lat, h) => windowPositionOf(app.viewer, lon, lat, h),
+    lookDownAt: (lon, lat, h) => lookDownAt(app.viewer, lon, lat, h),
+    flyHome: (duration = 0) => flyHome(app.viewer, app.home, duration),
+    bimState: (id) => app.bim.get(id)?.state,
+    applyBim: (id) => { const m = app.bim.get(id); applyBimState(m.tileset, m.state); },
+    setLanguage,
+  };
+}
+
+/** Start everything: config, viewer, models, layers, metrics, UI. */
+async function main() {
+  exposeTestHook();
+  const config = await fetchConfig();
+  setLanguage(config.language === "en" ? "en" : "zh");
+  app.viewer = createViewer("cesiumContainer", config);
+  app.home = homeOf(config);
+  app.stats = createStats();
+  app.inspector = new Inspector(document.getElementById("inspector"));
+  flyHome(app.viewer, app.home, 0);
+  createBimPanel();
+  wireUi();
+  await loadModels();
+  await Promise.all([loadGisLayers(), loadBimIndexes()]);
+  setStatus(app.tilesets.size ? "status.ready" : "status.noTilesets", { tilesets: app.tilesets.size, layers: app.layers.size });
+  translatePage(document);
+  window.cimtwin.ready = true;
+}
+
+main().catch((error) => {
+  app.errors.push(String(error && error.stack ? error.stack : error));
+  console.error("cimtwin: viewer start failed", error);
+});

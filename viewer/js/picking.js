@@ -1,0 +1,75 @@
+// picking.js: what is under the mouse, described as plain data the inspector can show
+// and the browser tests can read: a 3D Tiles feature, a GIS feature or a sensor.
+
+import { fetchBimElement } from "./api.js";
+import { GLOBAL_ID_PROPERTY } from "./bim.js";
+
+const Cesium = window.Cesium;
+
+/** The schema's original name of a sanitised property id ("Pset_WallCommon.IsExternal"). */
+function originalName(feature, id) {
+  try {
+    // Not public API: EXT_structural_metadata class of the tile's property table.
+    const property = feature.content.batchTable._propertyTable.class.properties[id];
+    return (property && property.name) || id;
+  } catch (error) {
+    return id;
+  }
+}
+
+/** All properties of a tileset feature, keyed by original name where the schema has it. */
+export function featureProperties(feature) {
+  const properties = {};
+  for (const id of feature.getPropertyIds()) {
+    const value = feature.getProperty(id);
+    properties[originalName(feature, id)] = typeof value === "bigint" ? value.toString() : value;
+  }
+  return properties;
+}
+
+/** Nested objects flattened to "a.b" keys (the BIM API's property sets). */
+export function flatten(object, prefix = "", out = {}) {
+  for (const [key, value] of Object.entries(object || {})) {
+    const name = prefix ? `${prefix}.${key}` : key;
+    if (value && typeof value === "object" && !Array.isArray(value)) flatten(value, name, out);
+    else out[name] = value;
+  }
+  return out;
+}
+
+/** Describe a Cesium3DTileFeature: tileset id and its properties. */
+function describeFeature(feature) {
+  const tileset = feature.tileset || feature.primitive;
+  const entry = (tileset && tileset.cimtwinEntry) || {};
+  return { type: "feature", tilesetId: entry.id ?? null, kind: entry.kind ?? null, properties: featureProperties(feature) };
+}
+
+/** Describe an entity we created (GIS feature or sensor), or null for others. */
+function describeEntity(entity) {
+  const info = entity.cimtwin;
+  if (!info) return null;
+  return { type: info.type, collection: info.collection, kind: info.kind, sensorId: info.sensorId ?? null, properties: { ...info.properties } };
+}
+
+/** Describe what the scene's pick returned, or null when nothing of ours is there. */
+export function describePicked(picked) {
+  if (!Cesium.defined(picked)) return null;
+  if (picked instanceof Cesium.Cesium3DTileFeature) return describeFeature(picked);
+  if (picked.id instanceof Cesium.Entity) return describeEntity(picked.id);
+  return null;
+}
+
+/** Pick at a window position (CSS pixels); returns {picked, description}. */
+export function pickAt(viewer, x, y) {
+  const picked = viewer.scene.pick(new Cesium.Cartesian2(x, y));
+  return { picked, description: describePicked(picked) };
+}
+
+/** For a BIM feature, merge the server's full element record (original property names). */
+export async function enrichBimDescription(description) {
+  const globalId = description.properties[GLOBAL_ID_PROPERTY];
+  if (description.kind !== "bim" || !globalId || !description.tilesetId) return description;
+  const element = await fetchBimElement(description.tilesetId, globalId);
+  if (!element) return description;
+  return { ...description, properties: { ...description.properties, ...flatten(element.properties ?? element) } };
+}
