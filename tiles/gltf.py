@@ -108,6 +108,9 @@ class GlbBuilder:
         """The glb container: 12-byte header, JSON chunk, BIN chunk (4-byte padded)."""
         self.bin.extend(b"\0" * (-len(self.bin) % 4))
         self.gltf["buffers"].insert(0, {"byteLength": len(self.bin)})
+        if "meshopt_fallback" in self.gltf:
+            from tiles.compression import finish_meshopt
+            finish_meshopt(self.gltf)
         if self.extensions_used:
             self.gltf["extensionsUsed"] = sorted(self.extensions_used)
         if self.extensions_required:
