@@ -2,10 +2,27 @@
 // A missing endpoint (404, network error) yields a fallback value, never a page error,
 // so the viewer works while parts of the server are absent or a user lacks access.
 
+const TOKEN_KEY = "cimtwin.token";
+
+/** Take an access token from the URL fragment (#token=...) into this tab's session. */
+export function adoptTokenFromUrl() {
+  const match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
+  if (!match) return;
+  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+  // Drop it from the address bar so it is not bookmarked or shared by accident.
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+}
+
+/** Authorization header for internal/restricted data, when the user gave a token. */
+export function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
 /** Fetch JSON from `url`; on any failure log a warning and return `fallback`. */
 export async function getJson(url, fallback) {
   try {
-    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    const response = await fetch(url, { headers: { Accept: "application/json", ...authHeaders() } });
     if (!response.ok) {
       console.warn(`cimtwin: ${url} answered ${response.status}`);
       return fallback;
@@ -28,9 +45,9 @@ export async function fetchTilesets() {
   return Array.isArray(body) ? body : body.tilesets || [];
 }
 
-/** URL of one tileset's root tileset.json. */
-export function tilesetUrl(id) {
-  return `/tiles/${encodeURIComponent(id)}/tileset.json`;
+/** One tileset's root tileset.json as a Cesium Resource (its tiles inherit the headers). */
+export function tilesetResource(id) {
+  return new window.Cesium.Resource({ url: `/tiles/${encodeURIComponent(id)}/tileset.json`, headers: authHeaders() });
 }
 
 /** OGC API - Features collections: [{id, title, kind, ...}]. */

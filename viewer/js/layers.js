@@ -25,8 +25,14 @@ function categoryColour(category) {
   return CATEGORY_PALETTE[hash % CATEGORY_PALETTE.length];
 }
 
+/** A facility's category in the current language (the data's own Chinese name first). */
+export function categoryName(props) {
+  const category = props.category || "other";
+  return getLanguage() === "zh" && props.category_zh ? props.category_zh : label("category", category);
+}
+
 /** A round map pin for a category, drawn once on a canvas (no image files, works offline). */
-function categoryIcon(category) {
+function categoryIcon(category, caption) {
   if (iconCache.has(category)) return iconCache.get(category);
   const canvas = document.createElement("canvas");
   canvas.width = canvas.height = 28;
@@ -42,7 +48,7 @@ function categoryIcon(category) {
   ctx.font = "bold 14px sans-serif";
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
-  ctx.fillText(label("category", category).slice(0, 1).toUpperCase(), 14, 15);
+  ctx.fillText(caption.slice(0, 1).toUpperCase(), 14, 15);
   iconCache.set(category, canvas);
   return canvas;
 }
@@ -87,7 +93,7 @@ function addFacility(source, feature, collection) {
     const entity = source.entities.add({
       position: Cesium.Cartesian3.fromDegrees(lon, lat),
       billboard: {
-        image: categoryIcon(props.category || "other"),
+        image: categoryIcon(props.category || "other", categoryName(props)),
         heightReference: Cesium.HeightReference.CLAMP_TO_GROUND,
         verticalOrigin: Cesium.VerticalOrigin.CENTER,
         disableDepthTestDistance: Number.POSITIVE_INFINITY,

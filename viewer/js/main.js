@@ -2,7 +2,7 @@
 // scene/tilesets/layers/metrics/bim/picking; DOM in panel/inspector; URLs in api.
 // window.cimtwin is a small hook the browser tests (tests/browser) drive.
 
-import { fetchConfig, fetchTilesets, fetchCollections, fetchItems, fetchMetricHistory, fetchBimStoreys, fetchBimClasses } from "./api.js";
+import { adoptTokenFromUrl, fetchConfig, fetchTilesets, fetchCollections, fetchItems, fetchMetricHistory, fetchBimStoreys, fetchBimClasses } from "./api.js";
 import { setLanguage, getLanguage, onLanguageChange, t, translatePage } from "./i18n.js";
 import { createViewer, homeOf, flyHome, lookDownAt, windowPositionOf } from "./scene.js";
 import { createStats, loadTilesets, setTilesetVisible, allTilesetsLoaded } from "./tilesets.js";
@@ -75,7 +75,8 @@ function refreshInspectedSensor(observation) {
 async function inspectSensor(description) {
   const readings = app.sensors ? app.sensors.latest.get(description.sensorId) || {} : {};
   app.inspector.showSensor(description, readings);
-  const metrics = Object.keys(readings).length ? Object.keys(readings) : [].concat(description.properties.metrics || []);
+  const declared = String(description.properties.metrics || "").split(",").filter(Boolean);
+  const metrics = declared.length ? declared : Object.keys(readings);
   if (!metrics.length) return 0;
   const body = await fetchMetricHistory(description.sensorId, metrics[0]);
   const history = historyFrom(body, description.sensorId, metrics[0]);
@@ -211,6 +212,7 @@ function exposeTestHook() {
 /** Start everything: config, viewer, models, layers, metrics, UI. */
 async function main() {
   exposeTestHook();
+  adoptTokenFromUrl();
   const config = await fetchConfig();
   setLanguage(config.language === "en" ? "en" : "zh");
   app.viewer = createViewer("cesiumContainer", config);

@@ -1,7 +1,7 @@
 // tilesets.js: loads every catalog tileset into the scene and counts what happens
 // (tiles loaded, tiles failed, bytes) so the UI and the browser tests can tell.
 
-import { tilesetUrl } from "./api.js";
+import { tilesetResource } from "./api.js";
 
 const Cesium = window.Cesium;
 
@@ -38,7 +38,7 @@ function watchTileset(tileset, entry, stats, onChange) {
 /** Load one catalog entry as a Cesium3DTileset, or null (recorded) if it cannot load. */
 export async function loadTileset(viewer, entry, stats, onChange = () => {}, onCreated = () => {}) {
   try {
-    const tileset = await Cesium.Cesium3DTileset.fromUrl(tilesetUrl(entry.id), {
+    const tileset = await Cesium.Cesium3DTileset.fromUrl(tilesetResource(entry.id), {
       // Keep the initial view light: a tile refines when its error exceeds 16 px.
       maximumScreenSpaceError: 16,
     });
