@@ -15,3 +15,11 @@ class InputError(TilesError):
 
 class CheckError(TilesError):
     """A tileset that breaks the 3D Tiles rules; it must not be published."""
+
+
+class StoreError(TilesError):
+    """A tileset or file that does not exist, or a path that tries to leave the store."""
+
+
+class UnsafePathError(StoreError):
+    """A request path with '..', an absolute path, an encoded separator or a symlink escape."""

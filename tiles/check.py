@@ -1,0 +1,238 @@
+"""Verify a stored tileset against the 3D Tiles rules cimtwin promises.
+
+Errors (the tileset must not be published / the CLI exits non-zero):
+- tileset.json missing or unreadable, no ``asset.version`` 1.0/1.1, no root;
+- a tile without a bounding volume or with a negative / missing geometricError;
+- root ``refine`` missing, or any refine other than ADD / REPLACE;
+- a child whose geometricError is larger than its parent's; a leaf whose error is not 0;
+- a child volume not inside its parent's volume, a content volume not inside its tile's,
+  or glb geometry (POSITION min/max through the node transforms) outside its tile's
+  volume (tolerance: 1 cm plus 1e-6 of the box size);
+- a content file that is missing, or a glb the Khronos gltf-validator reports errors for.
+
+Volumes are compared in the root's frame after applying each tile's ``transform``; only
+``box`` volumes are checked (``region``/``sphere`` give a warning, not an error).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tiles.errors import TilesError
+
+TOLERANCE_M = 0.01
+_GLTF_TO_ZUP = np.array([[1, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], float)
+
+
+@dataclass
+class CheckReport:
+    """The outcome of a check: errors (fatal), warnings, and what was looked at."""
+
+    tileset: str
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    tiles: int = 0
+    contents: int = 0
+    validated: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_text(self) -> str:
+        head = (f"{self.tileset}: {'OK' if self.ok else 'FAILED'} - {self.tiles} tiles, "
+                f"{self.contents} contents, {self.validated} glb validated, "
+                f"{len(self.errors)} errors, {len(self.warnings)} warnings")
+        lines = [head] + [f"  error: {e}" for e in self.errors[:200]]
+        lines += [f"  warning: {w}" for w in self.warnings[:50]]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"tileset": self.tileset, "ok": self.ok, "errors": self.errors,
+                "warnings": self.warnings, "tiles": self.tiles, "contents": self.contents,
+                "validated": self.validated}
+
+
+def _box_corners(box: list[float], matrix: np.ndarray) -> np.ndarray:
+    """The 8 corners of a 3D Tiles box after ``matrix`` (4x4), as (8, 3)."""
+    centre, axes = np.asarray(box[:3], float), np.asarray(box[3:12], float).reshape(3, 3)
+    signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)
+    pts = centre + signs @ axes
+    return (np.hstack([pts, np.ones((8, 1))]) @ matrix.T)[:, :3]
+
+
+def _inside(points: np.ndarray, box: list[float], matrix: np.ndarray) -> float:
+    """How far (m) ``points`` stick out of the box after ``matrix``; <= 0 means inside."""
+    centre = matrix[:3, :3] @ np.asarray(box[:3], float) + matrix[:3, 3]
+    axes = (matrix[:3, :3] @ np.asarray(box[3:12], float).reshape(3, 3).T).T
+    lengths = np.linalg.norm(axes, axis=1)
+    units = axes / np.where(lengths > 0, lengths, 1)[:, None]
+    local = np.abs((points - centre) @ units.T)
+    return float(np.max(local - lengths[None, :]))
+
+
+def _tolerance(box: list[float]) -> float:
+    return TOLERANCE_M + 1e-6 * float(np.linalg.norm(np.asarray(box[3:12], float)))
+
+
+def _node_matrix(node: dict) -> np.ndarray:
+    if "matrix" in node:
+        return np.asarray(node["matrix"], float).reshape(4, 4).T
+    t = np.eye(4)
+    t[:3, 3] = node.get("translation", [0, 0, 0])
+    x, y, z, w = node.get("rotation", [0, 0, 0, 1])
+    r = np.eye(4)
+    r[:3, :3] = [[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                 [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                 [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]]
+    s = np.diag(list(node.get("scale", [1, 1, 1])) + [1])
+    return t @ r @ s
+
+
+_NORM = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0}
+
+
+def glb_position_corners(data: bytes) -> np.ndarray:
+    """Corners of every primitive's POSITION min/max box, in z-up tile coordinates."""
+    from tiles.gltf import read_glb
+    gltf, _ = read_glb(data)
+    out = []
+
+    def visit(index: int, parent: np.ndarray) -> None:
+        node = gltf["nodes"][index]
+        matrix = parent @ _node_matrix(node)
+        if "EXT_mesh_gpu_instancing" in node.get("extensions", {}):
+            return  # instance transforms are not followed; the validator still runs
+        for prim in gltf.get("meshes", [{}] * (node.get("mesh", -1) + 1))[
+                node["mesh"]]["primitives"] if "mesh" in node else []:
+            acc = gltf["accessors"][prim["attributes"]["POSITION"]]
+            lo, hi = np.asarray(acc["min"], float), np.asarray(acc["max"], float)
+            if acc.get("normalized"):
+                lo, hi = lo / _NORM[acc["componentType"]], hi / _NORM[acc["componentType"]]
+            corners = np.array([[x, y, z, 1] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
+                                for z in (lo[2], hi[2])])
+            out.append((corners @ matrix.T)[:, :3])
+        for child in node.get("children", []):
+            visit(child, matrix)
+
+    for scene in gltf.get("scenes", []):
+        for index in scene.get("nodes", []):
+            visit(index, _GLTF_TO_ZUP)
+    return np.concatenate(out) if out else np.empty((0, 3))
+
+
+class _Walker:
+    """Walks the tile tree once, collecting errors and the glb files to validate."""
+
+    def __init__(self, base: Path, report: CheckReport):
+        self.base, self.report, self.glbs = base, report, []
+
+    def error(self, where: str, message: str) -> None:
+        self.report.errors.append(f"{where}: {message}")
+
+    def tile(self, tile: dict, where: str, parent: dict | None, parent_matrix: np.ndarray,
+             parent_box_matrix: np.ndarray | None) -> None:
+        self.report.tiles += 1
+        matrix = parent_matrix
+        if "transform" in tile:
+            matrix = parent_matrix @ np.asarray(tile["transform"], float).reshape(4, 4).T
+        volume = tile.get("boundingVolume") or {}
+        box = volume.get("box")
+        if not volume:
+            self.error(where, "no boundingVolume")
+        elif box is None:
+            self.report.warnings.append(f"{where}: non-box volume not checked")
+        error = tile.get("geometricError")
+        if not isinstance(error, (int, float)) or error < 0:
+            self.error(where, f"geometricError {error!r} must be a number >= 0")
+            error = None
+        if tile.get("refine", "ADD") not in ("ADD", "REPLACE"):
+            self.error(where, f"refine {tile.get('refine')!r} is not ADD or REPLACE")
+        children = tile.get("children") or []
+        if error is not None and not children and error != 0:
+            self.error(where, f"leaf tile has geometricError {error}, expected 0")
+        if parent is not None and error is not None:
+            parent_error = parent.get("geometricError")
+            if isinstance(parent_error, (int, float)) and error > parent_error + 1e-9:
+                self.error(where, f"geometricError {error} exceeds its parent's {parent_error}")
+        if box is not None and parent is not None and parent_box_matrix is not None:
+            parent_box = (parent.get("boundingVolume") or {}).get("box")
+            if parent_box is not None:
+                out = _inside(_box_corners(box, matrix), parent_box, parent_box_matrix)
+                if out > _tolerance(parent_box):
+                    self.error(where, f"bounding volume sticks out of its parent by {out:.3f} m")
+        if "content" in tile or "contents" in tile:
+            for i, content in enumerate(tile.get("contents") or [tile["content"]]):
+                self.content(content, f"{where}.content[{i}]", box, matrix)
+        for i, child in enumerate(children):
+            self.tile(child, f"{where}.children[{i}]", tile, matrix,
+                      matrix if box is not None else None)
+
+    def content(self, content: dict, where: str, box, matrix: np.ndarray) -> None:
+        self.report.contents += 1
+        uri = content.get("uri", "")
+        path = (self.base / uri).resolve()
+        if not uri or not path.is_relative_to(self.base) or not path.is_file():
+            self.error(where, f"content {uri!r} is missing")
+            return
+        cbox = (content.get("boundingVolume") or {}).get("box")
+        if box is not None and cbox is not None:
+            out = _inside(_box_corners(cbox, matrix), box, matrix)
+            if out > _tolerance(box):
+                self.error(where, f"content volume sticks out of its tile by {out:.3f} m")
+        data = path.read_bytes()
+        if data[:4] != b"glTF":
+            self.report.warnings.append(f"{where}: {uri} is not glb; not checked")
+            return
+        self.glbs.append(str(path))
+        try:
+            corners = glb_position_corners(data)
+        except (TilesError, KeyError, IndexError, ValueError) as exc:
+            self.error(where, f"{uri} cannot be read as glTF: {exc}")
+            return
+        if box is not None and len(corners):
+            world = (np.hstack([corners, np.ones((len(corners), 1))]) @ matrix.T)[:, :3]
+            out = _inside(world, box, matrix)
+            if out > _tolerance(box):
+                self.error(where, f"{uri} geometry sticks out of its tile by {out:.3f} m")
+
+
+def check_directory(directory: str | Path, validate_glb: bool = True,
+                    name: str | None = None) -> CheckReport:
+    """Check the tileset whose tileset.json is in ``directory``."""
+    base = Path(directory).resolve()
+    report = CheckReport(tileset=name or base.name)
+    try:
+        document = json.loads((base / "tileset.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        report.errors.append(f"tileset.json missing or unreadable: {exc}")
+        return report
+    version = (document.get("asset") or {}).get("version")
+    if version not in ("1.0", "1.1"):
+        report.errors.append(f"asset.version {version!r} is not '1.0' or '1.1'")
+    root = document.get("root")
+    if not isinstance(root, dict):
+        report.errors.append("tileset.json has no root tile")
+        return report
+    if root.get("refine") not in ("ADD", "REPLACE"):
+        report.errors.append("root: refine must be set to ADD or REPLACE")
+    top = document.get("geometricError")
+    if not isinstance(top, (int, float)) or top < root.get("geometricError", 0):
+        report.errors.append(f"tileset geometricError {top!r} must be >= the root's")
+    walker = _Walker(base, report)
+    walker.tile(root, "root", None, np.eye(4), None)
+    if validate_glb and walker.glbs:
+        from tiles.validate import validate_glb as run_validator
+        for result in run_validator(walker.glbs):
+            report.validated += 1
+            if not result.ok:
+                report.errors.append(result.summary())
+    return report
+
+
+def check_tileset(store, tileset_id: str, validate_glb: bool = True) -> CheckReport:
+    """Check a published tileset of ``store`` (what ``cimtwin tilesets check`` prints)."""
+    return check_directory(store.tileset_dir(tileset_id), validate_glb, name=tileset_id)

@@ -1,0 +1,82 @@
+"""One tile's chunks -> glb bytes through :func:`tiles.gltf.to_glb`.
+
+Feature ids are global within an import; a tile's property table holds only the
+features present in it, so ids are remapped to table rows here (row order = sorted
+global id). Vertices without a feature get a row with no properties (all noData), so
+every vertex stays pickable-consistent and the table stays rectangular.
+"""
+from __future__ import annotations
+
+import functools
+import io
+
+import numpy as np
+
+from tiles.chunk import NO_FEATURE, Chunk
+from tiles.gltf import Primitive, to_glb
+from tiles.metadata import MetadataSchema, PropertyTable
+from tiles.model import Material
+
+
+@functools.lru_cache(maxsize=256)
+def _downsampled(texture: bytes, mime: str, max_px: int) -> tuple[bytes, str]:
+    """Texture bytes no larger than ``max_px`` on a side (same bytes when already small)."""
+    from PIL import Image
+    with Image.open(io.BytesIO(texture)) as image:
+        if max(image.size) <= max_px:
+            return texture, mime
+        scale = max_px / max(image.size)
+        size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
+        small = image.convert("RGB").resize(size, Image.LANCZOS)
+        out = io.BytesIO()
+        small.save(out, format="JPEG", quality=85)
+        return out.getvalue(), "image/jpeg"
+
+
+def material_for_level(material: Material, max_px: int) -> Material:
+    """The material with its texture downsampled to ``max_px`` (parents get smaller ones)."""
+    if material.texture is None:
+        return material
+    data, mime = _downsampled(material.texture, material.texture_mime, max(8, int(max_px)))
+    if data is material.texture:
+        return material
+    return Material(name=material.name, base_color=material.base_color, texture=data,
+                    texture_mime=mime, metallic=material.metallic,
+                    roughness=material.roughness, double_sided=material.double_sided,
+                    unlit=material.unlit)
+
+
+def feature_rows(chunks: list[Chunk]) -> tuple[np.ndarray, bool]:
+    """Sorted global feature ids present in ``chunks`` and whether any vertex has none."""
+    ids = [np.unique(c.feature_ids) for c in chunks]
+    present = np.unique(np.concatenate(ids)) if ids else np.empty(0, np.uint32)
+    has_null = bool(len(present) and present[-1] == NO_FEATURE)
+    return present[present != NO_FEATURE], has_null
+
+
+def encode_tile(chunks: list[Chunk], centre: np.ndarray, materials: list[Material],
+                features: dict[int, dict], schema: MetadataSchema | None,
+                compression: str, texture_px: int) -> bytes:
+    """glb bytes for ``chunks`` (ENU metres); vertex positions are float32 rel. ``centre``."""
+    ids, has_null = feature_rows(chunks)
+    with_features = schema is not None and (len(ids) > 0)
+    rows: list[dict] = [features.get(int(i), {}) for i in ids]
+    null_row = len(rows)
+    if with_features and has_null:
+        rows.append({})
+    primitives = []
+    for chunk in chunks:
+        fids = None
+        if with_features:
+            local = np.searchsorted(ids, chunk.feature_ids)
+            local = np.where(chunk.feature_ids == NO_FEATURE, null_row, local)
+            fids = local.astype(np.uint32)
+        material = material_for_level(materials[chunk.material], texture_px)
+        primitives.append(Primitive(
+            positions=(chunk.positions - centre).astype(np.float32),
+            indices=chunk.indices.astype(np.uint32), material=material,
+            normals=chunk.normals, uvs=chunk.uvs if material.texture is not None else None,
+            colors=chunk.colors, feature_ids=fids))
+    table = PropertyTable(schema=schema, rows=rows) if with_features else None
+    return to_glb(primitives, translation=tuple(float(v) for v in centre),
+                  properties=table, compression=compression)

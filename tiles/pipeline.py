@@ -1,0 +1,348 @@
+"""build_tileset: a stream of MeshBatch -> a checked, atomically published 3D Tiles 1.1 set.
+
+Steps (memory stays bounded by one batch plus one tile's work at a time):
+
+1. read: repair each batch, place it once in float64 in the ENU frame at the first
+   batch's centre, spill it to the work folder, sample triangle centroids, hash it;
+2. plan the tree from the sample (:mod:`tiles.tiling`) and bucket the spilled
+   triangles into leaf files;
+3. build tiles bottom-up (:mod:`tiles.hlod`) on a process pool or Dask;
+4. write tileset.json, run :func:`tiles.check.check_directory`, publish atomically.
+
+The work and staging folders are named by a hash of the inputs and options, so a
+re-run after an interruption skips the partition and every finished tile.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from tiles import georef
+from tiles.chunk import NO_FEATURE
+from tiles.errors import CheckError, InputError, TilesError
+from tiles.ingest import batch_ecef_centre, place_batch, texture_is_readable
+from tiles.metadata import infer_schema
+from tiles.model import MeshBatch
+from tiles.progress import Progress, ProgressTracker
+from tiles.store import FileTileStore
+from tiles.tiling import CentroidSample, plan_tree
+from tiles.workers import open_executor, worker_count
+
+KINDS = ("bim", "reality", "buildings", "mesh", "terrain")
+#: Bump when the output format changes, so old staging/work folders are not reused.
+FORMAT_VERSION = "1"
+
+
+@dataclass
+class BuildOptions:
+    """How to build a tileset; see docs/tiling.md for the defaults and why."""
+
+    name: str = ""
+    kind: str = "mesh"
+    refine: str | None = None  # None = REPLACE for reality/terrain/mesh, ADD for bim/buildings
+    max_triangles_per_tile: int = 120_000
+    max_texture_px: int = 2048
+    compression: str = "none"
+    workers: int = 0
+    dask_scheduler: str = ""
+    geoid_offset_m: float = 0.0
+    work_dir: str | None = None
+    enum_properties: tuple[str, ...] = ()
+    keep_work: bool = False
+    validate_glb: bool = True  # run gltf-validator over every glb before publishing
+
+    def resolved_refine(self) -> str:
+        if self.kind not in KINDS:
+            raise TilesError(f"unknown kind {self.kind!r}: use one of {', '.join(KINDS)}")
+        if self.refine is None:
+            return "ADD" if self.kind in ("bim", "buildings") else "REPLACE"
+        if self.refine not in ("ADD", "REPLACE"):
+            raise TilesError(f"refine must be 'ADD', 'REPLACE' or None, not {self.refine!r}")
+        return self.refine
+
+
+@dataclass
+class BuildSummary:
+    """What was built; stored in the catalog and returned by the API."""
+
+    tileset_id: str
+    name: str
+    kind: str
+    triangles: int
+    tiles: int
+    features: int
+    bounds: list[float]
+    height: list[float]
+    root_transform: list[float]
+    frame: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    refine: str = "REPLACE"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Ingest:
+    """State accumulated while reading the input stream."""
+
+    work: Path
+    refine: str
+    origin: np.ndarray | None = None
+    frame: dict | None = None
+    lo: np.ndarray = field(default_factory=lambda: np.full(3, np.inf))
+    hi: np.ndarray = field(default_factory=lambda: np.full(3, -np.inf))
+    triangles: int = 0
+    spills: list[str] = field(default_factory=list)
+    materials: list = field(default_factory=list)
+    material_keys: dict = field(default_factory=dict)
+    features: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    sample: CentroidSample = field(default_factory=CentroidSample)
+    digest: Any = field(default_factory=lambda: hashlib.blake2b(digest_size=16))
+
+
+def _material_index(state: _Ingest, batch: MeshBatch, label: str) -> tuple[int, bool]:
+    material = batch.material
+    key = material.key()
+    if key not in state.material_keys:
+        if material.texture is not None and not texture_is_readable(material.texture):
+            state.warnings.append(f"{label}: texture of material {material.name!r} cannot "
+                                  "be decoded; drawn with its base colour instead")
+            from dataclasses import replace
+            material = replace(material, texture=None)
+        state.material_keys[key] = len(state.materials)
+        state.materials.append(material)
+    index = state.material_keys[key]
+    return index, state.materials[index].texture is not None
+
+
+def _sample_points(chunk, refine: str) -> np.ndarray:
+    """Points that decide tile membership: triangle centroids, or (ADD) feature centres."""
+    centroids = chunk.centroids()
+    if refine != "ADD":
+        return centroids
+    tri_fid = chunk.feature_ids[chunk.indices[:, 0]]
+    ids, inverse = np.unique(tri_fid, return_inverse=True)
+    sums = np.zeros((len(ids), 3))
+    np.add.at(sums, inverse, centroids)
+    counts = np.bincount(inverse, minlength=len(ids))[:, None]
+    centres = sums / counts
+    return np.where((tri_fid == NO_FEATURE)[:, None], centroids, centres[inverse])
+
+
+def _read(batches: Iterable[MeshBatch], state: _Ingest, tracker: ProgressTracker) -> None:
+    """Step 1: repair, place, spill, sample and hash every batch."""
+    from tiles.chunk import dump_chunks
+    for number, batch in enumerate(batches):
+        label = f"batch {number}"
+        if not isinstance(batch, MeshBatch):
+            raise InputError(f"{label} is a {type(batch).__name__}, not a MeshBatch")
+        if state.origin is None:
+            if len(batch.indices) == 0:
+                state.warnings.append(f"{label}: empty mesh skipped")
+                continue
+            try:
+                state.origin = batch_ecef_centre(batch)
+            except ValueError:
+                state.warnings.append(f"{label}: no finite coordinates, skipped")
+                continue
+            state.frame = batch.frame.describe()
+        material, textured = _material_index(state, batch, label)
+        chunk, warnings = place_batch(batch, state.origin, material, textured, label)
+        state.warnings.extend(warnings)
+        for fid, props in batch.features.items():
+            state.features.setdefault(int(fid), dict(props))
+        if chunk is None:
+            continue
+        data = dump_chunks([chunk])
+        path = state.work / "spill" / f"{number:07d}.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        state.spills.append(str(path))
+        state.digest.update(data)
+        state.sample.add(_sample_points(chunk, state.refine))
+        state.lo = np.minimum(state.lo, chunk.positions.min(axis=0))
+        state.hi = np.maximum(state.hi, chunk.positions.max(axis=0))
+        state.triangles += chunk.triangle_count
+        tracker.update(triangles=state.triangles)
+    if state.triangles == 0:
+        raise InputError("the input holds no usable triangles (empty meshes, NaN "
+                         "coordinates or only degenerate triangles): check the source files"
+                         + ("; " + "; ".join(state.warnings[:5]) if state.warnings else ""))
+
+
+def _build_key(state: _Ingest, options: BuildOptions, refine: str) -> str:
+    """Hash of the placed input, materials, features and output-relevant options."""
+    digest = state.digest.copy()
+    for material in state.materials:
+        digest.update(repr(material.key()).encode())
+        if material.texture is not None:
+            digest.update(hashlib.blake2b(material.texture, digest_size=16).digest())
+    digest.update(repr(sorted(state.features.items(), key=lambda kv: kv[0])).encode())
+    digest.update(repr((FORMAT_VERSION, refine, options.max_triangles_per_tile,
+                        options.max_texture_px, options.compression,
+                        tuple(options.enum_properties))).encode())
+    return digest.hexdigest()
+
+
+def _partition(state: _Ingest, work: Path, budget: int, tracker: ProgressTracker):
+    """Step 2: plan the tree and bucket spilled triangles into leaf files (resumable)."""
+    from tiles.chunk import load_chunks
+    from tiles.hlod import append_bucket
+    plan = plan_tree(state.sample, state.lo, state.hi, budget)
+    marker = work / "partition.done"
+    buckets = work / "buckets"
+    if not marker.exists():
+        shutil.rmtree(buckets, ignore_errors=True)
+        buckets.mkdir(parents=True)
+        tracker.update(phase="partitioning")
+        for spill in sorted((work / "spill").glob("*.npz")):
+            for chunk in load_chunks(str(spill)):
+                leaf = plan.assign(_sample_points(chunk, state.refine))
+                order = np.argsort(leaf, kind="stable")
+                ids, starts = np.unique(leaf[order], return_index=True)
+                ends = list(starts[1:]) + [len(order)]
+                for node, start, end in zip(ids, starts, ends):
+                    part = chunk.select(order[start:end])
+                    append_bucket(str(buckets / f"{plan.nodes[node].key}.bin"), [part])
+        marker.write_text("ok")
+    return plan
+
+
+def _schedule(plan, work: Path, context_path: str, executor, tracker) -> dict[str, dict]:
+    """Step 3: build leaves, then parents level by level (deepest first)."""
+    from tiles.hlod import build_node
+    nodes = plan.nodes
+    filled = {p.stem for p in (work / "buckets").glob("*.bin")}
+    alive = set(filled)
+    for node in sorted(nodes, key=lambda n: -n.level):
+        if any(nodes[c].key in alive for c in node.children):
+            alive.add(node.key)
+    height = {}
+    for node in sorted(nodes, key=lambda n: -n.level):
+        kids = [height[nodes[c].key] for c in node.children if nodes[c].key in alive]
+        height[node.key] = 1 + max(kids) if kids else 0
+    tracker.update(phase="tiling", tiles=0, tiles_total=len(alive))
+    results: dict[str, dict] = {}
+    leaves = [n for n in nodes if n.is_leaf and n.key in filled]
+    waves = [leaves] + [[n for n in nodes if not n.is_leaf and n.level == level
+                         and n.key in alive] for level in range(plan.depth - 1, -1, -1)]
+    for wave in waves:
+        futures = {}
+        for node in wave:
+            child_results = [results[nodes[c].key] for c in node.children
+                             if nodes[c].key in results]
+            inputs = [str(work / "buckets" / f"{node.key}.bin")] if node.is_leaf else []
+            futures[executor.submit(build_node, context_path, node.key, inputs,
+                                    child_results, height[node.key])] = node.key
+        for future in cf.as_completed(futures):
+            result = future.result()
+            results[result["key"]] = result
+            tracker.update(tiles=len(results))
+    return results
+
+
+def _summary(tileset_id: str, options: BuildOptions, state: _Ingest, results: dict,
+             refine: str, started: float) -> BuildSummary:
+    root = results["r"]
+    lo, hi = np.asarray(root["lo"]), np.asarray(root["hi"])
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
+                        for z in (lo[2], hi[2])])
+    llh = georef.ecef_to_lonlatheight(georef.enu_to_ecef_points(corners, state.origin))
+    return BuildSummary(
+        tileset_id=tileset_id, name=options.name or tileset_id, kind=options.kind,
+        triangles=state.triangles, tiles=sum(1 for r in results.values() if r["content"]),
+        features=len(state.features),
+        bounds=[float(llh[:, 0].min()), float(llh[:, 1].min()),
+                float(llh[:, 0].max()), float(llh[:, 1].max())],
+        height=[float(llh[:, 2].min()), float(llh[:, 2].max())],
+        root_transform=georef.column_major(georef.enu_to_ecef_matrix(state.origin)),
+        frame=state.frame or {}, warnings=state.warnings,
+        seconds=round(time.monotonic() - started, 3), refine=refine)
+
+
+def _with_geoid(batches: Iterable[MeshBatch], offset: float) -> Iterable[MeshBatch]:
+    """Apply the build's geoid offset to orthometric batches that do not carry one."""
+    from dataclasses import replace
+    for batch in batches:
+        if offset and batch.frame.vertical == "orthometric" and not batch.frame.geoid_offset_m:
+            batch = replace(batch, frame=replace(batch.frame, geoid_offset_m=offset))
+        yield batch
+
+
+def build_tileset(batches: Iterable[MeshBatch], store: FileTileStore, tileset_id: str,
+                  options: BuildOptions | None = None,
+                  progress: Progress | None = None) -> BuildSummary:
+    """Tile ``batches`` into ``store`` as ``tileset_id``; publish only a checked tileset.
+
+    Raises InputError / GeoreferenceError for input that cannot be used and CheckError
+    if the result breaks the 3D Tiles rules; in every failure the previous version of
+    the tileset keeps serving, and a re-run with the same input resumes.
+    """
+    from tiles.check import check_directory
+    from tiles.hlod import BuildContext
+    from tiles.store import check_tileset_id
+    options = options or BuildOptions()
+    refine = options.resolved_refine()
+    check_tileset_id(tileset_id)
+    started = time.monotonic()
+    tracker = ProgressTracker(progress)
+    work_root = Path(options.work_dir) if options.work_dir else store.root / ".work"
+    tmp_work = work_root / f"{tileset_id}.ingest-{uuid.uuid4().hex[:8]}"
+    state = _Ingest(work=tmp_work, refine=refine)
+    try:
+        _read(_with_geoid(batches, options.geoid_offset_m), state, tracker)
+        key = _build_key(state, options, refine)
+        work = work_root / f"{tileset_id}.{key}"
+        if (work / "partition.done").exists():
+            shutil.rmtree(tmp_work, ignore_errors=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+            tmp_work.rename(work)
+    except BaseException:
+        shutil.rmtree(tmp_work, ignore_errors=True)
+        raise
+    state.work = work
+    plan = _partition(state, work, options.max_triangles_per_tile, tracker)
+    schema = infer_schema(state.features.values(), options.enum_properties) \
+        if state.features else None
+    with store.staging(tileset_id, key=key) as writer:
+        context = BuildContext(
+            work_dir=str(work), staging_dir=str(writer.directory), materials=state.materials,
+            features=state.features, schema=schema, compression=options.compression,
+            max_triangles_per_tile=options.max_triangles_per_tile,
+            max_texture_px=options.max_texture_px, refine=refine)
+        context_path = context.save()
+        with open_executor(options.workers, options.dask_scheduler) as executor:
+            results = _schedule(plan, work, context_path, executor, tracker)
+        children = {n.key: [plan.nodes[c].key for c in n.children] for n in plan.nodes}
+        from tiles.tileset import tileset_json
+        writer.put("tileset.json", tileset_json(
+            results, children, "r", refine, georef.enu_to_ecef_matrix(state.origin),
+            extras={"cimtwin": {"kind": options.kind, "frame": state.frame}}))
+        tracker.update(phase="checking")
+        report = check_directory(writer.directory, validate_glb=options.validate_glb)
+        if not report.ok:
+            raise CheckError("the built tileset breaks the 3D Tiles rules and was not "
+                             "published:\n" + report.to_text())
+        tracker.update(phase="publishing")
+    if not options.keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    summary = _summary(tileset_id, options, state, results, refine, started)
+    tracker.update(phase="done", force=True)
+    return summary
+
+
+def workers_in_use(options: BuildOptions) -> int:
+    """How many processes a build with ``options`` uses locally (for benchmarks)."""
+    return 0 if options.dask_scheduler else worker_count(options.workers)
