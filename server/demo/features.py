@@ -16,7 +16,7 @@ from . import layout
 #: The demo's "today": project stages and dates are consistent as of this date.
 AS_OF = date(2025, 6, 1)
 STAGES = ("planned", "approved", "under_construction", "completed")
-STAGE_ZH = {"planned": "规划", "approved": "审批", "under_construction": "在建",
+STAGE_ZH = {"planned": "规划", "approved": "已批复", "under_construction": "在建",
             "completed": "竣工"}
 
 #: (id, name, developer, block col, row, lot fractions fx0, fy0, fx1, fy1, stage, floors)
@@ -41,19 +41,19 @@ FACILITY_KINDS = (
     ("police", "派出所", "A1", ("姚家派出所", "龙洞派出所", "智远派出所")),
     ("fire_station", "消防站", "U31", ("历下消防救援站", "汉峪特勤消防站")),
     ("library", "图书馆", "A21", ("历下区图书馆",)),
-    ("community", "社区服务中心", "R22", ("舜华社区服务中心", "汉峪社区服务中心", "和平社区服务中心", "文苑社区服务中心")),
+    ("community_centre", "社区服务中心", "R22", ("舜华社区服务中心", "汉峪社区服务中心", "和平社区服务中心", "文苑社区服务中心")),
     ("elderly_care", "养老院", "A6", ("历下区颐养中心", "汉峪老年公寓")),
-    ("sports", "体育场馆", "A41", ("历下全民健身中心", "汉峪体育公园场馆")),
+    ("sports_centre", "体育场馆", "A41", ("历下全民健身中心", "汉峪体育公园场馆")),
     ("bus_station", "公交场站", "S41", ("汉峪公交枢纽", "奥体西路公交场站")),
-    ("culture", "文化馆", "A22", ("历下区文化馆",)),
+    ("arts_centre", "文化馆", "A22", ("历下区文化馆",)),
 )
 
 #: Sensor kinds: (kind, Chinese kind, metrics, unit per metric)
 SENSOR_KINDS = {
-    "air": ("空气质量", ("pm25", "pm10", "no2"), {"pm25": "ug/m3", "pm10": "ug/m3", "no2": "ug/m3"}),
+    "air": ("空气质量", ("pm25", "pm10", "no2"), {"pm25": "µg/m³", "pm10": "µg/m³", "no2": "µg/m³"}),
     "traffic": ("交通流量", ("traffic_flow",), {"traffic_flow": "veh/h"}),
     "energy": ("建筑能耗", ("power_kw",), {"power_kw": "kW"}),
-    "construction": ("工地扬尘噪声", ("dust", "noise_db"), {"dust": "ug/m3", "noise_db": "dB(A)"}),
+    "construction": ("工地扬尘噪声", ("dust", "noise_db"), {"dust": "µg/m³", "noise_db": "dB(A)"}),
 }
 
 
@@ -67,7 +67,7 @@ def _lot(col, row, fx0, fy0, fx1, fy1) -> Polygon:
     return box(b.x0 + fx0 * w, b.y0 + fy0 * d, b.x0 + fx1 * w, b.y0 + fy1 * d)
 
 
-def _dates(rng, stage: str) -> dict[str, str | None]:
+def _dates(rng, stage: str) -> dict[str, str]:
     """Lifecycle dates in order; only the milestones the stage has reached are set.
 
     The last reached milestone lies before ``AS_OF``; the earlier ones are counted back
@@ -81,11 +81,13 @@ def _dates(rng, stage: str) -> dict[str, str | None]:
         days.append(days[-1] + gap)
     last = AS_OF - timedelta(days=int(rng.integers(20, 400)))
     keys = ("planned_date", "approved_date", "start_date", "completion_date")
-    out: dict[str, str | None] = {}
+    out: dict[str, str] = {}
     for i, key in enumerate(keys):
         when = last + timedelta(days=days[i] - days[reached])
-        out[key] = when.isoformat() if i <= reached else None
-    expected = None
+        # An unreached milestone is "" rather than null: GDAL reads a null in a date
+        # column as NaT, which layers' date check (as of this writing) refuses.
+        out[key] = when.isoformat() if i <= reached else ""
+    expected = ""
     if stage == "under_construction":
         expected = max(last + timedelta(days=gaps[2]), AS_OF + timedelta(days=60)).isoformat()
     out["expected_completion"] = expected

@@ -74,6 +74,20 @@ def _ifc_placement(projects: list[dict]) -> ifc_building.Placement:
                                   round(ground, 2), IFC_ROTATION_DEG)
 
 
+def plan_district(params: dict[str, Any] | None = None):
+    """The district's vector content (projects, buildings, facilities, sensors) and the
+    seeded generator positioned after them; no files are written."""
+    p = {**DEFAULT_PARAMS, **(params or {})}
+    rng = np.random.default_rng(p["seed"])
+    projects = features.make_projects(rng)
+    keep_clear = [x["geometry"] for x in projects if x["properties"]["stage"] != "completed"]
+    blds = buildings.make_buildings(rng, keep_clear)
+    facilities = features.make_facilities(rng)
+    sensors = features.make_sensors(rng, projects, blds)
+    return {"projects": projects, "buildings": blds, "facilities": facilities,
+            "sensors": sensors}, rng
+
+
 def generate_demo(out_dir: Path | str, params: dict[str, Any] | None = None) -> dict:
     """Write every source file of the demo district into ``out_dir``; returns the manifest.
 
@@ -83,25 +97,17 @@ def generate_demo(out_dir: Path | str, params: dict[str, Any] | None = None) -> 
     p = {**DEFAULT_PARAMS, **(params or {})}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(p["seed"])
-    projects = features.make_projects(rng)
-    keep_clear = [x["geometry"] for x in projects if x["properties"]["stage"] != "completed"]
-    blds = buildings.make_buildings(rng, keep_clear)
-    facilities = features.make_facilities(rng)
-    sensors = features.make_sensors(rng, projects, blds)
-    counts = {
-        "buildings": write_geojson(out / "buildings.geojson", blds, "buildings"),
-        "facilities": write_geojson(out / "facilities.geojson", facilities, "facilities"),
-        "projects": write_geojson(out / "projects.geojson", projects, "projects"),
-        "sensors": write_geojson(out / "sensors.geojson", sensors, "sensors"),
-    }
+    plan, rng = plan_district(p)
+    projects, blds = plan["projects"], plan["buildings"]
+    counts = {name: write_geojson(out / f"{name}.geojson", plan[name], name)
+              for name in ("buildings", "facilities", "projects", "sensors")}
     image = terrain.paint_texture(p["texture_px"], blds, projects, rng)
     objs = terrain.write_terrain(out / "terrain", image, p["terrain_tiles"], p["terrain_step_m"])
     placement = _ifc_placement(projects)
     ifc = ifc_building.write_ifc(out / "bim" / IFC_NAME, placement, rng)
     manifest = {
         "generator_version": GENERATOR_VERSION, "params": p, "hash": params_hash(params),
-        "crs": layout.CRS, "origin": list(layout.ORIGIN), "vertical": "ellipsoidal",
+        "crs": layout.CRS, "origin": list(layout.ORIGIN), "vertical": layout.VERTICAL,
         "counts": counts,
         "terrain": {"metadata": "terrain/metadata.xml",
                     "objs": [str(o.relative_to(out)) for o in objs]},

@@ -15,6 +15,9 @@ import numpy as np
 #: The demo's source CRS and the local origin (easting, northing, height) in it.
 CRS = "EPSG:4548"
 ORIGIN = (511600.0, 4058600.0, 0.0)
+#: Heights are orthometric (1985 National Height Datum), as delivered in China; the
+#: build applies the configured geoid offset N, exactly as the BIM importer does.
+VERTICAL = "orthometric"
 #: Half the side of the square district, metres.
 HALF = 1000.0
 
@@ -76,7 +79,7 @@ def blocks() -> list[Block]:
 
 
 def ground_height(x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray:
-    """Ground height (metres, CGCS2000 ellipsoidal) at local (x, y).
+    """Ground height (metres, orthometric: 1985 National Height Datum) at local (x, y).
 
     Gentle relief like the real site: the ground rises to the south towards the
     Qianfo/Kuangshan hills, with a low rise in the south-east (汉峪) and small swells.
