@@ -7,8 +7,8 @@ every vertex stays pickable-consistent and the table stays rectangular.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
-import io
 
 import numpy as np
 
@@ -16,34 +16,23 @@ from tiles.chunk import NO_FEATURE, Chunk
 from tiles.gltf import Primitive, to_glb
 from tiles.metadata import MetadataSchema, PropertyTable
 from tiles.model import Material
+from tiles.texture import downsample, mime_of
 
 
 @functools.lru_cache(maxsize=256)
-def _downsampled(texture: bytes, mime: str, max_px: int) -> tuple[bytes, str]:
-    """Texture bytes no larger than ``max_px`` on a side (same bytes when already small)."""
-    from PIL import Image
-    with Image.open(io.BytesIO(texture)) as image:
-        if max(image.size) <= max_px:
-            return texture, mime
-        scale = max_px / max(image.size)
-        size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
-        small = image.convert("RGB").resize(size, Image.LANCZOS)
-        out = io.BytesIO()
-        small.save(out, format="JPEG", quality=85)
-        return out.getvalue(), "image/jpeg"
+def _downsampled(texture: bytes, max_px: int) -> bytes:
+    """Texture bytes no larger than ``max_px`` a side (cached: siblings share textures)."""
+    return downsample(texture, max_px)
 
 
 def material_for_level(material: Material, max_px: int) -> Material:
     """The material with its texture downsampled to ``max_px`` (parents get smaller ones)."""
     if material.texture is None:
         return material
-    data, mime = _downsampled(material.texture, material.texture_mime, max(8, int(max_px)))
+    data = _downsampled(material.texture, max(8, int(max_px)))
     if data is material.texture:
         return material
-    return Material(name=material.name, base_color=material.base_color, texture=data,
-                    texture_mime=mime, metallic=material.metallic,
-                    roughness=material.roughness, double_sided=material.double_sided,
-                    unlit=material.unlit)
+    return dataclasses.replace(material, texture=data, texture_mime=mime_of(data))
 
 
 def feature_rows(chunks: list[Chunk]) -> tuple[np.ndarray, bool]:

@@ -188,7 +188,8 @@ def _ecef_transformer() -> pyproj.Transformer:
 
 def enu_basis(ecef_origin: np.ndarray) -> np.ndarray:
     """(3, 3) rows east, north, up (unit vectors in ECEF) at an ECEF point."""
-    lon, lat, _ = ecef_to_lonlatheight(np.asarray(ecef_origin).reshape(1, 3))[0]
+    x, y, z = (float(v) for v in np.asarray(ecef_origin, dtype=np.float64).reshape(3))
+    lon, lat, _ = _ecef_transformer().transform(x, y, z)
     lam, phi = np.radians(lon), np.radians(lat)
     east = np.array([-np.sin(lam), np.cos(lam), 0.0])
     north = np.array([-np.sin(phi) * np.cos(lam), -np.sin(phi) * np.sin(lam), np.cos(phi)])
