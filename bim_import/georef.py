@@ -226,23 +226,41 @@ def _read_map_conversion(model: ifcopenshell.file) -> _MapConversion | None:
 
 
 def _conversion(model, crs, e, n, h, xaa, xao, scale, map_unit_m, source) -> _MapConversion:
-    """Normalise a map conversion: rotation in degrees, scale in map units per metre.
+    """Normalise a map conversion to the CRS's units: rotation in degrees, scale in CRS
+    units per local metre.
 
-    IFC4 says Scale includes the project-unit -> map-unit conversion, IFC4X3 says it
-    does not; many exporters follow one or the other. We take the reading whose real
-    scale is nearer 1 (a model is never drawn at 1:1000 of its site).
+    Eastings/Northings/Height are in MapUnit, or (when absent) taken to be in the CRS's
+    own unit, which is what exporters mean in practice. IFC4 says Scale includes the
+    project-unit -> map-unit conversion, IFC4X3 says it does not; exporters follow
+    one or the other, so we take the reading whose real scale is nearer 1 (a model is
+    never drawn at 1:1000 of its site).
     """
     project_unit_m = ifcopenshell.util.unit.calculate_unit_scale(model)
-    map_unit_m = map_unit_m or project_unit_m
+    crs_unit_m = _crs_unit_m(crs)
+    map_unit_m = map_unit_m or crs_unit_m
     scale = float(scale) if scale else 1.0
-    literal, implied = scale / project_unit_m, scale / map_unit_m
+    literal, implied = scale / project_unit_m, scale / map_unit_m  # map units per metre
     chosen = min((literal, implied), key=lambda s: abs(math.log(s * map_unit_m)))
+    k = map_unit_m / crs_unit_m  # map units -> CRS units
     xaa, xao = float(xaa or 0.0), float(xao or 0.0)
     if xaa == 0.0 and xao == 0.0:
         xaa = 1.0
     rotation = math.degrees(math.atan2(xao, xaa))
-    return _MapConversion(crs=crs, eastings=float(e), northings=float(n), height=float(h or 0.0),
-                          rotation_deg=rotation, scale=chosen, source=source)
+    return _MapConversion(crs=crs, eastings=float(e) * k, northings=float(n) * k,
+                          height=float(h or 0.0) * k, rotation_deg=rotation, scale=chosen * k,
+                          source=source)
+
+
+def _crs_unit_m(crs) -> float:
+    """Metres per unit of the CRS's first axis (1.0 when unknown or unreadable)."""
+    if not crs:
+        return 1.0
+    try:
+        text = f"EPSG:{crs}" if str(crs).strip().isdigit() else str(crs)
+        axes = pyproj.CRS.from_user_input(text).axis_info
+        return float(axes[0].unit_conversion_factor) if axes else 1.0
+    except (pyproj.exceptions.CRSError, AttributeError, IndexError, TypeError):
+        return 1.0
 
 
 def _unit_scale(unit) -> float | None:

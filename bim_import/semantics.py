@@ -27,6 +27,7 @@ class SemanticsReader:
     def __init__(self, model: ifcopenshell.file):
         self.model = model
         self._place_cache: dict[int, tuple[Any, Any]] = {}
+        self._parent_map: dict[int, Any] | None = None
 
     def properties(self, element) -> dict[str, Any]:
         """The flat, typed properties dict of ``element`` (see module docstring)."""
@@ -48,12 +49,13 @@ class SemanticsReader:
     def spatial_place(self, element):
         """(storey, building) containing ``element``; either may be None.
 
-        Follows containment (IfcRelContainedInSpatialStructure) and aggregation
-        (a stair flight inside a stair, a storey inside a building) upwards.
+        Follows containment (IfcRelContainedInSpatialStructure), aggregation (a flight
+        in a stair, a storey in a building) and nesting upwards.
         """
         key = element.id()
         if key in self._place_cache:
             return self._place_cache[key]
+        parents = self._parents()
         storey = building = None
         node, seen = element, set()
         while node is not None and node.id() not in seen:
@@ -63,11 +65,28 @@ class SemanticsReader:
             if node.is_a(_SPATIAL_BUILDING):
                 building = node
                 break
-            node = (ifcopenshell.util.element.get_container(node)
-                    or ifcopenshell.util.element.get_aggregate(node)
-                    or _nest_parent(node))
+            node = parents.get(node.id())
         self._place_cache[key] = (storey, building)
         return storey, building
+
+    def _parents(self) -> dict[int, Any]:
+        """Child id -> parent, from the relationship tables, built once per model.
+
+        Walking inverse attributes per element is ~10x slower on the sample files.
+        """
+        if self._parent_map is None:
+            parents: dict[int, Any] = {}
+            for rel in self.model.by_type("IfcRelNests"):
+                for child in rel.RelatedObjects or ():
+                    parents[child.id()] = rel.RelatingObject
+            for rel in self.model.by_type("IfcRelAggregates"):
+                for child in rel.RelatedObjects or ():
+                    parents[child.id()] = rel.RelatingObject
+            for rel in self.model.by_type("IfcRelContainedInSpatialStructure"):
+                for child in rel.RelatedElements or ():
+                    parents[child.id()] = rel.RelatingStructure
+            self._parent_map = parents
+        return self._parent_map
 
     def storeys(self) -> list[dict[str, Any]]:
         """Every storey with its name, GlobalId and elevation (m), lowest first."""
@@ -151,10 +170,3 @@ def _text(value) -> str | None:
         return None
     text = str(value).strip()
     return text or None
-
-
-def _nest_parent(element):
-    """The element this one is nested in (IfcRelNests), or None."""
-    for rel in getattr(element, "Nests", None) or ():
-        return rel.RelatingObject
-    return None

@@ -25,6 +25,10 @@ bp = Blueprint("bim_api", __name__)
 
 Progress = Callable[[dict], None] | None
 
+#: Models smaller than this are tiled in-process: a process pool costs more to start
+#: (~0.5 s on 2 cores) than building their few tiles.
+INLINE_BELOW_BYTES = 20 * 1024 * 1024
+
 
 def element_index_path(services: Services, tileset_id: str) -> Path:
     """Where a model's element index lives (the tileset id is already checked safe)."""
@@ -34,13 +38,15 @@ def element_index_path(services: Services, tileset_id: str) -> Path:
 def import_bim_file(services: Services, path: str | Path, *, name: str | None = None,
                     crs: str | None = None, origin: str | tuple | None = None,
                     rotation: float | None = None, include_spaces: bool = False,
-                    classification: str = "internal", progress: Progress = None) -> dict:
+                    classification: str = "internal", tileset_id: str | None = None,
+                    progress: Progress = None) -> dict:
     """Import one IFC file as a BIM tileset; returns the import summary.
 
     The summary holds the catalog fields plus ``id``, ``elements`` (features built),
     ``skipped`` (GlobalIds whose geometry failed), ``georef_source``, ``georef``
     (frame, notes) and ``warnings``. Bad input raises :class:`BimError` (or a
-    ``tiles`` error) before anything is published.
+    ``tiles`` error) before anything is published. ``tileset_id`` re-imports over an
+    existing model (the previous version serves until the new one is complete).
     """
     from server.imports import build_options, parse_origin, register_tileset
     from tiles.pipeline import build_tileset
@@ -51,8 +57,10 @@ def import_bim_file(services: Services, path: str | Path, *, name: str | None = 
                       include_spaces=include_spaces,
                       geoid_offset_m=float(services.config["tiles"]["geoid_offset_m"] or 0.0))
     name = name or path.stem
-    tileset_id = services.catalog.new_id(name)
-    options = build_options(services, name=name, kind="bim")
+    replacing = tileset_id is not None and services.catalog.get(tileset_id) is not None
+    tileset_id = tileset_id or services.catalog.new_id(name)
+    workers = 1 if path.stat().st_size < INLINE_BELOW_BYTES else None
+    options = build_options(services, name=name, kind="bim", workers=workers)
     summary = build_tileset(reader.batches(), services.store, tileset_id, options,
                             progress=progress)
     bim = reader.summary()
@@ -65,8 +73,9 @@ def import_bim_file(services: Services, path: str | Path, *, name: str | None = 
         entry = register_tileset(services, summary, classification=classification,
                                  source=str(path), extra=extra)
     except BaseException:
-        services.store.delete(tileset_id)
-        element_index_path(services, tileset_id).unlink(missing_ok=True)
+        if not replacing:  # a new model: take back what was published
+            services.store.delete(tileset_id)
+            element_index_path(services, tileset_id).unlink(missing_ok=True)
         raise
     warnings = list(dict.fromkeys(bim["warnings"] + list(summary.warnings)))
     return (entry.get("summary") or {}) | {
