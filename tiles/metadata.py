@@ -6,7 +6,8 @@ the same property ids everywhere. Property ids must match ``^[a-zA-Z_][a-zA-Z0-9
 keys such as ``"Pset_WallCommon.IsExternal"`` are sanitised to ids and the original key is
 kept as the property's ``name`` (``MetadataSchema.names`` maps id -> original key).
 
-Types: bool -> BOOLEAN, int -> INT32 (FLOAT64 beyond int32, STRING beyond 2**53, because
+Types: bool -> BOOLEAN (STRING "true"/"false" when some features lack it, because
+BOOLEAN columns have no noData and "unknown" must not read as false), int -> INT32 (FLOAT64 beyond int32, STRING beyond 2**53, because
 CesiumJS hands INT64 to JavaScript as BigInt, which the viewer cannot JSON-encode),
 float -> FLOAT64, str -> STRING, a declared enum key -> ENUM; mixed types fall back to
 STRING (int+float -> FLOAT64). Missing values are written as the property's ``noData``,
@@ -146,10 +147,14 @@ def infer_schema(features: Iterable[Mapping[str, Any]],
     """
     enum_keys = set(enums)
     kinds: dict[str, str | None] = {}
+    present: dict[str, int] = {}
+    total = 0
     enum_values: dict[str, set[str]] = {k: set() for k in enum_keys}
     for props in features:
+        total += 1
         for key, value in props.items():
             kinds[key] = _merge(kinds.get(key), _kind(value))
+            present[key] = present.get(key, 0) + (_kind(value) is not None)
             if key in enum_keys and _kind(value) is not None:
                 enum_values[key].add(to_text(value))
     schema = MetadataSchema()
@@ -162,7 +167,10 @@ def infer_schema(features: Iterable[Mapping[str, Any]],
                                  "declare it as a plain string property instead")
             prop = PropertyDef(pid, str(key), "ENUM", values)
         else:
-            prop = PropertyDef(pid, str(key), kinds[key] or "STRING")
+            kind = kinds[key] or "STRING"
+            if kind == "BOOLEAN" and present[key] < total:
+                kind = "STRING"  # BOOLEAN has no noData: "true"/"false"/missing instead
+            prop = PropertyDef(pid, str(key), kind)
         schema.properties[pid] = prop
         schema.key_to_id[key] = pid
     return schema
