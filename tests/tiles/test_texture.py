@@ -1,0 +1,68 @@
+"""Textures per level: smaller images, and atlases without seams."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tiles.errors import TilesError
+from tiles.texture import build_atlas, downsample, mime_of
+
+
+def image(color, size, fmt="PNG") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, fmt)
+    return out.getvalue()
+
+
+def pixels(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+
+
+def test_downsample_keeps_format_and_aspect():
+    big = image((10, 120, 200), (1000, 500), "JPEG")
+    small = downsample(big, 256)
+    assert mime_of(small) == "image/jpeg"
+    assert Image.open(io.BytesIO(small)).size == (256, 128)
+    assert downsample(small, 512) == small  # already small: untouched
+
+
+def test_atlas_uvs_hit_their_own_image():
+    red, blue = image((255, 0, 0), (64, 32)), image((0, 0, 255), (32, 64))
+    uv = np.array([[0.0, 0.0], [1.0, 1.0], [0.5, 0.5], [0.0, 1.0], [1.0, 0.0]], np.float32)
+    atlas, (uv_red, uv_blue) = build_atlas([(red, uv), (blue, uv)])
+    px = pixels(atlas)
+    h, w = px.shape[:2]
+    for uvs, colour in ((uv_red, (255, 0, 0)), (uv_blue, (0, 0, 255))):
+        for u, v in uvs:  # OBJ convention: v=0 is the bottom row
+            x = min(int(u * w), w - 1)
+            y = min(int((1 - v) * h), h - 1)
+            assert np.abs(px[y, x] - colour).max() <= 2
+
+
+def test_atlas_borders_bleed_so_filtering_finds_no_neighbour():
+    red, green = image((255, 0, 0), (16, 16)), image((0, 255, 0), (16, 16))
+    uv = np.array([[0.0, 0.0], [1.0, 1.0]], np.float32)
+    atlas, remapped = build_atlas([(red, uv), (green, uv)], padding=4)
+    px = pixels(atlas)
+    h, w = px.shape[:2]
+    for uvs, colour in zip(remapped, ((255, 0, 0), (0, 255, 0))):
+        (u0, v0), (u1, v1) = uvs
+        x0, x1 = int(round(u0 * w)), int(round(u1 * w))
+        y0, y1 = int(round((1 - v1) * h)), int(round((1 - v0) * h))
+        # up to 3 pixels outside the image's own rectangle still show its colour
+        ring = px[max(y0 - 3, 0):y1 + 3, max(x0 - 3, 0):x1 + 3]
+        assert (np.abs(ring - colour).max(axis=2) <= 2).all()
+
+
+def test_atlas_respects_max_size():
+    imgs = [(image((i * 20, 0, 0), (512, 512)), np.zeros((1, 2), np.float32)) for i in range(8)]
+    atlas, _ = build_atlas(imgs, max_px=1024)
+    assert max(Image.open(io.BytesIO(atlas)).size) <= 1024
+
+
+def test_not_an_image_is_a_clear_error():
+    with pytest.raises(TilesError, match="PNG nor JPEG"):
+        downsample(b"GIF89a....", 64)
