@@ -202,10 +202,17 @@ def _slab(a: _Author, storey, name: str, z: float, predefined: str, ifc_class="I
 
 
 def _stable_ids(f: ifcopenshell.file, rng: np.random.Generator) -> None:
-    """Replace the random GlobalIds with seeded ones (entity order is deterministic)."""
+    """Seeded GlobalIds, a fixed time stamp and sorted relationship sets: same bytes."""
     for entity in sorted(f.by_type("IfcRoot"), key=lambda e: e.id()):
         entity.GlobalId = ifcopenshell.guid.compress(uuid.UUID(bytes=rng.bytes(16)).hex)
     f.header.file_name.time_stamp = FIXED_TIMESTAMP
+    # ifcopenshell.api fills relationship SETs in hash order; sort them by entity id.
+    for rel in f.by_type("IfcRelationship"):
+        for i in range(len(rel)):
+            value = rel[i]
+            if isinstance(value, tuple) and value and all(
+                    isinstance(v, ifcopenshell.entity_instance) for v in value):
+                rel[i] = tuple(sorted(value, key=lambda e: e.id()))
 
 
 def write_ifc(path: Path, placement: Placement, rng: np.random.Generator,
