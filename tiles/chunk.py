@@ -45,10 +45,15 @@ class Chunk:
         used = self.positions[np.unique(self.indices)] if len(self.indices) else self.positions
         return used.min(axis=0), used.max(axis=0)
 
-    def select(self, triangle_mask: np.ndarray) -> "Chunk":
-        """A compact chunk holding only the selected triangles (unused vertices dropped)."""
-        tris = self.indices[triangle_mask]
-        used, inverse = np.unique(tris.reshape(-1), return_inverse=True)
+    def select(self, triangles: np.ndarray) -> "Chunk":
+        """A compact chunk holding only the selected triangles (mask or index array);
+        unused vertices are dropped (a linear remap, no sort)."""
+        tris = self.indices[triangles]
+        seen = np.zeros(len(self.positions), dtype=bool)
+        seen[tris.reshape(-1)] = True
+        used = np.flatnonzero(seen)
+        remap = np.cumsum(seen, dtype=np.int64) - 1
+        inverse = remap[tris.reshape(-1)]
         return Chunk(
             positions=self.positions[used],
             indices=inverse.reshape(-1, 3).astype(np.uint32),

@@ -1,23 +1,63 @@
 """Simplify one chunk for a parent tile, keeping UVs, colours and feature ids.
 
-The work is :func:`tiles.lod.simplify` (meshoptimizer's quadric simplifier, which keeps
-a subset of the input vertices, splits vertices shared by two features so ids never
-blend, and measures the max deviation from the input surface). This module only adapts
-the engine's :class:`tiles.chunk.Chunk` to it.
+Quadric simplification with meshoptimizer (the same simplifier as :mod:`tiles.lod`),
+whose output is a subset of the input vertices, so per-vertex attributes survive
+unchanged; the geometric error is measured with :func:`tiles.lod.surface_deviation`.
+
+Why not ``tiles.lod.simplify`` itself: it splits vertices shared by two features with a
+row-wise ``np.unique`` over every corner, which dominated whole-pipeline time (5 s of
+17 s for 1 M triangles, bench/README.md). Chunks here come from readers with per-vertex
+ids, so a triangle whose corners disagree is rare; :func:`split_mixed_features` gives
+only those triangles their own vertices (a linear pass), after which no vertex is shared
+by two features and collapses never blend ids, exactly the guarantee ``tiles.lod`` gives.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from tiles.chunk import Chunk
-from tiles.lod import simplify
+from tiles.lod import surface_deviation
+
+
+def _meshopt_simplify(positions: np.ndarray, indices: np.ndarray, target: int) -> np.ndarray:
+    """meshoptimizer quadric simplification; the kept triangles as (K, 3) indices."""
+    import meshoptimizer as mo
+    local = np.ascontiguousarray(positions - positions.mean(axis=0), dtype=np.float32)
+    flat = np.ascontiguousarray(indices.reshape(-1), dtype=np.uint32)
+    dest = np.zeros(len(flat), dtype=np.uint32)
+    count = mo.simplify(dest, flat, local, target_index_count=int(target) * 3,
+                        target_error=1.0)
+    return dest[:count].reshape(-1, 3)
+
+
+def split_mixed_features(chunk: Chunk) -> Chunk:
+    """Give triangles whose corners carry different feature ids their own vertices
+    (with the first corner's id), so no vertex is shared by two features."""
+    fids = chunk.feature_ids[chunk.indices]
+    mixed = (fids[:, 0] != fids[:, 1]) | (fids[:, 0] != fids[:, 2])
+    if not mixed.any():
+        return chunk
+    corners = chunk.indices[mixed].reshape(-1)
+    base = len(chunk.positions)
+    take = lambda a: None if a is None else np.concatenate([a, a[corners]])
+    new_fids = np.concatenate([chunk.feature_ids, np.repeat(fids[mixed, 0], 3)])
+    indices = chunk.indices.copy()
+    indices[mixed] = (base + np.arange(len(corners))).reshape(-1, 3)
+    return Chunk(positions=take(chunk.positions), indices=indices.astype(np.uint32),
+                 feature_ids=new_fids.astype(np.uint32), material=chunk.material,
+                 normals=take(chunk.normals), uvs=take(chunk.uvs), colors=take(chunk.colors))
 
 
 def simplify_chunk(chunk: Chunk, target_triangles: int) -> tuple[Chunk, float]:
     """The chunk reduced to about ``target_triangles``; returns (chunk, deviation m)."""
     if chunk.triangle_count <= target_triangles:
         return chunk, 0.0
-    result = simplify(chunk.positions, chunk.indices, target_triangles,
-                      feature_ids=chunk.feature_ids, uvs=chunk.uvs, normals=chunk.normals,
-                      colors=chunk.colors)
-    return Chunk(positions=result.positions, indices=result.indices,
-                 feature_ids=result.feature_ids, material=chunk.material,
-                 normals=result.normals, uvs=result.uvs, colors=result.colors), result.error
+    chunk = split_mixed_features(chunk)
+    kept = _meshopt_simplify(chunk.positions, chunk.indices, target_triangles)
+    reduced = Chunk(positions=chunk.positions, indices=kept.astype(np.uint32),
+                    feature_ids=chunk.feature_ids, material=chunk.material,
+                    normals=chunk.normals, uvs=chunk.uvs, colors=chunk.colors)
+    reduced = reduced.select(np.arange(len(kept)))
+    error = surface_deviation(chunk.positions, chunk.indices, reduced.positions,
+                              reduced.indices)
+    return reduced, float(error)
