@@ -29,7 +29,7 @@ class MetricsRuntime:
 
     def __init__(self, store: MetricStore, bus: MetricsBus, board: AlarmBoard, *,
                  retention_days: int = 90, clock: Callable[[], int] = _now_ms,
-                 max_streams: int = 16, stream_queue: int = DEFAULT_QUEUE):
+                 max_streams: int = 24, stream_queue: int = DEFAULT_QUEUE):
         self.store, self.bus, self.board = store, bus, board
         self.retention_days = retention_days
         self.max_streams = max_streams
@@ -108,5 +108,5 @@ def open_metrics(config: Any, data_dir: Path) -> MetricsRuntime:
     bus = open_bus(section.get("bus_url", "memory://"))
     board = AlarmBoard(thresholds_from_config(section.get("alarms")))
     return MetricsRuntime(store, bus, board, retention_days=int(section.get("retention_days", 90)),
-                          max_streams=int(section.get("max_streams", 16)),
+                          max_streams=int(section.get("max_streams", 24)),
                           stream_queue=int(section.get("stream_queue", DEFAULT_QUEUE)))
