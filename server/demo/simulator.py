@@ -40,23 +40,27 @@ def _work(hour: float, start: float, end: float) -> float:
     return 1 / (1 + math.exp(-3 * (hour - start))) * 1 / (1 + math.exp(3 * (hour - end)))
 
 
-#: metric -> (typical value at this hour, noise sd, spike value).
 def _cycle(metric: str, hour: float) -> tuple[float, float, float]:
+    """(typical value at this hour, noise sd, spike value) of a metric.
+
+    Spikes (x0.9-1.1) reach the metrics runtime's default alarm levels (pm25 150,
+    pm10 350, no2 180, noise 85 dB(A), dust 800); normal readings stay below warning.
+    """
     rush = _bump(hour, 8.0, 1.2) + 0.9 * _bump(hour, 18.0, 1.5)
     if metric == "pm25":
         return 38 + 18 * _bump(hour, 8.5, 3) + 10 * _bump(hour, 21, 3), 4.0, 180.0
     if metric == "pm10":
-        return 65 + 30 * _bump(hour, 8.5, 3) + 15 * _bump(hour, 21, 3), 7.0, 280.0
+        return 65 + 30 * _bump(hour, 8.5, 3) + 15 * _bump(hour, 21, 3), 7.0, 400.0
     if metric == "no2":
-        return 28 + 30 * rush, 4.0, 160.0
+        return 28 + 30 * rush, 4.0, 210.0
     if metric == "traffic_flow":
         return 250 + 700 * _work(hour, 6.5, 22) + 1500 * rush, 80.0, 3600.0
     if metric == "power_kw":
         return 180 + 900 * _work(hour, 8, 19), 25.0, 1900.0
     if metric == "dust":
-        return 60 + 110 * _work(hour, 7, 18), 12.0, 520.0
+        return 60 + 110 * _work(hour, 7, 18), 12.0, 900.0
     if metric == "noise_db":
-        return 48 + 22 * _work(hour, 7, 18), 2.0, 88.0
+        return 48 + 18 * _work(hour, 7, 18), 2.0, 96.0
     return 10.0, 1.0, 50.0
 
 

@@ -232,3 +232,21 @@ def test_build_demo_fills_catalog_and_layers_and_twice_is_harmless(tmp_path):
     forced = build_demo(services, params=SMALL, force=True)
     assert not forced["skipped"] and forced["bim"]["id"] == bim_id
     assert {e["id"] for e in services.catalog.list()} == set(entries)
+
+
+def test_in_process_simulator_feeds_the_metrics_runtime(tmp_path):
+    from server.app import create_app
+    services = create_app({"data": {"dir": str(tmp_path)}}).extensions["cimtwin"]
+    thread, stop = simulator.start_simulator_thread(services, interval_s=0.05)
+    try:
+        deadline = datetime.now(timezone.utc).timestamp() + 20
+        while not services.metrics.latest() and datetime.now(timezone.utc).timestamp() < deadline:
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    latest = services.metrics.latest()
+    assert not thread.is_alive()
+    assert {o["sensor_id"] for o in latest} <= {s["sensor_id"] for s in simulator.demo_sensors()}
+    assert {o["metric"] for o in latest} & {"pm25", "traffic_flow", "power_kw", "noise_db"}
+    services.close()
