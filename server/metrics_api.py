@@ -66,7 +66,24 @@ def stream():
     keepalive = float(services.config["server"].get("sse_keepalive_s", 15))
     subscription = services.metrics.subscribe(request.args.get("sensor") or None)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return Response(_events(subscription, keepalive), mimetype="text/event-stream", headers=headers)
+    return Response(_EventStream(subscription, keepalive), mimetype="text/event-stream",
+                    headers=headers)
+
+
+class _EventStream:
+    """The WSGI body of one stream; ``close()`` (called by the server when the client
+    leaves, even before the first chunk) frees the subscription."""
+
+    def __init__(self, subscription: Any, keepalive: float):
+        self.subscription = subscription
+        self._events = _events(subscription, keepalive)
+
+    def __iter__(self) -> Iterator[str]:
+        return self._events
+
+    def close(self) -> None:
+        self._events.close()
+        self.subscription.close()
 
 
 def _events(subscription: Any, keepalive: float) -> Iterator[str]:

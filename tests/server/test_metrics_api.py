@@ -165,3 +165,15 @@ def test_stream_under_waitress_serves_several_clients_without_blocking(app):
     finally:
         metrics.bus.close()
         server.close()
+
+
+def test_streams_beyond_max_streams_get_503(tmp_path):
+    app = create_app({"data": {"dir": str(tmp_path)}, "metrics": {"max_streams": 1}})
+    client = app.test_client()
+    first = client.get("/api/metrics/stream", buffered=False)
+    second = client.get("/api/metrics/stream")
+    assert second.status_code == 503
+    assert "max_streams" in second.get_json()["detail"]
+    first.close()
+    assert client.get("/api/metrics/stream", buffered=False).status_code == 200
+    app.extensions["cimtwin"].close()
