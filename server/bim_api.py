@@ -25,6 +25,9 @@ bp = Blueprint("bim_api", __name__)
 
 Progress = Callable[[dict], None] | None
 
+#: Feature keys with few distinct values: stored as glb ENUMs (smaller tiles).
+ENUM_PROPERTIES = ("IfcClass", "Storey", "Building")
+
 #: Models smaller than this are tiled in-process: a process pool costs more to start
 #: (~0.5 s on 2 cores) than building their few tiles.
 INLINE_BELOW_BYTES = 20 * 1024 * 1024
@@ -60,7 +63,8 @@ def import_bim_file(services: Services, path: str | Path, *, name: str | None = 
     replacing = tileset_id is not None and services.catalog.get(tileset_id) is not None
     tileset_id = tileset_id or services.catalog.new_id(name)
     workers = 1 if path.stat().st_size < INLINE_BELOW_BYTES else None
-    options = build_options(services, name=name, kind="bim", workers=workers)
+    options = build_options(services, name=name, kind="bim", workers=workers,
+                            enum_properties=ENUM_PROPERTIES)
     summary = build_tileset(reader.batches(), services.store, tileset_id, options,
                             progress=progress)
     bim = reader.summary()
