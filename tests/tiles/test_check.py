@@ -47,7 +47,7 @@ def test_error_rules_and_missing_content(built):
     def break_rules(doc):
         child = doc["root"]["children"][0]
         child["geometricError"] = doc["root"]["geometricError"] + 1
-        leaf = child
+        leaf = doc["root"]["children"][1]
         while leaf.get("children"):
             leaf = leaf["children"][0]
         leaf["geometricError"] = 3.0
