@@ -47,11 +47,11 @@ def split_shared_feature_vertices(indices: np.ndarray, feature_ids: np.ndarray
     """Give each feature its own vertices: returns (new indices, source vertex per new
     vertex, feature id per new vertex). A triangle's feature is its first corner's id, so
     a triangle whose corners disagree is assigned wholly to one feature."""
-    tri_feature = feature_ids[indices[:, 0]]
-    keys = np.stack([indices.reshape(-1).astype(np.int64),
-                     np.repeat(tri_feature, 3).astype(np.int64)], axis=1)
-    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-    return inverse.reshape(-1, 3).astype(np.uint32), uniq[:, 0], uniq[:, 1]
+    tri_feature = feature_ids[indices[:, 0]].astype(np.int64)
+    span = int(tri_feature.max()) + 1 if len(tri_feature) else 1
+    keys = indices.reshape(-1).astype(np.int64) * span + np.repeat(tri_feature, 3)
+    uniq, inverse = np.unique(keys, return_inverse=True)  # 1-D keys: fast
+    return inverse.reshape(-1, 3).astype(np.uint32), uniq // span, uniq % span
 
 
 def _meshopt_simplify(positions: np.ndarray, indices: np.ndarray, target: int,
@@ -157,7 +157,7 @@ def distance_to_surface(points: np.ndarray, positions: np.ndarray,
     """Distance from each point to a mesh: exact to the nearest few triangles (by
     centroid); may overestimate near huge triangles, never underestimates."""
     tri = positions[indices]
-    tree = cKDTree(tri.mean(axis=1))
+    tree = cKDTree(tri.mean(axis=1), balanced_tree=False, compact_nodes=False)  # fast build
     k = min(CANDIDATES, len(indices))
     _, cand = tree.query(points, k=k)
     cand = cand.reshape(len(points), k)
@@ -170,14 +170,14 @@ def distance_to_surface(points: np.ndarray, positions: np.ndarray,
 
 def _surface_samples(positions: np.ndarray, indices: np.ndarray,
                      rng: np.random.Generator) -> np.ndarray:
-    """Vertices, edge midpoints and centroids of a mesh, subsampled to MAX_QUERY_POINTS."""
+    """Corners, edge midpoints and centroids of (at most MAX_QUERY_POINTS / 7 random)
+    triangles: where a simplified surface departs most from the original."""
+    if 7 * len(indices) > MAX_QUERY_POINTS:
+        indices = indices[rng.choice(len(indices), MAX_QUERY_POINTS // 7, replace=False)]
     tri = positions[indices]
-    pts = np.concatenate([positions[np.unique(indices)], tri.mean(axis=1),
-                          (tri[:, 0] + tri[:, 1]) / 2, (tri[:, 1] + tri[:, 2]) / 2,
-                          (tri[:, 2] + tri[:, 0]) / 2])
-    if len(pts) > MAX_QUERY_POINTS:
-        pts = pts[rng.choice(len(pts), MAX_QUERY_POINTS, replace=False)]
-    return pts
+    return np.concatenate([tri[:, 0], tri[:, 1], tri[:, 2], tri.mean(axis=1),
+                           (tri[:, 0] + tri[:, 1]) / 2, (tri[:, 1] + tri[:, 2]) / 2,
+                           (tri[:, 2] + tri[:, 0]) / 2])
 
 
 def surface_deviation(pos_a: np.ndarray, idx_a: np.ndarray, pos_b: np.ndarray,
