@@ -136,10 +136,26 @@ def cmd_import_bim(args, services: Services) -> int:
 def cmd_import_layer(args, services: Services) -> int:
     from layers.importer import import_layer
     info = import_layer(services.layers, args.file, layer_id=args.id, title=args.name,
-                        kind=args.kind, crs=args.crs, classification=args.classification)
+                        kind=args.kind, crs=args.crs, classification=args.classification,
+                        field_map=_pairs(args.map, "--map"),
+                        defaults=_pairs(args.default, "--default"),
+                        source_layer=args.source_layer, encoding=args.encoding,
+                        description=args.description or "")
     result = info.to_dict() if hasattr(info, "to_dict") else dict(vars(info))
     _print_summary(result, args.json, "imported layer")
     return 0
+
+
+def _pair(text: str) -> tuple[str, str]:
+    """'field=value' -> ('field', 'value') (an argparse type)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def _pairs(items: list[tuple[str, str]] | None, flag: str) -> dict[str, str] | None:
+    return dict(items) if items else None
 
 
 def cmd_simulate(args, services: Services) -> int:
@@ -205,6 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import_common(p, "source CRS when the file has none (e.g. EPSG:4548)")
     p.add_argument("--id", help="layer id (default: from the file name)")
     p.add_argument("--kind", choices=("facilities", "projects", "buildings", "sensors", "other"))
+    p.add_argument("--map", action="append", type=_pair, metavar="FIELD=COLUMN",
+                   help="take FIELD (e.g. stage) from the file's COLUMN; repeatable")
+    p.add_argument("--default", action="append", type=_pair, metavar="FIELD=VALUE",
+                   help="value for FIELD where the file has none (e.g. stage=completed)")
+    p.add_argument("--source-layer", help="layer inside a GeoPackage/zip with several")
+    p.add_argument("--encoding", help="text encoding of a Shapefile/CSV (e.g. GB18030)")
+    p.add_argument("--description")
     p.set_defaults(func=cmd_import_layer)
 
     p = sub.add_parser("simulate", help="post simulated demo sensor readings to a server")

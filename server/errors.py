@@ -45,7 +45,9 @@ def register_error_handlers(app: Flask) -> None:
         @app.errorhandler(error_type)
         def domain_error(exc: Exception):
             status = getattr(exc, "status", 400)
-            return problem(status, type(exc).__name__, str(exc))
+            extra = {k: getattr(exc, k) for k in ("field", "index")
+                     if getattr(exc, k, None) is not None}
+            return problem(status, type(exc).__name__, str(exc), **extra)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
