@@ -175,12 +175,14 @@ function loadGisTogglesAgain() {
   renderToggles(document.getElementById("tilesetList"), tiles, (id, visible) => setTilesetVisible(app.tilesets.get(id), visible));
 }
 
-/** Resolve once every visible tileset reports its tiles for this view loaded, in 3 frames running. */
+/** Resolve once the globe and every visible tileset have the tiles this view needs and
+ * every layer's entities are drawn (ground primitives are built asynchronously), 3 frames running. */
 function waitForTiles() {
   return new Promise((resolve) => {
     let calm = 0;
     const remove = app.viewer.scene.postRender.addEventListener(() => {
-      const settled = [...app.tilesets.values()].every((ts) => !ts.show || ts.tilesLoaded);
+      const tilesDone = [...app.tilesets.values()].every((ts) => !ts.show || ts.tilesLoaded);
+      const settled = tilesDone && app.viewer.scene.globe.tilesLoaded && app.viewer.dataSourceDisplay.ready;
       calm = settled ? calm + 1 : 0;
       if (calm >= 3) { remove(); resolve(true); }
     });
