@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Callable
 
+import pandas as pd
+
 from layers.errors import LayerError
 from layers.vocab import (CATEGORIES, CATEGORY_SYNONYMS, PROJECT_DATES, STAGE_SYNONYMS,
                           STAGES, normalise)
@@ -27,8 +29,15 @@ class KindResult:
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or \
-        (isinstance(value, str) and not value.strip())
+    """None, NaN, NaT (GDAL's null date) or an empty string."""
+    if isinstance(value, str):
+        return not value.strip()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _row_name(frame: Any, index: int) -> str:

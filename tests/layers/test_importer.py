@@ -182,3 +182,22 @@ def test_field_map_naming_missing_column(store, tmp_path):
         import_layer(store, sheet, kind="facilities", field_map={"category": "类别"})
     with pytest.raises(LayerError, match="needs a 'category' column"):
         import_layer(store, sheet, kind="facilities")
+
+
+def test_null_project_dates_are_blank_not_placeholders(tmp_path):
+    """GDAL reads a null date as NaT: a project not yet started has no start date."""
+    import json as _json
+    from layers import open_layer_store
+    from layers.importer import import_layer
+    path = tmp_path / "projects.geojson"
+    path.write_text(_json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[
+            [117.12, 36.66], [117.121, 36.66], [117.121, 36.661], [117.12, 36.66]]]},
+        "properties": {"name": "拟建项目", "stage": "planned", "planned_date": "2025-01-02",
+                       "start_date": None, "completion_date": None}}]}))
+    store = open_layer_store("gpkg://layers.gpkg", tmp_path)
+    info = import_layer(store, path, kind="projects", crs="EPSG:4326")
+    assert info.count == 1
+    feature = store.query(info.id, limit=10).features[0]
+    assert feature["properties"]["stage"] == "planned"
+    assert not feature["properties"].get("start_date")
