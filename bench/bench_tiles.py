@@ -1,0 +1,118 @@
+"""Benchmark the tiling pipeline: input triangles/s/core and peak RSS of the process tree.
+
+Each run is a fresh subprocess that builds a generated terrain (bench/gen_mesh.py) with
+``tiles.pipeline.build_tileset`` (partition, LOD, glb writing; gltf-validator off) while
+a thread samples the RSS of the process and its pool workers. The comparison run in the
+same invocation is meshoptimizer's simplifier alone on a 1 M-triangle grid, the speed
+the issue quotes as the reference. Reports the median of ``--reps`` runs.
+
+    python bench/bench_tiles.py --triangles 1000000 2000000 --reps 3 --workers 2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+
+def _tree_rss(proc) -> int:
+    total = 0
+    for p in [proc] + proc.children(recursive=True):
+        try:
+            total += p.memory_info().rss
+        except Exception:  # a worker that just exited
+            pass
+    return total
+
+
+def child_build(triangles: int, workers: int, textured: bool) -> dict:
+    """Runs inside the subprocess: one whole build, timed, with peak tree RSS."""
+    import psutil
+    from gen_mesh import terrain_batches
+    from tiles.pipeline import BuildOptions, build_tileset
+    from tiles.store import FileTileStore
+    me, peak, stop = psutil.Process(), [0], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], _tree_rss(me))
+            time.sleep(0.1)
+
+    threading.Thread(target=sample, daemon=True).start()
+    with tempfile.TemporaryDirectory(prefix="bench-tiles-") as tmp:
+        start = time.perf_counter()
+        summary = build_tileset(terrain_batches(triangles, 200_000, textured=textured),
+                                FileTileStore(tmp), "bench",
+                                BuildOptions(kind="reality", workers=workers,
+                                             validate_glb=False))
+        seconds = time.perf_counter() - start
+    stop.set()
+    return {"triangles": summary.triangles, "tiles": summary.tiles, "seconds": seconds,
+            "peak_rss_mb": peak[0] / 2**20}
+
+
+def simplifier_alone() -> float:
+    """meshoptimizer simplify of a 1 M-triangle grid to 25 %: triangles/s on one core."""
+    import meshoptimizer as mo
+    import numpy as np
+    n = 708
+    lin = np.linspace(0, 1000, n + 1)
+    gx, gy = np.meshgrid(lin, lin)
+    pos = np.column_stack([gx.ravel(), gy.ravel(), 5 * np.sin(gx.ravel() / 37)]).astype(np.float32)
+    i = np.arange(n)
+    a = (i[None, :] + (n + 1) * i[:, None]).ravel()
+    idx = np.concatenate([np.stack([a, a + 1, a + n + 2], 1), np.stack([a, a + n + 2, a + n + 1], 1)])
+    flat = idx.astype(np.uint32).ravel()
+    dest = np.zeros_like(flat)
+    start = time.perf_counter()
+    mo.simplify(dest, flat, pos, target_index_count=len(flat) // 4, target_error=1.0)
+    return len(idx) / (time.perf_counter() - start)
+
+
+def run(triangles: int, workers: int, textured: bool) -> dict:
+    code = (f"import sys, json; sys.path[:0] = [{str(HERE)!r}, {str(HERE.parent)!r}]\n"
+            "from bench_tiles import child_build\n"
+            "if __name__ == '__main__':\n"
+            f"    print(json.dumps(child_build({triangles}, {workers}, {textured})))\n")
+    script = Path(tempfile.mkstemp(suffix=".py")[1])
+    script.write_text(code)
+    try:
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                             check=True).stdout
+    finally:
+        script.unlink()
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--triangles", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--textured", action="store_true")
+    args = parser.parse_args()
+    ref = statistics.median(simplifier_alone() for _ in range(args.reps))
+    print(f"reference: meshoptimizer simplify alone {ref / 1e6:.2f} M tri/s (1 core)")
+    print("| input triangles | workers | median s | tri/s/core | peak RSS MB (median) | tiles |")
+    print("|---|---|---|---|---|---|")
+    for triangles in args.triangles:
+        runs = [run(triangles, args.workers, args.textured) for _ in range(args.reps)]
+        secs = statistics.median(r["seconds"] for r in runs)
+        rss = statistics.median(r["peak_rss_mb"] for r in runs)
+        rate = runs[0]["triangles"] / secs / args.workers
+        print(f"| {runs[0]['triangles']:,} | {args.workers} | {secs:.1f} | {rate:,.0f} | "
+              f"{rss:.0f} | {runs[0]['tiles']} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
