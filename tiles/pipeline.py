@@ -15,6 +15,7 @@ re-run after an interruption skips the partition and every finished tile.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import concurrent.futures.process
 import hashlib
 import shutil
 import time
@@ -246,7 +247,12 @@ def _schedule(plan, work: Path, context_path: str, executor, tracker) -> dict[st
             futures[executor.submit(build_node, context_path, node.key, inputs,
                                     child_results, height[node.key])] = node.key
         for future in cf.as_completed(futures):
-            result = future.result()
+            try:
+                result = future.result()
+            except cf.process.BrokenProcessPool as exc:
+                raise TilesError("a tile worker process died (out of memory?): lower "
+                                 "[tiles] workers or max_triangles_per_tile and run the "
+                                 "same import again; finished tiles are kept") from exc
             results[result["key"]] = result
             tracker.update(tiles=len(results))
     return results
