@@ -20,6 +20,8 @@ class CheckError(TilesError):
 class StoreError(TilesError):
     """A tileset or file that does not exist, or a path that tries to leave the store."""
 
+    status = 404  # at the HTTP edge: nothing is there (or nothing the caller may read)
+
 
 class UnsafePathError(StoreError):
     """A request path with '..', an absolute path, an encoded separator or a symlink escape."""
