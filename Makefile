@@ -44,6 +44,8 @@ system:
 
 demo: system install
 	$(CIMTWIN) demo
+	@echo "Open http://127.0.0.1:8000/ for public data, or"
+	@echo "http://127.0.0.1:8000/#token=$(CIMTWIN_ADMIN_TOKEN) to also see internal data (the BIM model)."
 	$(CIMTWIN) serve --simulate
 
 serve: install
