@@ -33,10 +33,20 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def viewer(browser, server_url):
-    """(page, watch): the viewer opened anonymously, ready (tilesets and layers listed)."""
+    """(page, watch): the viewer opened anonymously (public data only), ready.
+    One page per test module: software WebGL needs a minute or more per full load."""
     page, watch = open_viewer(browser, server_url)
+    yield page, watch
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def admin_viewer(browser, server_url):
+    """(page, watch): the viewer opened with the admin token (#token=...): all data,
+    including the demo's internal BIM model."""
+    page, watch = open_viewer(browser, server_url, fragment=f"#token={ADMIN_TOKEN}")
     yield page, watch
     page.close()
 

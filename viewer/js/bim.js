@@ -20,26 +20,31 @@ export function literal(text) {
   return `'${String(text).replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
-/** The expression true for the features in focus (isolated storey or picked element). */
-function focusExpression(state) {
-  const parts = [];
-  if (state.storey !== null) parts.push(`\${${STOREY_PROPERTY}} === ${literal(state.storey)}`);
-  if (state.focusGlobalId) parts.push(`\${${GLOBAL_ID_PROPERTY}} === ${literal(state.focusGlobalId)}`);
-  return parts.length ? parts.join(" || ") : null;
+/** The expression true for features of the isolated storey, or null. */
+function storeyExpression(state) {
+  return state.storey !== null ? `\${${STOREY_PROPERTY}} === ${literal(state.storey)}` : null;
 }
 
-/** Style-JSON for the state, or null when the model should look as authored. */
+/** The X-ray focus: the isolated storey and/or the picked element, or null. */
+function focusExpression(state) {
+  const parts = [storeyExpression(state)];
+  if (state.focusGlobalId) parts.push(`\${${GLOBAL_ID_PROPERTY}} === ${literal(state.focusGlobalId)}`);
+  const present = parts.filter(Boolean);
+  return present.length ? present.join(" || ") : null;
+}
+
+/** Style-JSON for the state, or null when the model should look as authored.
+ * Without X-ray, an isolated storey hides the others; with X-ray, the focus (storey
+ * and/or picked element) stays solid and everything else turns translucent. */
 export function styleJsonFor(state) {
-  const focus = focusExpression(state);
   const hidden = [...state.hiddenClasses].map((c) => `\${${CLASS_PROPERTY}} === ${literal(c)}`);
-  const showParts = [];
-  if (hidden.length) showParts.push(`!(${hidden.join(" || ")})`);
-  if (focus && !state.xray) showParts.push(`(${focus})`);
-  if (!showParts.length && !(focus && state.xray)) return null;
+  const showParts = hidden.length ? [`!(${hidden.join(" || ")})`] : [];
+  const storey = storeyExpression(state);
+  if (storey && !state.xray) showParts.push(`(${storey})`);
+  const focus = state.xray ? focusExpression(state) : null;
+  if (!showParts.length && !focus) return null;
   const style = { show: showParts.length ? showParts.join(" && ") : "true" };
-  if (focus && state.xray) {
-    style.color = { conditions: [[focus, "color('white')"], ["true", "color('#9ec9ff', 0.15)"]] };
-  }
+  if (focus) style.color = { conditions: [[focus, "color('white')"], ["true", "color('#9ec9ff', 0.15)"]] };
   return style;
 }
 

@@ -161,6 +161,17 @@ export function label(prefix, code) {
   return t(`${prefix}.${code}`, {}, String(code));
 }
 
+/** The part of a bilingual "中文 English" title for the current language (whole title otherwise). */
+export function pickLanguage(title) {
+  const text = String(title ?? "");
+  const cjk = /[\u3400-\u9fff\uff00-\uffef]/;
+  for (let i = text.indexOf(" "); i > 0; i = text.indexOf(" ", i + 1)) {
+    const head = text.slice(0, i).trim(), tail = text.slice(i + 1).trim();
+    if (cjk.test(head) && /^[A-Za-z]/.test(tail) && /[a-z]/.test(tail) && !cjk.test(tail)) return language === "en" ? tail : head;
+  }
+  return text;
+}
+
 /** The current language code ("zh" or "en"). */
 export function getLanguage() {
   return language;

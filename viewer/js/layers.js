@@ -154,6 +154,6 @@ export async function loadLayer(viewer, collection) {
 /** Relabel facility labels after a language switch. */
 export function relabelLayer(source) {
   source.entities.values.forEach((entity) => {
-    if (entity.label && entity.cimtwin) entity.label.text = featureName(entity.cimtwin.properties);
+    if (entity.label && entity.cimtwin && entity.cimtwin.type === "gis") entity.label.text = featureName(entity.cimtwin.properties);
   });
 }

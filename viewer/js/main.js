@@ -3,7 +3,7 @@
 // window.cimtwin is a small hook the browser tests (tests/browser) drive.
 
 import { adoptTokenFromUrl, fetchConfig, fetchTilesets, fetchCollections, fetchItems, fetchMetricHistory, fetchBimStoreys, fetchBimClasses } from "./api.js";
-import { setLanguage, getLanguage, onLanguageChange, t, translatePage } from "./i18n.js";
+import { setLanguage, getLanguage, onLanguageChange, t, translatePage, pickLanguage } from "./i18n.js";
 import { createViewer, homeOf, flyHome, lookDownAt, windowPositionOf } from "./scene.js";
 import { createStats, loadTilesets, setTilesetVisible, allTilesetsLoaded } from "./tilesets.js";
 import { loadLayer, relabelLayer, STAGE_COLOURS } from "./layers.js";
@@ -28,8 +28,20 @@ function setStatus(key, params = {}) {
 async function loadModels() {
   app.entries = await fetchTilesets();
   app.tilesets = await loadTilesets(app.viewer, app.entries, app.stats, () => {}, onTileLoadHook);
-  const items = app.entries.filter((e) => app.tilesets.has(e.id)).map((e) => ({ id: e.id, caption: e.name || e.id, kind: e.kind, visible: true }));
+  renderTilesetToggles();
+}
+
+/** One toggle per loaded tileset, captions in the current language. */
+function renderTilesetToggles() {
+  const items = app.entries.filter((e) => app.tilesets.has(e.id)).map((e) => ({ id: e.id, caption: pickLanguage(e.name || e.id), kind: e.kind, visible: app.tilesets.get(e.id).show }));
   renderToggles(document.getElementById("tilesetList"), items, (id, visible) => setTilesetVisible(app.tilesets.get(id), visible));
+}
+
+/** One toggle per GIS layer, and the stage legend when a project layer is shown. */
+function renderLayerToggles() {
+  const items = [...app.layers.entries()].map(([id, layer]) => ({ id, caption: pickLanguage(layer.title || id), kind: layer.kind, visible: layer.source.show }));
+  renderToggles(document.getElementById("gisList"), items, (id, visible) => (app.layers.get(id).source.show = visible));
+  if ([...app.layers.values()].some((l) => l.kind === "projects")) renderLegend(document.getElementById("legend"), STAGE_COLOURS);
 }
 
 /** Called for each new tileset before its tiles load: BIM models start their index. */
@@ -46,9 +58,7 @@ async function loadGisLayers() {
     if (collection.kind === "sensors") await loadSensors(collection);
     else app.layers.set(collection.id, { ...(await loadLayer(app.viewer, collection)), kind: collection.kind, title: collection.title });
   }
-  const items = [...app.layers.entries()].map(([id, layer]) => ({ id, caption: layer.title || id, kind: layer.kind, visible: true }));
-  renderToggles(document.getElementById("gisList"), items, (id, visible) => (app.layers.get(id).source.show = visible));
-  if ([...app.layers.values()].some((l) => l.kind === "projects")) renderLegend(document.getElementById("legend"), STAGE_COLOURS);
+  renderLayerToggles();
 }
 
 /** Load the sensors collection, their latest values, and subscribe to the live stream. */
@@ -86,7 +96,11 @@ async function inspectSensor(description) {
 /** Highlight a picked tileset feature (and restore the previous one). */
 function highlight(picked) {
   if (app.highlighted) {
-    try { app.highlighted.feature.color = app.highlighted.color; } catch (e) { /* tile unloaded */ }
+    const { feature, color } = app.highlighted;
+    try {
+      feature.color = color;
+      if (feature.tileset.style) feature.tileset.makeStyleDirty(); // re-apply X-ray colours
+    } catch (e) { /* its tile was unloaded meanwhile */ }
     app.highlighted = null;
   }
   if (picked instanceof Cesium.Cesium3DTileFeature) {
@@ -99,8 +113,9 @@ function highlight(picked) {
 async function select(x, y) {
   const { picked, description } = pickScene(app.viewer, x, y);
   highlight(picked);
-  if (!description) { app.inspector.hide(); return null; }
+  if (!description) { app.inspector.hide(); focusBimElement(null); return null; }
   if (description.type === "sensor") {
+    focusBimElement(null);
     description.historyPoints = await inspectSensor(description);
     return description;
   }
@@ -110,12 +125,16 @@ async function select(x, y) {
   return full;
 }
 
-/** With X-ray on, a picked BIM element stays solid and the rest turns translucent. */
+/** With X-ray on, the picked BIM element stays solid and the rest turns translucent;
+ * picking anything else clears that focus. */
 function focusBimElement(description) {
-  const model = description.kind === "bim" && app.bim.get(description.tilesetId);
-  if (!model) return;
-  model.state.focusGlobalId = description.properties[GLOBAL_ID_PROPERTY] ?? null;
-  if (model.state.xray) applyBimState(model.tileset, model.state);
+  for (const [id, model] of app.bim) {
+    const mine = description && description.kind === "bim" && description.tilesetId === id;
+    const focus = mine ? description.properties[GLOBAL_ID_PROPERTY] ?? null : null;
+    if (model.state.focusGlobalId === focus) continue;
+    model.state.focusGlobalId = focus;
+    if (model.state.xray) applyBimState(model.tileset, model.state);
+  }
 }
 
 /** The BIM model the panel works on. */
@@ -129,7 +148,12 @@ async function loadBimIndexes() {
     const [storeys, classes] = await Promise.all([fetchBimStoreys(id), fetchBimClasses(id)]);
     model.server = { storeys: namesFrom(storeys, "storeys"), classes: namesFrom(classes, "classes") };
   }
-  app.bimPanel.setModels(app.entries.filter((e) => app.bim.has(e.id)));
+  listBimModels();
+}
+
+/** Offer the BIM models (names in the current language) in the BIM panel. */
+function listBimModels() {
+  app.bimPanel.setModels(app.entries.filter((e) => app.bim.has(e.id)).map((e) => ({ id: e.id, name: pickLanguage(e.name) })));
   refreshBimPanel();
 }
 
@@ -159,20 +183,13 @@ function wireUi() {
   document.getElementById("langButton").addEventListener("click", () => setLanguage(getLanguage() === "zh" ? "en" : "zh"));
   onLanguageChange(() => {
     app.layers.forEach((layer) => relabelLayer(layer.source));
-    if (app.layers.size) loadGisTogglesAgain();
-    refreshBimPanel();
+    if (!app.entries) return; // still starting: the lists are drawn in the new language
+    renderTilesetToggles();
+    renderLayerToggles();
+    listBimModels();
   });
   const handler = new Cesium.ScreenSpaceEventHandler(app.viewer.scene.canvas);
   handler.setInputAction((event) => select(event.position.x, event.position.y), Cesium.ScreenSpaceEventType.LEFT_CLICK);
-}
-
-/** Re-render the GIS toggles and legend in the new language. */
-function loadGisTogglesAgain() {
-  const items = [...app.layers.entries()].map(([id, layer]) => ({ id, caption: layer.title || id, kind: layer.kind, visible: layer.source.show }));
-  renderToggles(document.getElementById("gisList"), items, (id, visible) => (app.layers.get(id).source.show = visible));
-  if (document.getElementById("legend").childElementCount) renderLegend(document.getElementById("legend"), STAGE_COLOURS);
-  const tiles = app.entries.filter((e) => app.tilesets.has(e.id)).map((e) => ({ id: e.id, caption: e.name || e.id, kind: e.kind, visible: app.tilesets.get(e.id).show }));
-  renderToggles(document.getElementById("tilesetList"), tiles, (id, visible) => setTilesetVisible(app.tilesets.get(id), visible));
 }
 
 /** Resolve once the globe and every visible tileset have the tiles this view needs and

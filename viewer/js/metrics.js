@@ -7,8 +7,9 @@ import { featureName } from "./layers.js";
 import { label } from "./i18n.js";
 
 const Cesium = window.Cesium;
-const NORMAL = Cesium.Color.fromCssColorString("#36d1dc");
-const ALARM = Cesium.Color.fromCssColorString("#ff3b3b");
+/** Point colour per alarm level of a sensor's worst current reading. */
+export const LEVEL_COLOURS = { normal: "#36d1dc", warning: "#ffb020", alarm: "#ff3b3b" };
+const LEVEL_ORDER = ["normal", "warning", "alarm"];
 
 /** An observation in the stream's shape, from whatever shape the server used. */
 export function normaliseObservation(raw) {
@@ -21,7 +22,8 @@ export function normaliseObservation(raw) {
     value: Number(raw.value),
     unit: raw.unit ?? "",
     time: raw.time ?? raw.timestamp ?? "",
-    alarm: Boolean(raw.alarm),
+    alarm: Boolean(raw.alarm) || raw.level === "alarm",
+    level: raw.level === "alarm" || raw.alarm ? "alarm" : raw.level === "warning" ? "warning" : "normal",
   };
 }
 
@@ -72,7 +74,7 @@ export class SensorLayer {
       if (!id || !coords) continue;
       const entity = this.source.entities.add({
         position: Cesium.Cartesian3.fromDegrees(coords[0], coords[1]),
-        point: { pixelSize: 12, color: NORMAL, outlineColor: Cesium.Color.WHITE, outlineWidth: 2, heightReference: Cesium.HeightReference.CLAMP_TO_GROUND, disableDepthTestDistance: Number.POSITIVE_INFINITY },
+        point: { pixelSize: 12, color: Cesium.Color.fromCssColorString(LEVEL_COLOURS.normal), outlineColor: Cesium.Color.WHITE, outlineWidth: 2, heightReference: Cesium.HeightReference.CLAMP_TO_GROUND, disableDepthTestDistance: Number.POSITIVE_INFINITY },
         label: { text: featureName(props), font: "12px sans-serif", fillColor: Cesium.Color.WHITE, outlineColor: Cesium.Color.BLACK, outlineWidth: 3, style: Cesium.LabelStyle.FILL_AND_OUTLINE, pixelOffset: new Cesium.Cartesian2(0, 14), verticalOrigin: Cesium.VerticalOrigin.TOP, heightReference: Cesium.HeightReference.CLAMP_TO_GROUND, disableDepthTestDistance: Number.POSITIVE_INFINITY, distanceDisplayCondition: new Cesium.DistanceDisplayCondition(0, 5000) },
       });
       entity.cimtwin = { type: "sensor", collection: this.collectionId, kind: "sensors", sensorId: id, properties: props };
@@ -81,15 +83,20 @@ export class SensorLayer {
     await this.viewer.dataSources.add(this.source);
   }
 
-  /** Record one observation and restyle its sensor (colour by alarm, label by values). */
+  /** The worst level among a sensor's latest readings ("normal", "warning" or "alarm"). */
+  levelOf(sensorId) {
+    const readings = Object.values(this.latest.get(sensorId) || {});
+    return readings.reduce((worst, o) => (LEVEL_ORDER.indexOf(o.level) > LEVEL_ORDER.indexOf(worst) ? o.level : worst), "normal");
+  }
+
+  /** Record one observation and restyle its sensor (colour by alarm level, label by values). */
   apply(observation) {
     const readings = this.latest.get(observation.sensor_id) || {};
     readings[observation.metric] = observation;
     this.latest.set(observation.sensor_id, readings);
     const entity = this.entities.get(observation.sensor_id);
     if (entity) {
-      const alarm = Object.values(readings).some((o) => o.alarm);
-      entity.point.color = alarm ? ALARM : NORMAL;
+      entity.point.color = Cesium.Color.fromCssColorString(LEVEL_COLOURS[this.levelOf(observation.sensor_id)]);
       entity.label.text = `${featureName(entity.cimtwin.properties)}\n${readingText(readings)}`;
     }
     this.listeners.forEach((listener) => listener(observation));

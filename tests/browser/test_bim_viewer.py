@@ -1,0 +1,128 @@
+"""The viewer in a real browser with the admin token: the whole demo district including
+the internal BIM model. Initial-view size, picking buildings and BIM elements, and the
+BIM tools (storey isolation, class hiding, X-ray) checked by what the user then picks."""
+from __future__ import annotations
+
+import re
+
+from harness import pixel_spread, wait_for_initial_tiles
+from views import assert_clean, catalog, centroid, collections, items, look_down, pick
+
+#: The engine issue's budget for the demo district's initial view.
+INITIAL_VIEW_BUDGET_BYTES = 10 * 1024 * 1024
+
+
+def bim_entry(server_url: str, token: str) -> dict:
+    """The demo's IFC building in the catalog."""
+    bims = [e for e in catalog(server_url, token) if e["kind"] == "bim"]
+    assert bims, "the demo district has a BIM model"
+    return bims[0]
+
+
+def centre_of(entry: dict) -> tuple[float, float]:
+    w, s, e, n = entry["bounds"]
+    return (w + e) / 2, (s + n) / 2
+
+
+def test_initial_view_loads_whole_district_within_budget(admin_viewer, server_url, tokens, tmp_path):
+    page, watch = admin_viewer
+    entries = catalog(server_url, tokens["admin"])
+    wait_for_initial_tiles(page)
+    assert sorted(page.evaluate("[...cimtwin.tilesets.keys()]")) == sorted(e["id"] for e in entries)
+    stats = page.evaluate("JSON.parse(JSON.stringify(cimtwin.stats))")
+    assert stats["tileFailed"] == 0, stats["failures"]
+    assert stats["tilesetsFailed"] == []
+    print(f"\ninitial view of the demo district: {watch.tile_bytes} bytes of tilesets and tile "
+          f"content requested, {stats['tilesLoaded']} tiles loaded")
+    assert watch.tile_bytes <= INITIAL_VIEW_BUDGET_BYTES
+    shot = tmp_path / "initial-view.png"
+    page.screenshot(path=str(shot))
+    assert pixel_spread(shot) > 8.0, "the screenshot is (almost) one flat colour"
+    assert_clean(watch)
+
+
+def test_pick_building_reads_the_footprint_properties(admin_viewer, server_url):
+    page, watch = admin_viewer
+    footprints = items(server_url, collections(server_url)["buildings"]["id"])
+    # A tall rectangular building: its centroid is surely on its roof.
+    rectangles = [f for f in footprints if f["geometry"]["type"] == "Polygon"
+                  and len(f["geometry"]["coordinates"][0]) == 5]
+    building = max(rectangles, key=lambda f: f["properties"]["height_m"])
+    props = building["properties"]
+    lon, lat = centroid(building["geometry"]["coordinates"][0])
+    top = props["ground_m"] + props["height_m"]
+    look_down(page, lon, lat, top + 200)
+    picked = pick(page, lon, lat, top)
+    assert picked is not None and picked["type"] == "feature", picked
+    assert picked["properties"]["id"] == props["id"]
+    assert picked["properties"]["name"] == props["name"]
+    assert props["name"] in page.locator("#inspector").inner_text()
+    assert_clean(watch)
+
+
+def test_pick_bim_element_shows_globalid_and_property_sets(admin_viewer, server_url, tokens):
+    page, watch = admin_viewer
+    entry = bim_entry(server_url, tokens["admin"])
+    lon, lat = centre_of(entry)
+    look_down(page, lon, lat, entry["height"][1] + 150)
+    picked = pick(page, lon, lat, entry["height"][1])
+    assert picked is not None and picked["type"] == "feature", picked
+    assert picked["tilesetId"] == entry["id"]
+    global_id = picked["properties"]["GlobalId"]
+    assert re.fullmatch(r"[0-9A-Za-z_$]{22}", global_id), global_id
+    # The inspector shows the element with its property sets as groups (schema names).
+    assert global_id in page.locator("#inspector").inner_text()
+    headers = page.locator("#inspectorBody th").all_inner_texts()
+    assert any(h.startswith(("Pset_", "Qto_")) for h in headers), headers
+    assert_clean(watch)
+
+
+#: JS: storey, class, shown? and alpha of every feature in the loaded tiles of a tileset.
+FEATURE_LOOKS = """(id) => {
+  const ts = cimtwin.tilesets.get(id); const out = [];
+  const visit = (tile) => {
+    const c = tile.contentReady ? tile.content : null;
+    for (let i = 0; c && i < c.featuresLength; i++) {
+      const f = c.getFeature(i);
+      out.push({storey: f.getProperty("Storey"), cls: f.getProperty("IfcClass"),
+                show: ts.style.show.evaluate(f),
+                alpha: ts.style.color ? ts.style.color.evaluateColor(f).alpha : 1});
+    }
+    tile.children.forEach(visit);
+  };
+  visit(ts.root);
+  return out;
+}"""
+
+
+def test_storey_isolation_class_hiding_and_xray(admin_viewer, server_url, tokens):
+    page, watch = admin_viewer
+    entry = bim_entry(server_url, tokens["admin"])
+    lon, lat = centre_of(entry)
+    bottom, top = entry["height"]
+    look_down(page, lon, lat, top + 150)
+    roof = pick(page, lon, lat, top)
+    storeys = page.locator("#bimStorey option").evaluate_all("(os) => os.map((o) => o.value)")
+    lower = [s for s in storeys if s and s != roof["properties"]["Storey"]]
+    assert lower, f"the model has several storeys: {storeys}"
+    # Isolate another storey: what is under the same pixel now belongs to that storey.
+    page.select_option("#bimStorey", lower[0])
+    look_down(page, lon, lat, top + 150)
+    below = pick(page, lon, lat, top)
+    assert below is not None and below["properties"]["Storey"] == lower[0], below
+    # Hide that element's class: the same pixel no longer picks that class.
+    hidden = below["properties"]["IfcClass"]
+    page.locator(f'[data-testid="class-{hidden}"]').uncheck()
+    look_down(page, lon, lat, top + 150)
+    again = pick(page, lon, lat, top)
+    assert again is None or again["properties"].get("IfcClass") != hidden, again
+    # X-ray: the other storeys come back translucent; the isolated storey stays solid.
+    page.check("#bimXray")
+    looks = page.evaluate(FEATURE_LOOKS, entry["id"])
+    focus = [x for x in looks if x["storey"] == lower[0] and x["cls"] != hidden]
+    rest = [x for x in looks if x["storey"] != lower[0] and x["cls"] != hidden]
+    assert focus and rest
+    assert all(x["show"] and x["alpha"] == 1.0 for x in focus)
+    assert all(x["show"] and x["alpha"] < 0.5 for x in rest)
+    assert all(not x["show"] for x in looks if x["cls"] == hidden)
+    assert_clean(watch)
