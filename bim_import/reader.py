@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 #: A batch is flushed when it holds this many vertices (bounded memory per batch).
 MAX_BATCH_VERTICES = 200_000
 
+#: Shared geometries kept for reuse, in vertices (~50 MB): bounded whatever the model.
+MAX_CACHED_VERTICES = 1_000_000
+
 Progress = Callable[[dict], None] | None
 
 
@@ -62,6 +65,8 @@ class BimReader:
         self.skipped: list[str] = []
         self.triangles = 0
         self.warnings: list[str] = list(self.georef.warnings)
+        self._pieces: dict[tuple, list[tuple]] = {}
+        self._cached_vertices = 0
 
     def batches(self, progress: Progress = None) -> Iterator[MeshBatch]:
         """Mesh every element; yield MeshBatches; fill ``features`` and ``skipped``."""
@@ -97,21 +102,45 @@ class BimReader:
                            f"{len(self.products)} element(s) with 3D body geometry")
 
     def _split_by_style(self, shape: ElementShape, fid: int) -> list[tuple]:
-        """The element's triangles cut by style: [(group key, Material, arrays)]."""
-        positions = shape.world_vertices()
-        if not np.isfinite(positions).all():
-            raise BimError("non-finite vertex coordinates")
-        normals = shape.world_normals()
+        """The element's triangles cut by style: [(group key, Material, arrays)].
+
+        The cut is done once per geometry id (shared representations, type instances)
+        and kept in ``self._pieces``; each product then only transforms it.
+        """
+        pieces = self._local_pieces(shape)
+        rotation, offset = shape.matrix[:3, :3], shape.matrix[:3, 3]
         out = []
+        for key, material, local, local_normals, faces in pieces:
+            positions = local @ rotation.T + offset
+            if not np.isfinite(positions).all():
+                raise BimError("non-finite vertex coordinates")
+            normals = None
+            if local_normals is not None:
+                normals = local_normals @ rotation.T
+                length = np.linalg.norm(normals, axis=1, keepdims=True)
+                normals /= np.where(length > 0, length, 1.0)
+            out.append((key, material, (positions, normals, faces)))
+        return out
+
+    def _local_pieces(self, shape: ElementShape) -> list[tuple]:
+        """[(group key, Material, local positions, local normals, faces)] of a geometry."""
+        cache_key = (shape.geometry_id, len(shape.vertices), len(shape.faces))
+        pieces = self._pieces.get(cache_key)
+        if pieces is not None:
+            return pieces
+        pieces = []
         for style_index in np.unique(shape.face_styles):
             faces = shape.faces[shape.face_styles == style_index]
             used, inverse = np.unique(faces, return_inverse=True)
             style = shape.styles[style_index] if 0 <= style_index < len(shape.styles) else None
             material = to_material(style) if style is not None else Material()
-            part = (positions[used], None if normals is None else normals[used],
-                    inverse.reshape(-1, 3))
-            out.append((material_group(material), material, part))
-        return out
+            pieces.append((material_group(material), material, shape.vertices[used],
+                           None if shape.normals is None else shape.normals[used],
+                           inverse.reshape(-1, 3)))
+        if self._cached_vertices < MAX_CACHED_VERTICES:
+            self._pieces[cache_key] = pieces
+            self._cached_vertices += len(shape.vertices)
+        return pieces
 
     def _append(self, group: _Group, part, fid: int) -> None:
         positions, normals, faces = part
