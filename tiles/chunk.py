@@ -7,8 +7,11 @@ the build's material table so they pickle small and compare cheaply.
 """
 from __future__ import annotations
 
-import io
+import hashlib
+import json
+import struct
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +31,8 @@ class Chunk:
     normals: np.ndarray | None = None  # float32 (N, 3)
     uvs: np.ndarray | None = None  # float32 (N, 2)
     colors: np.ndarray | None = None  # uint8 (N, 4)
+    #: Encoded image replacing the material's texture (a parent's atlas), or None.
+    texture: bytes | None = None
 
     @property
     def triangle_count(self) -> int:
@@ -35,11 +40,13 @@ class Chunk:
 
     def signature(self) -> tuple:
         """Chunks with equal signatures can be concatenated into one primitive."""
-        return (self.material,) + tuple(getattr(self, n) is not None for n in _OPTIONAL)
+        tex = None if self.texture is None else texture_digest(self.texture)
+        return (self.material, tex) + tuple(getattr(self, n) is not None for n in _OPTIONAL)
 
     def centroids(self) -> np.ndarray:
         """(M, 3) triangle centroids, float64."""
-        return self.positions[self.indices].mean(axis=1)
+        p, i = self.positions, self.indices
+        return (p[i[:, 0]] + p[i[:, 1]] + p[i[:, 2]]) / 3.0
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         used = self.positions[np.unique(self.indices)] if len(self.indices) else self.positions
@@ -62,7 +69,13 @@ class Chunk:
             normals=None if self.normals is None else self.normals[used],
             uvs=None if self.uvs is None else self.uvs[used],
             colors=None if self.colors is None else self.colors[used],
+            texture=self.texture,
         )
+
+
+def texture_digest(data: bytes) -> str:
+    """A stable identity for texture bytes (``hash()`` of bytes differs per process)."""
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
 def concat(chunks: list[Chunk]) -> Chunk:
@@ -79,6 +92,7 @@ def concat(chunks: list[Chunk]) -> Chunk:
         feature_ids=np.concatenate([c.feature_ids for c in chunks]),
         material=chunks[0].material,
         normals=cat("normals"), uvs=cat("uvs"), colors=cat("colors"),
+        texture=chunks[0].texture,
     )
 
 
@@ -88,35 +102,80 @@ def merge_by_signature(chunks: list[Chunk]) -> list[Chunk]:
     for chunk in chunks:
         if chunk.triangle_count:
             groups.setdefault(chunk.signature(), []).append(chunk)
-    return [concat(group) for _, group in sorted(groups.items(), key=lambda kv: kv[0])]
+    return [concat(group) for _, group in sorted(groups.items(), key=lambda kv: repr(kv[0]))]
+
+
+_MAGIC = b"CHK1"
+_ARRAYS = ("positions", "indices", "feature_ids") + _OPTIONAL
 
 
 def dump_chunks(chunks: list[Chunk]) -> bytes:
-    """Serialise chunks (uncompressed .npz: fast to write, fast to read back)."""
-    arrays: dict[str, np.ndarray] = {"count": np.array([len(chunks)])}
-    for i, chunk in enumerate(chunks):
-        arrays[f"{i}_positions"] = chunk.positions
-        arrays[f"{i}_indices"] = chunk.indices
-        arrays[f"{i}_feature_ids"] = chunk.feature_ids
-        arrays[f"{i}_material"] = np.array([chunk.material])
-        for name in _OPTIONAL:
-            value = getattr(chunk, name)
-            if value is not None:
-                arrays[f"{i}_{name}"] = value
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
+    """Serialise chunks as one record: magic, JSON header, raw 8-byte aligned arrays.
+
+    Raw arrays (no zip, no pickle) make spills and buckets as fast to write and read as
+    the disk allows; :func:`load_chunks` maps them back without parsing.
+    """
+    header, parts, offset = [], [], 0
+    for chunk in chunks:
+        entry = {"material": int(chunk.material), "arrays": []}
+        blobs = [(name, np.ascontiguousarray(getattr(chunk, name))) for name in _ARRAYS
+                 if getattr(chunk, name) is not None]
+        if chunk.texture is not None:
+            blobs.append(("texture", np.frombuffer(chunk.texture, dtype=np.uint8)))
+        for name, arr in blobs:
+            entry["arrays"].append([name, arr.dtype.str, list(arr.shape), offset])
+            pad = -arr.nbytes % 8
+            parts.append(arr.data.cast("B") if arr.nbytes else b"")
+            parts.append(b"\0" * pad)
+            offset += arr.nbytes + pad
+        header.append(entry)
+    text = json.dumps(header).encode()
+    text += b" " * (-(len(text) + 8) % 8)
+    return b"".join([_MAGIC, struct.pack("<I", len(text)), text] + parts)
 
 
-def load_chunks(data: bytes | str) -> list[Chunk]:
-    """Inverse of :func:`dump_chunks` (accepts the bytes or a file path)."""
-    source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
-    with np.load(source) as npz:
-        names = set(npz.files)
-        out = []
-        for i in range(int(npz["count"][0])):
-            extra = {n: npz[f"{i}_{n}"] for n in _OPTIONAL if f"{i}_{n}" in names}
-            out.append(Chunk(positions=npz[f"{i}_positions"], indices=npz[f"{i}_indices"],
-                             feature_ids=npz[f"{i}_feature_ids"],
-                             material=int(npz[f"{i}_material"][0]), **extra))
+def load_chunks(data: bytes | bytearray | str) -> list[Chunk]:
+    """Inverse of :func:`dump_chunks` (the bytes of one record, or a file of one)."""
+    if isinstance(data, (str, Path)):
+        return read_chunk_file(data)
+    buffer = data if isinstance(data, bytearray) else bytearray(data)  # writeable arrays
+    if bytes(buffer[:4]) != _MAGIC:
+        raise ValueError("not a cimtwin chunk record (work folder from another version?)")
+    size = struct.unpack_from("<I", buffer, 4)[0]
+    header = json.loads(bytes(buffer[8:8 + size]))
+    base = 8 + size
+    out = []
+    for entry in header:
+        fields = {}
+        for name, dtype, shape, offset in entry["arrays"]:
+            count = int(np.prod(shape)) if shape else 1
+            arr = np.frombuffer(buffer, dtype=np.dtype(dtype), count=count,
+                                offset=base + offset).reshape(shape)
+            fields[name] = arr.tobytes() if name == "texture" else arr
+        out.append(Chunk(material=entry["material"], **fields))
     return out
+
+
+def append_chunk_file(path: str | Path, chunks: list[Chunk]) -> None:
+    """Append one record to a chunk file (length-prefixed, so records can be appended)."""
+    data = dump_chunks(chunks)
+    with open(path, "ab") as handle:
+        handle.write(len(data).to_bytes(8, "little"))
+        handle.write(data)
+
+
+def chunk_file_bytes(chunks: list[Chunk]) -> bytes:
+    """The bytes of a chunk file holding one record (for atomic writes)."""
+    data = dump_chunks(chunks)
+    return len(data).to_bytes(8, "little") + data
+
+
+def read_chunk_file(path: str | Path) -> list[Chunk]:
+    """Every chunk of every record in a chunk file."""
+    chunks: list[Chunk] = []
+    with open(path, "rb") as handle:
+        while header := handle.read(8):
+            record = bytearray(int.from_bytes(header, "little"))
+            handle.readinto(record)
+            chunks.extend(load_chunks(record))
+    return chunks

@@ -60,7 +60,11 @@ def encode_tile(chunks: list[Chunk], centre: np.ndarray, materials: list[Materia
             local = np.searchsorted(ids, chunk.feature_ids)
             local = np.where(chunk.feature_ids == NO_FEATURE, null_row, local)
             fids = local.astype(np.uint32)
-        material = material_for_level(materials[chunk.material], texture_px)
+        material = materials[chunk.material]
+        if chunk.texture is not None:  # a parent's atlas replaces the material's image
+            material = dataclasses.replace(material, texture=chunk.texture,
+                                           texture_mime=mime_of(chunk.texture))
+        material = material_for_level(material, texture_px)
         primitives.append(Primitive(
             positions=(chunk.positions - centre).astype(np.float32),
             indices=chunk.indices.astype(np.uint32), material=material,

@@ -135,9 +135,9 @@ def compute_normals(positions: np.ndarray, indices: np.ndarray,
     """
     tri = positions[indices].astype(np.float64)
     face = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    vert = np.zeros((len(positions), 3))
-    for k in range(3):
-        np.add.at(vert, indices[:, k], face)
+    flat = indices.reshape(-1)
+    vert = np.stack([np.bincount(flat, weights=np.repeat(face[:, c], 3),
+                                 minlength=len(positions)) for c in range(3)], axis=1)
     vert /= np.maximum(np.linalg.norm(vert, axis=1, keepdims=True), 1e-12)
     unit_face = face / np.maximum(np.linalg.norm(face, axis=1, keepdims=True), 1e-12)
     dots = np.einsum("fkc,fc->fk", vert[indices], unit_face)

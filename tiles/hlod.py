@@ -10,11 +10,13 @@ A finished task leaves ``nodes/<key>.json``; a re-run returns it without work
 (resumable builds).
 
 Geometric error (REPLACE): a parent's content is a quadric simplification of its
-children's LOD meshes; its error is the deviation measured by the simplifier plus the
-largest child error, so errors grow towards the root and leaves have 0.
-Geometric error (ADD): internal tiles have no content; a tile's error is the largest
-feature extent (bounding-box diagonal) under it, i.e. the size of what is missing when
-its children are not drawn.
+children's LOD meshes (textures re-atlased, :mod:`tiles.parent_texture`); its error is
+the measured deviation (:func:`tiles.lod.measured_error`) plus the largest child error,
+so errors grow towards the root and leaves have 0.
+Geometric error (ADD): whole features are placed by size (:mod:`tiles.addtree`), so
+internal tiles hold the big ones; a tile's error is the largest feature extent below it
+that it does not hold itself, i.e. the size of what is missing when its children are
+not drawn (0 at leaves).
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tiles.chunk import NO_FEATURE, Chunk, dump_chunks, load_chunks, merge_by_signature
+from tiles.chunk import (NO_FEATURE, Chunk, append_chunk_file, chunk_file_bytes,
+                         merge_by_signature, read_chunk_file)
 from tiles.content import encode_tile
 from tiles.simplify import simplify_chunk
 from tiles.store import write_atomic
@@ -65,21 +68,13 @@ def load_context(path: str) -> BuildContext:
 
 
 def read_bucket(path: str) -> list[Chunk]:
-    """All chunks appended to a leaf bucket file (length-prefixed npz records)."""
-    chunks: list[Chunk] = []
-    with open(path, "rb") as handle:
-        while header := handle.read(8):
-            size = int.from_bytes(header, "little")
-            chunks.extend(load_chunks(handle.read(size)))
-    return chunks
+    """All chunks appended to a bucket file (:func:`tiles.chunk.read_chunk_file`)."""
+    return read_chunk_file(path)
 
 
 def append_bucket(path: str, chunks: list[Chunk]) -> None:
-    """Append chunks to a leaf bucket file (the main process is the only writer)."""
-    data = dump_chunks(chunks)
-    with open(path, "ab") as handle:
-        handle.write(len(data).to_bytes(8, "little"))
-        handle.write(data)
+    """Append chunks to a bucket file (the main process is the only writer)."""
+    append_chunk_file(path, chunks)
 
 
 def _bounds(chunks: list[Chunk]) -> tuple[list[float], list[float]]:
@@ -92,11 +87,12 @@ def largest_feature_extent(chunks: list[Chunk]) -> float:
     """Largest bounding-box diagonal of one feature (or one chunk without features)."""
     best = 0.0
     for chunk in chunks:
-        fids = chunk.feature_ids
-        for fid in np.unique(fids):
-            pts = chunk.positions if fid == NO_FEATURE and len(np.unique(fids)) == 1 \
-                else chunk.positions[fids == fid]
-            best = max(best, float(np.linalg.norm(pts.max(axis=0) - pts.min(axis=0))))
+        ids, inverse = np.unique(chunk.feature_ids, return_inverse=True)
+        lo = np.full((len(ids), 3), np.inf)
+        hi = np.full((len(ids), 3), -np.inf)
+        np.minimum.at(lo, inverse, chunk.positions)
+        np.maximum.at(hi, inverse, chunk.positions)
+        best = max(best, float(np.linalg.norm(hi - lo, axis=1).max()))
     return best
 
 
@@ -112,6 +108,7 @@ def _write_content(ctx: BuildContext, key: str, chunks: list[Chunk], texture_px:
 
 def _simplify_children(ctx: BuildContext, chunks: list[Chunk]) -> tuple[list[Chunk], float]:
     """Merge and simplify children's LOD meshes to the parent's share; max deviation."""
+    from tiles.parent_texture import atlas_parent
     total = sum(c.triangle_count for c in chunks)
     target_total = max(1, min(ctx.max_triangles_per_tile, int(total * PARENT_RATIO)))
     out, deviation = [], 0.0
@@ -121,42 +118,57 @@ def _simplify_children(ctx: BuildContext, chunks: list[Chunk]) -> tuple[list[Chu
         deviation = max(deviation, err)
         if simple.triangle_count:
             out.append(simple)
-    return out, deviation
+    return atlas_parent(out, ctx.materials, ctx.max_texture_px), deviation
+
+
+def _replace_parent(ctx: BuildContext, child_results: list[dict], result: dict) -> list[Chunk]:
+    children = [c for r in child_results if r["lod"] for c in read_chunk_file(r["lod"])]
+    chunks, deviation = _simplify_children(ctx, children)
+    child_error = max(r["error"] for r in child_results)
+    result["error"] = child_error + max(deviation, MIN_ERROR_STEP_M)
+    return chunks
+
+
+def _add_node(chunks: list[Chunk], child_results: list[dict], result: dict) -> None:
+    """ADD: error = largest feature below that this tile lacks; extent includes its own."""
+    below = max((r["extent"] for r in child_results), default=0.0)
+    own = largest_feature_extent(chunks) if chunks else 0.0
+    result["extent"] = max(below, own)
+    if child_results:
+        result["error"] = max(below, MIN_ERROR_STEP_M)
 
 
 def build_node(context_path: str, key: str, inputs: list[str], child_results: list[dict],
                height: int) -> dict:
-    """Build tile ``key``; ``height`` is its distance (levels) above its deepest leaf."""
+    """Build tile ``key``; ``height`` is its distance (levels) above its deepest leaf.
+
+    ``inputs`` are the tile's own bucket files (leaves; ADD tiles at any level).
+    """
     ctx = load_context(context_path)
     done = Path(ctx.work_dir) / "nodes" / f"{key}.json"
     if done.exists():
         return json.loads(done.read_text())
-    texture_px = max(8, ctx.max_texture_px >> height)
     result = {"key": key, "content": None, "lod": None, "triangles": 0, "error": 0.0,
               "extent": 0.0, "lo": None, "hi": None}
-    if not child_results:  # a leaf: full resolution
-        chunks = merge_by_signature([c for path in inputs for c in read_bucket(path)])
-        if ctx.refine == "ADD":
-            result["extent"] = largest_feature_extent(chunks)
-    elif ctx.refine == "REPLACE":
-        children = [c for r in child_results if r["lod"] for c in load_chunks(r["lod"])]
-        chunks, deviation = _simplify_children(ctx, children)
-        child_error = max(r["error"] for r in child_results)
-        result["error"] = child_error + max(deviation, MIN_ERROR_STEP_M)
-    else:  # ADD: an empty parent; its error is the size of what its children add
-        chunks = []
-        result["extent"] = max(r["extent"] for r in child_results)
-        result["error"] = max(result["extent"], MIN_ERROR_STEP_M)
+    own = merge_by_signature([c for path in inputs for c in read_bucket(path)])
+    if ctx.refine == "ADD":
+        chunks = own
+        _add_node(chunks, child_results, result)
+    elif child_results:
+        chunks = _replace_parent(ctx, child_results, result)
+    else:  # a REPLACE leaf: full resolution; its bucket is its LOD input for the parent
+        chunks = own
+        result["lod"] = inputs[0] if len(inputs) == 1 else None
     boxes = [(r["lo"], r["hi"]) for r in child_results if r["lo"] is not None]
     if chunks:
         lo, hi = _bounds(chunks)
-        result["content"] = _write_content(ctx, key, chunks, texture_px, lo, hi)
+        result["content"] = _write_content(ctx, key, chunks, ctx.max_texture_px, lo, hi)
         result["content_lo"], result["content_hi"] = lo, hi
         result["triangles"] = sum(c.triangle_count for c in chunks)
         boxes.append((lo, hi))
-        if ctx.refine == "REPLACE":
-            lod = Path(ctx.work_dir) / "lod" / f"{key}.npz"
-            write_atomic(lod, dump_chunks(chunks))
+        if ctx.refine == "REPLACE" and result["lod"] is None:
+            lod = Path(ctx.work_dir) / "lod" / f"{key}.chk"
+            write_atomic(lod, chunk_file_bytes(chunks))
             result["lod"] = str(lod)
     if boxes:
         result["lo"] = np.min([b[0] for b in boxes], axis=0).tolist()

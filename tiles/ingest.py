@@ -47,14 +47,21 @@ def expand_instances(batch: MeshBatch) -> tuple[np.ndarray, np.ndarray, dict]:
 def _valid_triangles(pos: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Mask of triangles with in-range indices, finite vertices and non-zero area."""
     n = len(pos)
-    ok = np.all((idx >= 0) & (idx < n), axis=1)
-    safe = np.where(ok[:, None], idx, 0)
-    finite_v = np.all(np.isfinite(pos), axis=1)
-    ok &= np.all(finite_v[safe], axis=1)
-    ok &= (safe[:, 0] != safe[:, 1]) & (safe[:, 1] != safe[:, 2]) & (safe[:, 0] != safe[:, 2])
-    tri = np.where(np.isfinite(pos), pos, 0.0)[safe]
-    area2 = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-    ok &= area2 > 2 * MIN_AREA_M2
+    ok = ((idx >= 0) & (idx < n)).all(axis=1)
+    safe = idx if ok.all() else np.where(ok[:, None], idx, 0)
+    finite_v = np.isfinite(pos).all(axis=1)
+    clean = pos
+    if not finite_v.all():
+        ok &= finite_v[safe].all(axis=1)
+        clean = np.where(finite_v[:, None], pos, 0.0)
+    i0, i1, i2 = safe[:, 0], safe[:, 1], safe[:, 2]
+    ok &= (i0 != i1) & (i1 != i2) & (i0 != i2)
+    a = clean[i0]
+    u, v = clean[i1] - a, clean[i2] - a
+    cx = u[:, 1] * v[:, 2] - u[:, 2] * v[:, 1]
+    cy = u[:, 2] * v[:, 0] - u[:, 0] * v[:, 2]
+    cz = u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
+    ok &= cx * cx + cy * cy + cz * cz > (2 * MIN_AREA_M2) ** 2
     return ok
 
 
@@ -117,7 +124,9 @@ def place_batch(batch: MeshBatch, enu_origin: np.ndarray, material: int,
         normals=_attribute(extras["normals"], n, np.float32, 3, f"{label}: normals", warnings),
         uvs=uvs,
         colors=_attribute(extras["colors"], n, np.uint8, 4, f"{label}: colors", warnings),
-    ).select(ok)
+    )
+    if not ok.all() or np.bincount(chunk.indices.reshape(-1), minlength=n).min() == 0:
+        chunk = chunk.select(ok)  # drop bad triangles and unused vertices
     ecef = georef.to_ecef(chunk.positions, batch.frame)
     chunk.positions = georef.ecef_to_enu_points(ecef, enu_origin)
     return chunk, warnings

@@ -39,7 +39,7 @@ from tiles.workers import open_executor, worker_count
 
 KINDS = ("bim", "reality", "buildings", "mesh", "terrain")
 #: Bump when the output format changes, so old staging/work folders are not reused.
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 
 
 @dataclass
@@ -143,7 +143,7 @@ def _sample_points(chunk, refine: str) -> np.ndarray:
 
 def _read(batches: Iterable[MeshBatch], state: _Ingest, tracker: ProgressTracker) -> None:
     """Step 1: repair, place, spill, sample and hash every batch."""
-    from tiles.chunk import dump_chunks
+    from tiles.chunk import chunk_file_bytes
     for number, batch in enumerate(batches):
         label = f"batch {number}"
         if not isinstance(batch, MeshBatch):
@@ -165,8 +165,8 @@ def _read(batches: Iterable[MeshBatch], state: _Ingest, tracker: ProgressTracker
             state.features.setdefault(int(fid), dict(props))
         if chunk is None:
             continue
-        data = dump_chunks([chunk])
-        path = state.work / "spill" / f"{number:07d}.npz"
+        data = chunk_file_bytes([chunk])
+        path = state.work / "spill" / f"{number:07d}.chk"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         state.spills.append(str(path))
@@ -197,9 +197,8 @@ def _build_key(state: _Ingest, options: BuildOptions, refine: str) -> str:
 
 
 def _partition(state: _Ingest, work: Path, budget: int, tracker: ProgressTracker):
-    """Step 2: plan the tree and bucket spilled triangles into leaf files (resumable)."""
-    from tiles.chunk import load_chunks
-    from tiles.hlod import append_bucket
+    """Step 2: plan the tree and bucket spilled triangles into node files (resumable)."""
+    from tiles.chunk import append_chunk_file, read_chunk_file
     plan = plan_tree(state.sample, state.lo, state.hi, budget)
     marker = work / "partition.done"
     buckets = work / "buckets"
@@ -207,15 +206,15 @@ def _partition(state: _Ingest, work: Path, budget: int, tracker: ProgressTracker
         shutil.rmtree(buckets, ignore_errors=True)
         buckets.mkdir(parents=True)
         tracker.update(phase="partitioning")
-        for spill in sorted((work / "spill").glob("*.npz")):
-            for chunk in load_chunks(str(spill)):
-                leaf = plan.assign(_sample_points(chunk, state.refine))
-                order = np.argsort(leaf, kind="stable")
-                ids, starts = np.unique(leaf[order], return_index=True)
+        for spill in sorted((work / "spill").glob("*.chk")):
+            for chunk in read_chunk_file(spill):
+                node = plan.assign(_sample_points(chunk, state.refine))
+                order = np.argsort(node, kind="stable")
+                ids, starts = np.unique(node[order], return_index=True)
                 ends = list(starts[1:]) + [len(order)]
-                for node, start, end in zip(ids, starts, ends):
+                for index, start, end in zip(ids, starts, ends):
                     part = chunk.select(order[start:end])
-                    append_bucket(str(buckets / f"{plan.nodes[node].key}.bin"), [part])
+                    append_chunk_file(buckets / f"{plan.nodes[index].key}.chk", [part])
         marker.write_text("ok")
     return plan
 
@@ -224,7 +223,7 @@ def _schedule(plan, work: Path, context_path: str, executor, tracker) -> dict[st
     """Step 3: build leaves, then parents level by level (deepest first)."""
     from tiles.hlod import build_node
     nodes = plan.nodes
-    filled = {p.stem for p in (work / "buckets").glob("*.bin")}
+    filled = {p.stem for p in (work / "buckets").glob("*.chk")}
     alive = set(filled)
     for node in sorted(nodes, key=lambda n: -n.level):
         if any(nodes[c].key in alive for c in node.children):
@@ -236,6 +235,7 @@ def _schedule(plan, work: Path, context_path: str, executor, tracker) -> dict[st
     tracker.update(phase="tiling", tiles=0, tiles_total=len(alive))
     results: dict[str, dict] = {}
     leaves = [n for n in nodes if n.is_leaf and n.key in filled]
+    # ADD trees hold features in internal tiles too (their own bucket files)
     waves = [leaves] + [[n for n in nodes if not n.is_leaf and n.level == level
                          and n.key in alive] for level in range(plan.depth - 1, -1, -1)]
     for wave in waves:
@@ -243,7 +243,7 @@ def _schedule(plan, work: Path, context_path: str, executor, tracker) -> dict[st
         for node in wave:
             child_results = [results[nodes[c].key] for c in node.children
                              if nodes[c].key in results]
-            inputs = [str(work / "buckets" / f"{node.key}.bin")] if node.is_leaf else []
+            inputs = [str(work / "buckets" / f"{node.key}.chk")] if node.key in filled else []
             futures[executor.submit(build_node, context_path, node.key, inputs,
                                     child_results, height[node.key])] = node.key
         for future in cf.as_completed(futures):
@@ -255,6 +255,7 @@ def _schedule(plan, work: Path, context_path: str, executor, tracker) -> dict[st
                                  "same import again; finished tiles are kept") from exc
             results[result["key"]] = result
             tracker.update(tiles=len(results))
+        tracker.update(force=True, tiles=len(results))  # one event per finished level
     return results
 
 

@@ -2,7 +2,7 @@
 
 Quadric simplification with meshoptimizer (the same simplifier as :mod:`tiles.lod`),
 whose output is a subset of the input vertices, so per-vertex attributes survive
-unchanged; the geometric error is measured with :func:`tiles.lod.surface_deviation`.
+unchanged; the geometric error is measured with :func:`tiles.lod.measured_error`.
 
 Why not ``tiles.lod.simplify`` itself: it splits vertices shared by two features with a
 row-wise ``np.unique`` over every corner, which dominated whole-pipeline time (5 s of
@@ -16,18 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from tiles.chunk import Chunk
-from tiles.lod import surface_deviation
-
-
-def _meshopt_simplify(positions: np.ndarray, indices: np.ndarray, target: int) -> np.ndarray:
-    """meshoptimizer quadric simplification; the kept triangles as (K, 3) indices."""
-    import meshoptimizer as mo
-    local = np.ascontiguousarray(positions - positions.mean(axis=0), dtype=np.float32)
-    flat = np.ascontiguousarray(indices.reshape(-1), dtype=np.uint32)
-    dest = np.zeros(len(flat), dtype=np.uint32)
-    count = mo.simplify(dest, flat, local, target_index_count=int(target) * 3,
-                        target_error=1.0)
-    return dest[:count].reshape(-1, 3)
+from tiles.lod import measured_error, meshopt_simplify
 
 
 def split_mixed_features(chunk: Chunk) -> Chunk:
@@ -45,19 +34,21 @@ def split_mixed_features(chunk: Chunk) -> Chunk:
     indices[mixed] = (base + np.arange(len(corners))).reshape(-1, 3)
     return Chunk(positions=take(chunk.positions), indices=indices.astype(np.uint32),
                  feature_ids=new_fids.astype(np.uint32), material=chunk.material,
-                 normals=take(chunk.normals), uvs=take(chunk.uvs), colors=take(chunk.colors))
+                 normals=take(chunk.normals), uvs=take(chunk.uvs), colors=take(chunk.colors),
+                 texture=chunk.texture)
 
 
 def simplify_chunk(chunk: Chunk, target_triangles: int) -> tuple[Chunk, float]:
-    """The chunk reduced to about ``target_triangles``; returns (chunk, deviation m)."""
+    """The chunk reduced to about ``target_triangles``; returns (chunk, error m)."""
     if chunk.triangle_count <= target_triangles:
         return chunk, 0.0
     chunk = split_mixed_features(chunk)
-    kept = _meshopt_simplify(chunk.positions, chunk.indices, target_triangles)
+    kept, estimate = meshopt_simplify(chunk.positions, chunk.indices, target_triangles)
     reduced = Chunk(positions=chunk.positions, indices=kept.astype(np.uint32),
                     feature_ids=chunk.feature_ids, material=chunk.material,
-                    normals=chunk.normals, uvs=chunk.uvs, colors=chunk.colors)
+                    normals=chunk.normals, uvs=chunk.uvs, colors=chunk.colors,
+                    texture=chunk.texture)
     reduced = reduced.select(np.arange(len(kept)))
-    error = surface_deviation(chunk.positions, chunk.indices, reduced.positions,
-                              reduced.indices)
+    # chunks are compact (every vertex used), so positions are the input surface's vertices
+    error = measured_error(chunk.positions, reduced.positions, reduced.indices, estimate)
     return reduced, float(error)

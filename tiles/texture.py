@@ -78,19 +78,19 @@ def _shelf_pack(sizes: list[tuple[int, int]], width: int) -> tuple[list[tuple[in
 
 
 def build_atlas(items: Sequence[tuple[bytes, np.ndarray]], *, padding: int = 4,
-                max_px: int = 4096) -> tuple[bytes, list[np.ndarray]]:
+                max_px: int = 4096, scale: float = 1.0) -> tuple[bytes, list[np.ndarray]]:
     """Pack images into one atlas and remap each image's UVs into it.
 
     items: (encoded image, uvs (N,2) in [0,1], origin bottom-left) per source. UVs outside
     [0,1] cannot repeat inside an atlas, so they are clamped (readers wrap them first).
     Returns (atlas bytes: JPEG if every input is JPEG, else PNG; remapped uvs per item).
-    Images are scaled down together when the atlas would exceed ``max_px``.
+    Images are scaled by ``scale`` (0.5 for a parent level: half the texel density),
+    and further down together when the atlas would exceed ``max_px``.
     """
     if not items:
         raise TilesError("build_atlas needs at least one image")
     images = [_open(data).convert("RGBA") for data, _ in items]
     all_jpeg = all(mime_of(data) == "image/jpeg" for data, _ in items)
-    scale = 1.0
     for _ in range(12):
         sizes = [(max(1, round(im.width * scale)) + 2 * padding,
                   max(1, round(im.height * scale)) + 2 * padding) for im in images]
