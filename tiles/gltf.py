@@ -291,6 +291,10 @@ def _metadata(b: GlbBuilder, table: PropertyTable) -> None:
     """Top-level EXT_structural_metadata: schema plus one property table."""
     props: dict[str, Any] = {}
     for pid, bufs in property_table_columns(table).items():
+        if not len(bufs["values"]):
+            # every row is noData (e.g. empty strings): glTF forbids empty bufferViews,
+            # and an omitted, non-required property reads as undefined, like noData
+            continue
         col: dict[str, Any] = {"values": b.add_view(bufs["values"])}
         if "stringOffsets" in bufs:
             col["stringOffsets"] = b.add_view(bufs["stringOffsets"])

@@ -27,7 +27,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from tiles import georef
-from tiles.chunk import NO_FEATURE
+from tiles.addtree import FeatureStats, plan_add_tree
 from tiles.errors import CheckError, InputError, TilesError
 from tiles.ingest import batch_ecef_centre, place_batch, texture_is_readable
 from tiles.metadata import infer_schema
@@ -49,8 +49,8 @@ class BuildOptions:
     name: str = ""
     kind: str = "mesh"
     refine: str | None = None  # None = REPLACE for reality/terrain/mesh, ADD for bim/buildings
-    max_triangles_per_tile: int = 120_000
-    max_texture_px: int = 2048
+    max_triangles_per_tile: int = 30_000
+    max_texture_px: int = 1024
     compression: str = "none"
     workers: int = 0
     dask_scheduler: str = ""
@@ -109,6 +109,7 @@ class _Ingest:
     features: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     sample: CentroidSample = field(default_factory=CentroidSample)
+    stats: FeatureStats = field(default_factory=FeatureStats)  # ADD trees only
     digest: Any = field(default_factory=lambda: hashlib.blake2b(digest_size=16))
 
 
@@ -125,20 +126,6 @@ def _material_index(state: _Ingest, batch: MeshBatch, label: str) -> tuple[int, 
         state.materials.append(material)
     index = state.material_keys[key]
     return index, state.materials[index].texture is not None
-
-
-def _sample_points(chunk, refine: str) -> np.ndarray:
-    """Points that decide tile membership: triangle centroids, or (ADD) feature centres."""
-    centroids = chunk.centroids()
-    if refine != "ADD":
-        return centroids
-    tri_fid = chunk.feature_ids[chunk.indices[:, 0]]
-    ids, inverse = np.unique(tri_fid, return_inverse=True)
-    sums = np.zeros((len(ids), 3))
-    np.add.at(sums, inverse, centroids)
-    counts = np.bincount(inverse, minlength=len(ids))[:, None]
-    centres = sums / counts
-    return np.where((tri_fid == NO_FEATURE)[:, None], centroids, centres[inverse])
 
 
 def _read(batches: Iterable[MeshBatch], state: _Ingest, tracker: ProgressTracker) -> None:
@@ -171,7 +158,9 @@ def _read(batches: Iterable[MeshBatch], state: _Ingest, tracker: ProgressTracker
         path.write_bytes(data)
         state.spills.append(str(path))
         state.digest.update(data)
-        state.sample.add(_sample_points(chunk, state.refine))
+        state.sample.add(chunk.centroids())
+        if state.refine == "ADD":
+            state.stats.add(chunk)
         state.lo = np.minimum(state.lo, chunk.positions.min(axis=0))
         state.hi = np.maximum(state.hi, chunk.positions.max(axis=0))
         state.triangles += chunk.triangle_count
@@ -196,10 +185,17 @@ def _build_key(state: _Ingest, options: BuildOptions, refine: str) -> str:
     return digest.hexdigest()
 
 
+def _plan(state: _Ingest, budget: int):
+    """ADD trees with features place whole features by size; others split by count."""
+    if state.refine == "ADD" and len(state.stats.merged()[0]):
+        return plan_add_tree(state.stats, state.lo, state.hi, budget)
+    return plan_tree(state.sample, state.lo, state.hi, budget)
+
+
 def _partition(state: _Ingest, work: Path, budget: int, tracker: ProgressTracker):
     """Step 2: plan the tree and bucket spilled triangles into node files (resumable)."""
     from tiles.chunk import append_chunk_file, read_chunk_file
-    plan = plan_tree(state.sample, state.lo, state.hi, budget)
+    plan = _plan(state, budget)
     marker = work / "partition.done"
     buckets = work / "buckets"
     if not marker.exists():
@@ -208,7 +204,8 @@ def _partition(state: _Ingest, work: Path, budget: int, tracker: ProgressTracker
         tracker.update(phase="partitioning")
         for spill in sorted((work / "spill").glob("*.chk")):
             for chunk in read_chunk_file(spill):
-                node = plan.assign(_sample_points(chunk, state.refine))
+                node = plan.place(chunk) if hasattr(plan, "place") \
+                    else plan.assign(chunk.centroids())
                 order = np.argsort(node, kind="stable")
                 ids, starts = np.unique(node[order], return_index=True)
                 ends = list(starts[1:]) + [len(order)]

@@ -27,12 +27,32 @@ import numpy as np
 from . import buildings, features, ifc_building, layout, terrain
 
 #: Bump when the generator's output changes, so build_demo rebuilds.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 DEFAULT_PARAMS = {"seed": 20210601, "texture_px": 2048, "terrain_tiles": 2,
                   "terrain_step_m": 10.0}
 IFC_NAME = "cbd_operations_centre.ifc"
 #: The IFC building's rotation off grid north (degrees, counter-clockwise).
 IFC_ROTATION_DEG = 12.0
+
+
+#: JPEG quality of the terrain textures (aerial photographs are delivered as JPEG).
+TEXTURE_JPEG_QUALITY = 85
+
+
+def _textures_as_jpeg(objs: list[Path]) -> None:
+    """Re-encode each terrain tile's PNG texture as JPEG, as ContextCapture delivers
+    photographs: 4 x 1.4 MB of PNG become ~4 x 0.2 MB, which is what the viewer's
+    first request of the district costs. Deterministic (same Pillow, same bytes)."""
+    from PIL import Image
+    for obj in objs:
+        png = obj.with_suffix(".png")
+        with Image.open(png) as image:
+            image.convert("RGB").save(obj.with_suffix(".jpg"), "JPEG",
+                                      quality=TEXTURE_JPEG_QUALITY, optimize=False)
+        png.unlink()
+        mtl = obj.with_suffix(".mtl")
+        mtl.write_text(mtl.read_text(encoding="utf-8").replace(png.name, obj.stem + ".jpg"),
+                       encoding="utf-8")
 
 
 def params_hash(params: dict[str, Any] | None = None) -> str:
@@ -103,6 +123,7 @@ def generate_demo(out_dir: Path | str, params: dict[str, Any] | None = None) -> 
               for name in ("buildings", "facilities", "projects", "sensors")}
     image = terrain.paint_texture(p["texture_px"], blds, projects, rng)
     objs = terrain.write_terrain(out / "terrain", image, p["terrain_tiles"], p["terrain_step_m"])
+    _textures_as_jpeg(objs)
     placement = _ifc_placement(projects)
     ifc = ifc_building.write_ifc(out / "bim" / IFC_NAME, placement, rng)
     manifest = {

@@ -219,3 +219,17 @@ def test_feature_without_row_is_refused():
     with pytest.raises(TilesError, match="no row"):
         to_glb([Primitive(pos, idx, Material(), feature_ids=fid)],
                properties=PropertyTable(schema, ROWS[:2]))
+
+
+def test_a_column_with_only_empty_strings_in_this_tile_is_valid_and_reads_as_missing():
+    # another tile of the same import has a value; in this one every row is noData ("")
+    schema = infer_schema([{"name": "a", "note": "x"}, {"name": "b", "note": ""}])
+    pos, idx, fid = three_features()
+    rows = [{"name": "b", "note": ""}, {"name": "c", "note": ""}, {"name": "d"}]
+    glb = to_glb([Primitive(positions=pos, indices=idx, material=Material(), feature_ids=fid)],
+                 properties=PropertyTable(schema=schema, rows=rows))
+    assert_valid(glb)
+    gltf, binary = read_glb(glb)
+    decoded = decode_property_table(gltf, binary)
+    assert [r["name"] for r in decoded] == ["b", "c", "d"]
+    assert all(r.get("note") in (None, "") for r in decoded)
