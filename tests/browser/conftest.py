@@ -2,9 +2,15 @@
 temp dir, one `cimtwin serve` process over it, and one headless Chromium."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from harness import ADMIN_TOKEN, INGEST_TOKEN, build_demo_data, launch_chromium, open_viewer, running_server
+# The tests run with --import-mode=importlib: make this folder's helpers importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from browser_harness import ADMIN_TOKEN, INGEST_TOKEN, build_demo_data, launch_chromium, open_viewer, running_server
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import re
 
-from harness import pixel_spread, wait_for_initial_tiles
-from views import assert_clean, catalog, centroid, collections, items, look_down, pick
+import pytest
+
+from browser_harness import pixel_spread, wait_for_initial_tiles
+from browser_views import assert_clean, catalog, centroid, collections, items, look_down, pick, show_only_models
 
 #: The engine issue's budget for the demo district's initial view.
 INITIAL_VIEW_BUDGET_BYTES = 10 * 1024 * 1024
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def bim_entry(server_url: str, token: str) -> dict:
@@ -64,6 +68,7 @@ def test_pick_bim_element_shows_globalid_and_property_sets(admin_viewer, server_
     page, watch = admin_viewer
     entry = bim_entry(server_url, tokens["admin"])
     lon, lat = centre_of(entry)
+    show_only_models(page)  # the site's dust sensor and project area sit on the building
     look_down(page, lon, lat, entry["height"][1] + 150)
     picked = pick(page, lon, lat, entry["height"][1])
     assert picked is not None and picked["type"] == "feature", picked
@@ -100,6 +105,7 @@ def test_storey_isolation_class_hiding_and_xray(admin_viewer, server_url, tokens
     entry = bim_entry(server_url, tokens["admin"])
     lon, lat = centre_of(entry)
     bottom, top = entry["height"]
+    show_only_models(page)
     look_down(page, lon, lat, top + 150)
     roof = pick(page, lon, lat, top)
     storeys = page.locator("#bimStorey option").evaluate_all("(os) => os.map((o) => o.value)")

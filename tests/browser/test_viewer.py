@@ -3,10 +3,13 @@ demo district: public tilesets only, GIS layers drawn and clickable, live metric
 the SSE stream, and a UI in Chinese with an English switch."""
 from __future__ import annotations
 
+import pytest
 import requests
 
-from harness import wait_for_initial_tiles
-from views import assert_clean, catalog, collections, items, look_down, pick
+from browser_harness import wait_for_initial_tiles
+from browser_views import assert_clean, catalog, collections, items, look_down, pick
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_anonymous_user_gets_public_tilesets_only_without_failures(viewer, server_url, tokens):
@@ -27,7 +30,7 @@ def test_anonymous_user_gets_public_tilesets_only_without_failures(viewer, serve
 def test_tileset_toggle_hides_and_shows_a_model(viewer, server_url):
     page, watch = viewer
     first = catalog(server_url)[0]["id"]
-    box = page.locator(f'[data-testid="toggle-{first}"]')
+    box = page.locator(f'[data-testid="tileset-{first}"]')
     box.uncheck()
     assert page.evaluate("(id) => cimtwin.tilesets.get(id).show", first) is False
     box.check()

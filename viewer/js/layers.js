@@ -139,6 +139,7 @@ function addGeneric(source, feature, collection, kind) {
 }
 
 const ADDERS = { facilities: addFacility, projects: addProject };
+const HIDDEN_AT_START = new Set(["buildings"]);
 
 /** Load one collection's features into a new data source; resolves to {source, count}. */
 export async function loadLayer(viewer, collection) {
@@ -147,6 +148,8 @@ export async function loadLayer(viewer, collection) {
   const features = body.features || [];
   const add = ADDERS[collection.kind] || ((s, f, c) => addGeneric(s, f, c, collection.kind));
   features.forEach((feature) => add(source, feature, collection.id));
+  // Footprints would drape over the 3D buildings they came from: off until asked for.
+  source.show = !HIDDEN_AT_START.has(collection.kind);
   await viewer.dataSources.add(source);
   return { source, count: features.length, features };
 }

@@ -34,13 +34,13 @@ async function loadModels() {
 /** One toggle per loaded tileset, captions in the current language. */
 function renderTilesetToggles() {
   const items = app.entries.filter((e) => app.tilesets.has(e.id)).map((e) => ({ id: e.id, caption: pickLanguage(e.name || e.id), kind: e.kind, visible: app.tilesets.get(e.id).show }));
-  renderToggles(document.getElementById("tilesetList"), items, (id, visible) => setTilesetVisible(app.tilesets.get(id), visible));
+  renderToggles(document.getElementById("tilesetList"), items, (id, visible) => setTilesetVisible(app.tilesets.get(id), visible), "tileset");
 }
 
 /** One toggle per GIS layer, and the stage legend when a project layer is shown. */
 function renderLayerToggles() {
   const items = [...app.layers.entries()].map(([id, layer]) => ({ id, caption: pickLanguage(layer.title || id), kind: layer.kind, visible: layer.source.show }));
-  renderToggles(document.getElementById("gisList"), items, (id, visible) => (app.layers.get(id).source.show = visible));
+  renderToggles(document.getElementById("gisList"), items, (id, visible) => (app.layers.get(id).source.show = visible), "layer");
   if ([...app.layers.values()].some((l) => l.kind === "projects")) renderLegend(document.getElementById("legend"), STAGE_COLOURS);
 }
 

@@ -22,9 +22,11 @@ function emptyItem() {
   return Object.assign(document.createElement("li"), { className: "empty", textContent: t("panel.none") });
 }
 
-/** Fill `list` with one toggle per item {id, caption, kind, visible}; `onToggle(id, visible)`. */
-export function renderToggles(list, items, onToggle) {
-  list.replaceChildren(...(items.length ? items.map((item) => toggleItem(`${item.caption} (${label("kind", item.kind)})`, item.visible, (v) => onToggle(item.id, v), `toggle-${item.id}`)) : [emptyItem()]));
+/** Fill `list` with one toggle per item {id, caption, kind, visible}; `onToggle(id, visible)`.
+ * Each checkbox gets data-testid="<testPrefix>-<id>". */
+export function renderToggles(list, items, onToggle, testPrefix) {
+  const toggles = items.map((item) => toggleItem(`${item.caption} (${label("kind", item.kind)})`, item.visible, (v) => onToggle(item.id, v), `${testPrefix}-${item.id}`));
+  list.replaceChildren(...(toggles.length ? toggles : [emptyItem()]));
 }
 
 /** Fill the legend with one swatch per lifecycle stage. */

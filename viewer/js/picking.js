@@ -59,9 +59,20 @@ export function describePicked(picked) {
   return null;
 }
 
+/** Rank of a picked object: points on top (sensors, facilities), then model features,
+ * then draped GIS polygons, which lie over models and would otherwise hide them. */
+function pickRank(picked) {
+  const info = picked && picked.id instanceof Cesium.Entity ? picked.id.cimtwin : null;
+  if (info && (info.type === "sensor" || info.kind === "facilities")) return 0;
+  if (picked instanceof Cesium.Cesium3DTileFeature) return 1;
+  if (info) return 2;
+  return 3;
+}
+
 /** Pick at a window position (CSS pixels); returns {picked, description}. */
 export function pickAt(viewer, x, y) {
-  const picked = viewer.scene.pick(new Cesium.Cartesian2(x, y));
+  const hits = viewer.scene.drillPick(new Cesium.Cartesian2(x, y), 4);
+  const picked = hits.reduce((best, hit) => (best === undefined || pickRank(hit) < pickRank(best) ? hit : best), undefined);
   return { picked, description: describePicked(picked) };
 }
 

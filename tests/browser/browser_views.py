@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from harness import wait_for_view
+from browser_harness import wait_for_view
 
 
 def catalog(server_url: str, token: str | None = None) -> list[dict]:
@@ -57,3 +57,9 @@ def centroid(ring: list[list[float]]) -> tuple[float, float]:
         cx += (x0 + x1) * cross
         cy += (y0 + y1) * cross
     return cx / (3 * a), cy / (3 * a)
+
+
+def show_only_models(page) -> None:
+    """Untick every GIS layer in the layer panel, as a user does to look at the models."""
+    for box in page.locator('#gisList input[type="checkbox"]').all():
+        box.uncheck()
