@@ -31,6 +31,18 @@ KEEP_RATIO = 1.0 / 16.0
 MIN_SPLIT_TRIANGLES = 1000
 
 
+def feature_part(chunk: Chunk) -> tuple[np.ndarray, ...]:
+    """(ids, lo, hi, triangles) of the features in one chunk (NO_FEATURE left out)."""
+    ids, inverse = np.unique(chunk.feature_ids, return_inverse=True)
+    lo = np.full((len(ids), 3), np.inf)
+    hi = np.full((len(ids), 3), -np.inf)
+    np.minimum.at(lo, inverse, chunk.positions)
+    np.maximum.at(hi, inverse, chunk.positions)
+    tri = np.bincount(inverse[chunk.indices[:, 0]], minlength=len(ids))
+    keep = ids != NO_FEATURE
+    return ids[keep], lo[keep], hi[keep], tri[keep]
+
+
 class FeatureStats:
     """Per-feature bounding box and triangle count, gathered while the input streams."""
 
@@ -39,15 +51,11 @@ class FeatureStats:
 
     def add(self, chunk: Chunk) -> None:
         """Record the chunk's features (vertices without a feature are left out)."""
-        fids = chunk.feature_ids
-        ids, inverse = np.unique(fids, return_inverse=True)
-        lo = np.full((len(ids), 3), np.inf)
-        hi = np.full((len(ids), 3), -np.inf)
-        np.minimum.at(lo, inverse, chunk.positions)
-        np.maximum.at(hi, inverse, chunk.positions)
-        tri = np.bincount(inverse[chunk.indices[:, 0]], minlength=len(ids))
-        keep = ids != NO_FEATURE
-        self._parts.append((ids[keep], lo[keep], hi[keep], tri[keep]))
+        self.add_part(feature_part(chunk))
+
+    def add_part(self, part: tuple[np.ndarray, ...]) -> None:
+        """Record the result of :func:`feature_part` (computed where the chunk was)."""
+        self._parts.append(part)
         if len(self._parts) > 64:
             self._parts = [self.merged()]
 

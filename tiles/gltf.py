@@ -133,14 +133,20 @@ def compute_normals(positions: np.ndarray, indices: np.ndarray,
     Returns (positions, indices, attrs, normals) with corners on a crease duplicated;
     ``attrs`` are the other per-vertex arrays, duplicated alongside.
     """
-    tri = positions[indices].astype(np.float64)
-    face = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    p = positions.astype(np.float64)
+    a = p[indices[:, 0]]
+    u, v = p[indices[:, 1]] - a, p[indices[:, 2]] - a
+    face = np.empty_like(u)
+    face[:, 0] = u[:, 1] * v[:, 2] - u[:, 2] * v[:, 1]
+    face[:, 1] = u[:, 2] * v[:, 0] - u[:, 0] * v[:, 2]
+    face[:, 2] = u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
     flat = indices.reshape(-1)
     vert = np.stack([np.bincount(flat, weights=np.repeat(face[:, c], 3),
                                  minlength=len(positions)) for c in range(3)], axis=1)
-    vert /= np.maximum(np.linalg.norm(vert, axis=1, keepdims=True), 1e-12)
-    unit_face = face / np.maximum(np.linalg.norm(face, axis=1, keepdims=True), 1e-12)
-    dots = np.einsum("fkc,fc->fk", vert[indices], unit_face)
+    vert /= np.maximum(np.sqrt(np.einsum("ij,ij->i", vert, vert)), 1e-12)[:, None]
+    unit_face = face / np.maximum(np.sqrt(np.einsum("ij,ij->i", face, face)), 1e-12)[:, None]
+    corners = vert[flat].reshape(-1, 3, 3)
+    dots = np.einsum("fkc,fc->fk", corners, unit_face)
     crease = dots < CREASE_COS
     if not crease.any():
         return positions, indices, attrs, vert.astype(np.float32)

@@ -128,47 +128,77 @@ def _material_index(state: _Ingest, batch: MeshBatch, label: str) -> tuple[int, 
     return index, state.materials[index].texture is not None
 
 
-def _read(batches: Iterable[MeshBatch], state: _Ingest, tracker: ProgressTracker) -> None:
-    """Step 1: repair, place, spill, sample and hash every batch."""
-    from tiles.chunk import chunk_file_bytes
+def _first_origin(state: _Ingest, batch: MeshBatch, label: str) -> bool:
+    """Set the working frame from the first usable batch; False to skip this batch."""
+    if len(batch.indices) == 0:
+        state.warnings.append(f"{label}: empty mesh skipped")
+        return False
+    try:
+        state.origin = batch_ecef_centre(batch)
+    except ValueError:
+        state.warnings.append(f"{label}: no finite coordinates, skipped")
+        return False
+    state.frame = batch.frame.describe()
+    return True
+
+
+def _apply_spill(state: _Ingest, result: dict, tracker: ProgressTracker) -> None:
+    """Fold one spilled batch into the build state (in input order: deterministic)."""
+    state.warnings.extend(result["warnings"])
+    if result["path"] is None:
+        return
+    state.spills.append(result["path"])
+    state.digest.update(result["digest"])
+    state.sample.add(result["centroids"].astype(np.float64))
+    if result["features"] is not None:
+        state.stats.add_part(result["features"])
+    state.lo = np.minimum(state.lo, result["lo"])
+    state.hi = np.maximum(state.hi, result["hi"])
+    state.triangles += result["triangles"]
+    tracker.update(triangles=state.triangles)
+
+
+def _read(batches: Iterable[MeshBatch], state: _Ingest, tracker: ProgressTracker,
+          executor, in_flight: int) -> None:
+    """Step 1: repair, place, spill (on the executor), sample and hash every batch.
+
+    At most ``in_flight`` batches are queued at once, so memory stays bounded however
+    fast the reader yields.
+    """
+    from collections import deque
+    from tiles.spill import spill_batch
+    pending: deque = deque()
     for number, batch in enumerate(batches):
         label = f"batch {number}"
         if not isinstance(batch, MeshBatch):
             raise InputError(f"{label} is a {type(batch).__name__}, not a MeshBatch")
-        if state.origin is None:
-            if len(batch.indices) == 0:
-                state.warnings.append(f"{label}: empty mesh skipped")
-                continue
-            try:
-                state.origin = batch_ecef_centre(batch)
-            except ValueError:
-                state.warnings.append(f"{label}: no finite coordinates, skipped")
-                continue
-            state.frame = batch.frame.describe()
+        if state.origin is None and not _first_origin(state, batch, label):
+            continue
         material, textured = _material_index(state, batch, label)
-        chunk, warnings = place_batch(batch, state.origin, material, textured, label)
-        state.warnings.extend(warnings)
         for fid, props in batch.features.items():
             state.features.setdefault(int(fid), dict(props))
-        if chunk is None:
-            continue
-        data = chunk_file_bytes([chunk])
-        path = state.work / "spill" / f"{number:07d}.chk"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        state.spills.append(str(path))
-        state.digest.update(data)
-        state.sample.add(chunk.centroids())
-        if state.refine == "ADD":
-            state.stats.add(chunk)
-        state.lo = np.minimum(state.lo, chunk.positions.min(axis=0))
-        state.hi = np.maximum(state.hi, chunk.positions.max(axis=0))
-        state.triangles += chunk.triangle_count
-        tracker.update(triangles=state.triangles)
+        path = str(state.work / "spill" / f"{number:07d}.chk")
+        pending.append(executor.submit(spill_batch, batch, state.origin, material, textured,
+                                       label, path, state.refine == "ADD"))
+        del batch
+        while len(pending) > in_flight:
+            _apply_spill(state, _result(pending.popleft()), tracker)
+    while pending:
+        _apply_spill(state, _result(pending.popleft()), tracker)
     if state.triangles == 0:
         raise InputError("the input holds no usable triangles (empty meshes, NaN "
                          "coordinates or only degenerate triangles): check the source files"
                          + ("; " + "; ".join(state.warnings[:5]) if state.warnings else ""))
+
+
+def _result(future):
+    """A task's result; a dead worker process becomes a TilesError saying what to do."""
+    try:
+        return future.result()
+    except cf.process.BrokenProcessPool as exc:
+        raise TilesError("a tile worker process died (out of memory?): lower "
+                         "[tiles] workers or max_triangles_per_tile and run the "
+                         "same import again; finished tiles are kept") from exc
 
 
 def _build_key(state: _Ingest, options: BuildOptions, refine: str) -> str:
@@ -192,9 +222,10 @@ def _plan(state: _Ingest, budget: int):
     return plan_tree(state.sample, state.lo, state.hi, budget)
 
 
-def _partition(state: _Ingest, work: Path, budget: int, tracker: ProgressTracker):
-    """Step 2: plan the tree and bucket spilled triangles into node files (resumable)."""
-    from tiles.chunk import append_chunk_file, read_chunk_file
+def _partition(state: _Ingest, work: Path, budget: int, tracker: ProgressTracker,
+               executor):
+    """Step 2: plan the tree and split each spill into per-tile part files (resumable)."""
+    from tiles.spill import bucket_spill
     plan = _plan(state, budget)
     marker = work / "partition.done"
     buckets = work / "buckets"
@@ -202,16 +233,11 @@ def _partition(state: _Ingest, work: Path, budget: int, tracker: ProgressTracker
         shutil.rmtree(buckets, ignore_errors=True)
         buckets.mkdir(parents=True)
         tracker.update(phase="partitioning")
-        for spill in sorted((work / "spill").glob("*.chk")):
-            for chunk in read_chunk_file(spill):
-                node = plan.place(chunk) if hasattr(plan, "place") \
-                    else plan.assign(chunk.centroids())
-                order = np.argsort(node, kind="stable")
-                ids, starts = np.unique(node[order], return_index=True)
-                ends = list(starts[1:]) + [len(order)]
-                for index, start, end in zip(ids, starts, ends):
-                    part = chunk.select(order[start:end])
-                    append_chunk_file(buckets / f"{plan.nodes[index].key}.chk", [part])
+        spills = sorted((work / "spill").glob("*.chk"))
+        futures = [executor.submit(bucket_spill, str(spill), plan, str(buckets), number)
+                   for number, spill in enumerate(spills)]
+        for future in futures:
+            _result(future)
         marker.write_text("ok")
     return plan
 
@@ -220,7 +246,10 @@ def _schedule(plan, work: Path, context_path: str, executor, tracker) -> dict[st
     """Step 3: build leaves, then parents level by level (deepest first)."""
     from tiles.hlod import build_node
     nodes = plan.nodes
-    filled = {p.stem for p in (work / "buckets").glob("*.chk")}
+    inputs: dict[str, list[str]] = {}
+    for part in sorted((work / "buckets").glob("*.chk")):
+        inputs.setdefault(part.name.split(".")[0], []).append(str(part))
+    filled = set(inputs)
     alive = set(filled)
     for node in sorted(nodes, key=lambda n: -n.level):
         if any(nodes[c].key in alive for c in node.children):
@@ -240,16 +269,11 @@ def _schedule(plan, work: Path, context_path: str, executor, tracker) -> dict[st
         for node in wave:
             child_results = [results[nodes[c].key] for c in node.children
                              if nodes[c].key in results]
-            inputs = [str(work / "buckets" / f"{node.key}.chk")] if node.key in filled else []
-            futures[executor.submit(build_node, context_path, node.key, inputs,
+            futures[executor.submit(build_node, context_path, node.key,
+                                    inputs.get(node.key, []),
                                     child_results, height[node.key])] = node.key
         for future in cf.as_completed(futures):
-            try:
-                result = future.result()
-            except cf.process.BrokenProcessPool as exc:
-                raise TilesError("a tile worker process died (out of memory?): lower "
-                                 "[tiles] workers or max_triangles_per_tile and run the "
-                                 "same import again; finished tiles are kept") from exc
+            result = _result(future)
             results[result["key"]] = result
             tracker.update(tiles=len(results))
         tracker.update(force=True, tiles=len(results))  # one event per finished level
@@ -284,30 +308,16 @@ def _with_geoid(batches: Iterable[MeshBatch], offset: float) -> Iterable[MeshBat
         yield batch
 
 
-def build_tileset(batches: Iterable[MeshBatch], store: FileTileStore, tileset_id: str,
-                  options: BuildOptions | None = None,
-                  progress: Progress | None = None) -> BuildSummary:
-    """Tile ``batches`` into ``store`` as ``tileset_id``; publish only a checked tileset.
-
-    Raises InputError / GeoreferenceError for input that cannot be used and CheckError
-    if the result breaks the 3D Tiles rules; in every failure the previous version of
-    the tileset keeps serving, and a re-run with the same input resumes.
-    """
-    from tiles.check import check_directory
-    from tiles.hlod import BuildContext
-    from tiles.store import check_tileset_id
-    options = options or BuildOptions()
-    refine = options.resolved_refine()
-    check_tileset_id(tileset_id)
-    started = time.monotonic()
-    tracker = ProgressTracker(progress)
-    work_root = Path(options.work_dir) if options.work_dir else store.root / ".work"
-    tmp_work = work_root / f"{tileset_id}.ingest-{uuid.uuid4().hex[:8]}"
-    state = _Ingest(work=tmp_work, refine=refine)
+def _ingest(batches, state: _Ingest, options: BuildOptions, refine: str, tracker,
+            executor, work_root: Path) -> tuple[Path, str]:
+    """Read into a fresh folder, then move it to the folder named by the input's hash
+    (or drop it when that folder already holds a finished partition: resume)."""
+    tmp_work = state.work
     try:
-        _read(_with_geoid(batches, options.geoid_offset_m), state, tracker)
+        _read(_with_geoid(batches, options.geoid_offset_m), state, tracker, executor,
+              in_flight=max(2, 2 * workers_in_use(options)))
         key = _build_key(state, options, refine)
-        work = work_root / f"{tileset_id}.{key}"
+        work = work_root / f"{state.work.name.split('.ingest-')[0]}.{key}"
         if (work / "partition.done").exists():
             shutil.rmtree(tmp_work, ignore_errors=True)
         else:
@@ -317,20 +327,26 @@ def build_tileset(batches: Iterable[MeshBatch], store: FileTileStore, tileset_id
         shutil.rmtree(tmp_work, ignore_errors=True)
         raise
     state.work = work
-    plan = _partition(state, work, options.max_triangles_per_tile, tracker)
+    return work, key
+
+
+def _tile_and_publish(state: _Ingest, plan, store: FileTileStore, tileset_id: str, key: str,
+                      options: BuildOptions, refine: str, tracker, executor) -> dict:
+    """Steps 3-5: build every tile, write tileset.json, check, publish atomically."""
+    from tiles.check import check_directory
+    from tiles.hlod import BuildContext
+    from tiles.tileset import tileset_json
     schema = infer_schema(state.features.values(), options.enum_properties) \
         if state.features else None
     with store.staging(tileset_id, key=key) as writer:
         context = BuildContext(
-            work_dir=str(work), staging_dir=str(writer.directory), materials=state.materials,
-            features=state.features, schema=schema, compression=options.compression,
+            work_dir=str(state.work), staging_dir=str(writer.directory),
+            materials=state.materials, features=state.features, schema=schema,
+            compression=options.compression,
             max_triangles_per_tile=options.max_triangles_per_tile,
             max_texture_px=options.max_texture_px, refine=refine)
-        context_path = context.save()
-        with open_executor(options.workers, options.dask_scheduler) as executor:
-            results = _schedule(plan, work, context_path, executor, tracker)
+        results = _schedule(plan, state.work, context.save(), executor, tracker)
         children = {n.key: [plan.nodes[c].key for c in n.children] for n in plan.nodes}
-        from tiles.tileset import tileset_json
         writer.put("tileset.json", tileset_json(
             results, children, "r", refine, georef.enu_to_ecef_matrix(state.origin),
             extras={"cimtwin": {"kind": options.kind, "frame": state.frame}}))
@@ -340,6 +356,32 @@ def build_tileset(batches: Iterable[MeshBatch], store: FileTileStore, tileset_id
             raise CheckError("the built tileset breaks the 3D Tiles rules and was not "
                              "published:\n" + report.to_text())
         tracker.update(phase="publishing")
+    return results
+
+
+def build_tileset(batches: Iterable[MeshBatch], store: FileTileStore, tileset_id: str,
+                  options: BuildOptions | None = None,
+                  progress: Progress | None = None) -> BuildSummary:
+    """Tile ``batches`` into ``store`` as ``tileset_id``; publish only a checked tileset.
+
+    Raises InputError / GeoreferenceError for input that cannot be used and CheckError
+    if the result breaks the 3D Tiles rules; in every failure the previous version of
+    the tileset keeps serving, and a re-run with the same input resumes.
+    """
+    from tiles.store import check_tileset_id
+    options = options or BuildOptions()
+    refine = options.resolved_refine()
+    check_tileset_id(tileset_id)
+    started = time.monotonic()
+    tracker = ProgressTracker(progress)
+    work_root = Path(options.work_dir) if options.work_dir else store.root / ".work"
+    state = _Ingest(work=work_root / f"{tileset_id}.ingest-{uuid.uuid4().hex[:8]}",
+                    refine=refine)
+    with open_executor(options.workers, options.dask_scheduler) as executor:
+        work, key = _ingest(batches, state, options, refine, tracker, executor, work_root)
+        plan = _partition(state, work, options.max_triangles_per_tile, tracker, executor)
+        results = _tile_and_publish(state, plan, store, tileset_id, key, options, refine,
+                                    tracker, executor)
     if not options.keep_work:
         shutil.rmtree(work, ignore_errors=True)
     summary = _summary(tileset_id, options, state, results, refine, started)

@@ -76,7 +76,8 @@ class StagingWriter:
 
 def write_atomic(target: Path, data: bytes) -> None:
     """Write bytes to ``target`` through a temporary sibling and an atomic rename."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     with open(tmp, "wb") as handle:
         handle.write(data)

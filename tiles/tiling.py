@@ -36,17 +36,25 @@ class CentroidSample:
         self._rng = np.random.default_rng(seed)
         self._points = np.empty((0, 3))
         self._keys = np.empty(0)
+        self._cut = 1.0
 
     def add(self, points: np.ndarray) -> None:
         """Offer points (N, 3); keeps the ``size`` with the smallest random keys."""
         self.total += len(points)
         keys = self._rng.random(len(points))
+        if len(self._keys) >= self.size:  # full: only keys below the current cut can enter
+            cut = self._cut
+            take = keys < cut
+            points, keys = points[take], keys[take]
+            if not len(keys):
+                return
         pts = np.concatenate([self._points, points])
         allkeys = np.concatenate([self._keys, keys])
         if len(allkeys) > self.size:
             keep = np.argpartition(allkeys, self.size)[: self.size]
             pts, allkeys = pts[keep], allkeys[keep]
         self._points, self._keys = pts, allkeys
+        self._cut = float(allkeys.max()) if len(allkeys) else 1.0
 
     @property
     def points(self) -> np.ndarray:
