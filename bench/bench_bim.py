@@ -106,15 +106,28 @@ def bench_file(path: Path, repeat: int) -> dict:
     return runs
 
 
+def speed_ratio(runs: dict, elements: int) -> str:
+    """cimtwin's elements/s over py3dtiles' (medians), or '-' when either failed."""
+    medians = {}
+    for tool, results in runs.items():
+        ok = [r["seconds"] for r in results if r["rc"] == 0]
+        if not ok:
+            return "-"
+        medians[tool] = statistics.median(ok)
+    return f"{medians['py3dtiles'] / medians['cimtwin']:.2f}x"
+
+
 def report(path: Path, runs: dict, elements: int) -> list[str]:
     import pyproj
     size_mb = path.stat().st_size / 2**20
     rows = []
     ours = runs["cimtwin"][-1].get("centre")
+    ratio = speed_ratio(runs, elements)
     for tool, results in runs.items():
         ok = [r for r in results if r["rc"] == 0]
         if not ok:
-            rows.append(f"| {path.name} | {tool} | {elements} | failed | - | - | {results[-1]['note']} |")
+            rows.append(f"| {path.name} | {tool} | {elements} | failed | - | - | - | "
+                        f"{results[-1]['note']} |")
             continue
         secs = statistics.median(r["seconds"] for r in ok)
         peak = statistics.median(r["peak_mb"] for r in ok)
@@ -124,7 +137,8 @@ def report(path: Path, runs: dict, elements: int) -> list[str]:
             _, _, dist = pyproj.Geod(ellps="WGS84").inv(centre[0], centre[1], ours[0], ours[1])
             note += f"; root {dist / 1000:,.0f} km from the site"
         rows.append(f"| {path.name} ({size_mb:.1f} MB) | {tool} | {elements} | {secs:.2f} | "
-                    f"{elements / secs:.0f} | {peak:.0f} | {note} |")
+                    f"{elements / secs:.0f} | {ratio if tool == 'cimtwin' else ''} | {peak:.0f} | "
+                    f"{note} |")
     return rows
 
 
@@ -134,13 +148,16 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     files = args.files or sorted(DATA.glob("*.ifc"))
-    lines = ["| file | tool | elements | median s | elements/s | peak RSS MB (tree) | notes |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| file | tool | elements | median s | elements/s | vs py3dtiles | "
+             "peak RSS MB (tree) | notes |", "|---|---|---|---|---|---|---|---|"]
+    load_before = os.getloadavg()
     for path in files:
         runs = bench_file(path, args.repeat)
         lines += report(path, runs, count_elements(path))
         print("\n".join(lines[-2:]), file=sys.stderr, flush=True)
     print("\n".join(lines))
+    print(f"\nload average (1/5/15 min) before: {', '.join(f'{v:.1f}' for v in load_before)}; "
+          f"after: {', '.join(f'{v:.1f}' for v in os.getloadavg())}; {os.cpu_count()} cores")
     return 0
 
 
