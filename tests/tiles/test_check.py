@@ -78,3 +78,13 @@ def test_invalid_glb_fails_validation(built):
     report = check_tileset(built, "t", validate_glb=True)
     assert not report.ok
     assert any("r.glb" in e and "error" in e for e in report.errors)
+
+
+def test_a_large_build_validates_a_sample_and_says_so(built):
+    from tiles.check import check_directory
+    directory = built.tileset_dir("t")
+    full = check_directory(directory)
+    assert full.validated == full.contents > 3 and not full.warnings
+    sampled = check_directory(directory, validate_limit=3)
+    assert sampled.ok and sampled.validated == 3
+    assert any("3 of" in w and "tilesets check" in w for w in sampled.warnings)
