@@ -2,7 +2,7 @@
 // properties grouped by property set, a GIS feature's attributes, or a sensor's latest
 // readings and a history chart.
 
-import { t, label } from "./i18n.js";
+import { t, label, pickLanguage } from "./i18n.js";
 import { drawHistory } from "./chart.js";
 import { formatValue } from "./metrics.js";
 import { featureName } from "./layers.js";
@@ -74,7 +74,7 @@ export class Inspector {
       : `${label("kind", description.kind)} ${featureName(description.properties)}`;
     this.body.replaceChildren(propertyTable(description.properties, isTileFeature ? t("inspector.identity") : t("inspector.properties")));
     if (isTileFeature && description.tilesetId) {
-      this.body.prepend(Object.assign(document.createElement("div"), { textContent: `${t("inspector.tileset")}: ${description.tilesetId}` }));
+      this.body.prepend(Object.assign(document.createElement("div"), { textContent: `${t("inspector.tileset")}: ${pickLanguage(description.tilesetName || description.tilesetId)}` }));
     }
     this.chart.hidden = true;
     this.root.hidden = false;

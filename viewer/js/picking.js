@@ -41,7 +41,7 @@ export function flatten(object, prefix = "", out = {}) {
 function describeFeature(feature) {
   const tileset = feature.tileset || feature.primitive;
   const entry = (tileset && tileset.cimtwinEntry) || {};
-  return { type: "feature", tilesetId: entry.id ?? null, kind: entry.kind ?? null, properties: featureProperties(feature) };
+  return { type: "feature", tilesetId: entry.id ?? null, tilesetName: entry.name ?? null, kind: entry.kind ?? null, properties: featureProperties(feature) };
 }
 
 /** Describe an entity we created (GIS feature or sensor), or null for others. */
