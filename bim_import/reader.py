@@ -17,7 +17,7 @@ import numpy as np
 
 from bim_import.appearance import material_group, to_material
 from bim_import.errors import BimError
-from bim_import.geometry import ElementShape, iter_shapes, meshable_products
+from bim_import.geometry import KERNELS, ElementShape, iter_shapes, meshable_products
 from bim_import.georef import Georef, detect_georef
 from bim_import.ifcfile import open_ifc, schema_family
 from bim_import.semantics import SemanticsReader
@@ -52,7 +52,7 @@ class BimReader:
     def __init__(self, path: str | os.PathLike, *, crs: str | None = None,
                  origin: tuple[float, float, float] | None = None, rotation: float | None = None,
                  include_spaces: bool = False, geoid_offset_m: float = 0.0,
-                 threads: int | None = None):
+                 threads: int | None = None, kernels: tuple[str, ...] = KERNELS):
         self.path = Path(path)
         self.model = open_ifc(self.path)
         self.schema = schema_family(self.model.schema)
@@ -60,6 +60,7 @@ class BimReader:
                                             geoid_offset_m=geoid_offset_m)
         self.products = meshable_products(self.model, include_spaces=include_spaces)
         self.threads = threads
+        self.kernels = tuple(kernels)
         self.semantics = SemanticsReader(self.model)
         self.features: dict[int, dict[str, Any]] = {}
         self.skipped: list[str] = []
@@ -72,7 +73,7 @@ class BimReader:
         """Mesh every element; yield MeshBatches; fill ``features`` and ``skipped``."""
         groups: dict[tuple, _Group] = {}
         done: set[int] = set()
-        for shape in iter_shapes(self.model, self.products, self.threads):
+        for shape in iter_shapes(self.model, self.products, self.threads, self.kernels):
             gid = shape.product.GlobalId
             try:
                 fid = len(self.features)

@@ -140,3 +140,36 @@ def test_fzk_haus_properties_round_trip_through_glb_metadata(services, shared_da
             for prop, value in values.items():
                 if prop != "id" and value not in (None, ""):
                     assert _same(row[f"{pset}.{prop}"], value), (pset, prop, value)
+
+
+def test_truncated_reimport_keeps_the_published_model(services, tmp_path):
+    """A truncated upload over an existing model: error, and the old model still serves."""
+    good = write_sample_ifc(tmp_path / "s.ifc")
+    first = import_bim_file(services, good, classification="public")
+    index_before = element_index_path(services, first["id"]).read_bytes()
+    tiles_before = sorted(services.store.list(first["id"]))
+    truncated = tmp_path / "cut.ifc"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(BimError, match="truncated"):
+        import_bim_file(services, truncated, tileset_id=first["id"])
+    assert sorted(services.store.list(first["id"])) == tiles_before
+    assert element_index_path(services, first["id"]).read_bytes() == index_before
+    assert [e["id"] for e in services.catalog.list()] == [first["id"]]
+
+
+def test_duplex_features_and_properties_round_trip_with_the_fallback_kernel(services, shared_data):
+    """The Duplex needs both kernels: every product with geometry is a pickable feature."""
+    path = shared_data("ifc", "Duplex_A_20110907_georeferenced.ifc")
+    summary = import_bim_file(services, path, classification="public", validate_glb=True)
+    rows, glbs = _glb_rows(services, summary["id"])
+    reports = validate_glb(glbs)
+    assert all(r.ok for r in reports), [r.summary() for r in reports if not r.ok]
+    model = ifcopenshell.open(str(path))
+    by_gid = {r["GlobalId"]: r for r in rows}
+    assert len(by_gid) == summary["elements"] == summary["products"] - len(summary["skipped"])
+    cabinets = [p for p in model.by_type("IfcFurnishingElement")
+                if (p.Name or "").startswith("M_Tall Cabinet")]
+    assert cabinets and all(c.GlobalId in by_gid for c in cabinets)
+    for cabinet in cabinets:
+        assert by_gid[cabinet.GlobalId]["IfcClass"] == "IfcFurnishingElement"
+        assert by_gid[cabinet.GlobalId]["Name"] == cabinet.Name
