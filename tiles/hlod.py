@@ -147,7 +147,10 @@ def build_node(context_path: str, key: str, inputs: list[str], child_results: li
     ctx = load_context(context_path)
     done = Path(ctx.work_dir) / "nodes" / f"{key}.json"
     if done.exists():
-        return json.loads(done.read_text())
+        finished = json.loads(done.read_text())
+        # a tile of an earlier, already published run (keep_work) is written again
+        if not finished["content"] or (Path(ctx.staging_dir) / finished["content"]).exists():
+            return finished
     result = {"key": key, "content": None, "lod": None, "triangles": 0, "error": 0.0,
               "extent": 0.0, "lo": None, "hi": None}
     own = merge_by_signature([c for path in inputs for c in read_bucket(path)])

@@ -206,7 +206,11 @@ def _build_key(state: _Ingest, options: BuildOptions, refine: str) -> str:
     """Hash of the placed input, materials, features and output-relevant options."""
     digest = state.digest.copy()
     for material in state.materials:
-        digest.update(repr(material.key()).encode())
+        # not Material.key(): it holds hash() of bytes, which differs per process, and
+        # a re-run in a new process must find the same key to resume
+        digest.update(repr((material.name, material.base_color, material.texture_mime,
+                            material.metallic, material.roughness, material.double_sided,
+                            material.unlit)).encode())
         if material.texture is not None:
             digest.update(hashlib.blake2b(material.texture, digest_size=16).digest())
     digest.update(repr(sorted(state.features.items(), key=lambda kv: kv[0])).encode())

@@ -66,3 +66,28 @@ def test_dask_local_cluster_builds_the_tileset(tmp_path, gen_mesh):
         assert len(ran) >= summary.tiles
         assert len({t["worker"] for t in ran}) == 2
     assert check_tileset(store, "t", validate_glb=True).ok
+
+
+def test_a_textured_build_resumes_in_a_new_process(tmp_path):
+    """The work folder's name (the build key) must not depend on per-process state such
+    as Python's salted hash() of bytes, or a re-run of an interrupted textured import in
+    a new process would start over."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import sys; sys.path[:0] = [%r, %r]\n"
+        "from gen_mesh import terrain_batches\n"
+        "from tiles.pipeline import BuildOptions, build_tileset\n"
+        "from tiles.store import FileTileStore\n"
+        "build_tileset(terrain_batches(6_000, 3_000, 100.0, textured=True),\n"
+        "              FileTileStore(%r), 't', BuildOptions(kind='reality', workers=1,\n"
+        "              max_triangles_per_tile=2_000, keep_work=True, validate_glb=False))\n"
+    ) % (str(root / "bench"), str(root), str(tmp_path / "store"))
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300)
+    work = [p.name for p in (tmp_path / "store" / ".work").iterdir()]
+    assert len(work) == 1, f"the second process did not find the first one's work: {work}"
