@@ -70,7 +70,11 @@ async function loadSensors(collection) {
   app.layers.set(collection.id, { source: sensors.source, count: sensors.entities.size, kind: "sensors", title: collection.title });
   await sensors.loadLatest();
   sensors.onObservation((o) => refreshInspectedSensor(o));
-  sensors.subscribe((ok) => { app.metricsOk = ok; if (!ok) setStatus("status.streamLost"); });
+  sensors.subscribe((ok) => {
+    app.metricsOk = ok;
+    if (!ok) setStatus("status.streamLost");
+    else if (app.readyStatus) setStatus(...app.readyStatus);
+  });
 }
 
 /** Redraw the inspector when a new reading arrives for the sensor it shows. */
@@ -78,6 +82,11 @@ function refreshInspectedSensor(observation) {
   const current = app.inspector.current;
   if (current && current.type === "sensor" && current.sensorId === observation.sensor_id) {
     app.inspector.showSensor(current, app.sensors.latest.get(observation.sensor_id));
+    const chart = app.chart;
+    if (chart && chart.sensorId === observation.sensor_id && chart.metric === observation.metric) {
+      chart.history.push(observation);
+      app.inspector.showHistory(chart.history, chart.metric);
+    }
   }
 }
 
@@ -90,6 +99,7 @@ async function inspectSensor(description) {
   if (!metrics.length) return 0;
   const body = await fetchMetricHistory(description.sensorId, metrics[0]);
   const history = historyFrom(body, description.sensorId, metrics[0]);
+  app.chart = { sensorId: description.sensorId, metric: metrics[0], history };
   return app.inspector.showHistory(history, metrics[0]);
 }
 
@@ -243,7 +253,8 @@ async function main() {
   wireUi();
   await loadModels();
   await Promise.all([loadGisLayers(), loadBimIndexes()]);
-  setStatus(app.tilesets.size ? "status.ready" : "status.noTilesets", { tilesets: app.tilesets.size, layers: app.layers.size });
+  app.readyStatus = [app.tilesets.size ? "status.ready" : "status.noTilesets", { tilesets: app.tilesets.size, layers: app.layers.size }];
+  setStatus(...app.readyStatus);
   translatePage(document);
   window.cimtwin.ready = true;
 }
