@@ -15,9 +15,12 @@ export function createBimState() {
   return { storey: null, hiddenClasses: new Set(), xray: false, focusGlobalId: null };
 }
 
-/** A Cesium style-expression string literal (quotes and backslashes escaped). */
+/** A Cesium style-expression string literal for any text. Cesium's expressions know
+ * no escapes: backslashes are kept verbatim, and a text with single quotes is built as
+ * a concatenation ('1F O' + "'" + 'Neil'). */
 export function literal(text) {
-  return `'${String(text).replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+  const parts = String(text).split("'");
+  return parts.length === 1 ? `'${parts[0]}'` : `(${parts.map((p) => `'${p}'`).join(` + "'" + `)})`;
 }
 
 /** The expression true for features of the isolated storey, or null. */
