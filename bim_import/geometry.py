@@ -14,6 +14,7 @@ within 5 mm per bounding-box side and 2 % of surface area, element by element
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from typing import Iterable, Iterator
 import ifcopenshell
 import ifcopenshell.geom
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 #: Geometry kernels in the order tried. ifcopenshell 0.9's hybrid kernel is 2-3x faster
 #: than OpenCASCADE but meshes some mapped items (the Duplex's furniture) to nothing in
@@ -111,9 +114,13 @@ def _iterate(model, products: list, threads: int | None, kernel: str) -> Iterato
     settings.set("use-world-coords", False)
     settings.set("use-material-names", True)
     settings.set("apply-default-materials", True)
-    iterator = ifcopenshell.geom.iterator(
-        settings, model, threads or default_threads(), include=products,
-        geometry_library=kernel)
+    try:
+        iterator = ifcopenshell.geom.iterator(
+            settings, model, threads or default_threads(), include=products,
+            geometry_library=kernel)
+    except RuntimeError as exc:  # a kernel this ifcopenshell build lacks: try the next
+        log.warning("geometry kernel %r unavailable (%s); using the next one", kernel, exc)
+        return
     if not iterator.initialize():
         return
     while True:

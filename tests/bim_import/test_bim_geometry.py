@@ -63,3 +63,11 @@ def test_columns_sharing_one_representation_each_stand_in_their_place(tmp_path):
         x = 2.0 + 2.5 * c  # write_sample_ifc places column c at (2 + 2.5c, 4, storey z)
         assert points.min(axis=0) == pytest.approx([x - 0.15, 3.85, z], abs=1e-6)
         assert points.max(axis=0) == pytest.approx([x + 0.15, 4.15, z + 3.0], abs=1e-6)
+
+
+def test_a_kernel_missing_from_the_build_falls_through_to_the_next(shared_data):
+    model = open_ifc(shared_data("ifc", "IfcOpenHouse_IFC4.ifc"))
+    products = meshable_products(model, include_spaces=False)
+    meshed = {s.product.GlobalId for s in iter_shapes(model, products,
+                                                      kernels=("no-such-kernel", "opencascade"))}
+    assert meshed == {p.GlobalId for p in products}
