@@ -19,9 +19,10 @@ from tiles.model import Material
 from tiles.texture import downsample, mime_of
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=8)
 def _downsampled(texture: bytes, max_px: int) -> bytes:
-    """Texture bytes no larger than ``max_px`` a side (cached: siblings share textures)."""
+    """Texture bytes no larger than ``max_px`` a side (cached: siblings share textures;
+    a few entries only, as each holds megabytes of image in a long-lived worker)."""
     return downsample(texture, max_px)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from tiles.chunk import chunk_file_bytes, read_chunk_file
 from tiles.ingest import place_batch
 from tiles.model import MeshBatch
+from tiles.workers import release_memory
 
 
 def spill_batch(batch: MeshBatch, origin: np.ndarray, material: int, textured: bool,
@@ -40,6 +41,8 @@ def spill_batch(batch: MeshBatch, origin: np.ndarray, material: int, textured: b
     if feature_stats:
         from tiles.addtree import feature_part
         out["features"] = feature_part(chunk)
+    del chunk, data
+    release_memory()
     return out
 
 
@@ -62,4 +65,7 @@ def bucket_spill(spill: str, plan, buckets: str, number: int) -> list[str]:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(chunk_file_bytes(chunks))
         tmp.replace(path)
-    return sorted(parts)
+    keys = sorted(parts)
+    del parts
+    release_memory()
+    return keys

