@@ -125,3 +125,37 @@ def test_every_ui_string_has_both_languages(viewer):
         const { dictionaries } = await import('/viewer/js/i18n.js');
         return keys.filter((k) => !(k in dictionaries.zh) || !(k in dictionaries.en)); }""", keys)
     assert keys and missing == []
+
+
+#: JS: {project_id: stage shown or null if hidden} of the project layer.
+SHOWN_STAGES = """(id) => Object.fromEntries(cimtwin.app.layers.get(id).source.entities.values
+    .map((e) => [e.cimtwin.properties.project_id, e.show ? e.cimtwin.stage : null]))"""
+
+
+def test_planner_sees_the_projects_as_of_a_date(viewer, server_url):
+    page, watch = viewer
+    layer = collections(server_url)["projects"]["id"]
+    projects = [f["properties"] for f in items(server_url, layer)]
+    # As of today (no date): every project shows its recorded stage.
+    assert page.evaluate(SHOWN_STAGES, layer) == {p["project_id"]: p["stage"] for p in projects}
+    # The day before the first project was planned: nothing to show yet.
+    first = min(p["planned_date"] for p in projects)
+    day_before = f"{int(first[:4]) - 1}{first[4:10]}"
+    page.fill("#asOfDate", day_before)
+    page.dispatch_event("#asOfDate", "change")
+    assert set(page.evaluate(SHOWN_STAGES, layer).values()) == {None}
+    # On a completed project's start date it was under construction, and approved the day
+    # it was approved (when building began later).
+    done = next(p for p in projects if p["stage"] == "completed")
+    page.fill("#asOfDate", done["start_date"][:10])
+    page.dispatch_event("#asOfDate", "change")
+    assert page.evaluate(SHOWN_STAGES, layer)[done["project_id"]] == "under_construction"
+    if done["approved_date"][:10] < done["start_date"][:10]:
+        page.fill("#asOfDate", done["approved_date"][:10])
+        page.dispatch_event("#asOfDate", "change")
+        assert page.evaluate(SHOWN_STAGES, layer)[done["project_id"]] == "approved"
+    # Clearing the date goes back to the recorded stages.
+    page.fill("#asOfDate", "")
+    page.dispatch_event("#asOfDate", "change")
+    assert page.evaluate(SHOWN_STAGES, layer) == {p["project_id"]: p["stage"] for p in projects}
+    assert_clean(watch)

@@ -115,15 +115,44 @@ function addFacility(source, feature, collection) {
   }
 }
 
+/** Milestone date property of each lifecycle stage, in lifecycle order. */
+const STAGE_DATES = [["planned", "planned_date"], ["approved", "approved_date"], ["under_construction", "start_date"], ["completed", "completion_date"]];
+
+/** A project's stage on an ISO date (YYYY-MM-DD): its last milestone reached by then,
+ * or null when it was not yet planned. Without a date: its recorded stage. */
+export function stageAt(props, isoDate) {
+  if (!isoDate) return props.stage ?? null;
+  let stage = null;
+  for (const [name, key] of STAGE_DATES) {
+    const when = String(props[key] ?? "").slice(0, 10);
+    if (when && when <= isoDate) stage = name;
+  }
+  return stage;
+}
+
+/** Colour (and show) a project entity for its stage on `isoDate` (null: today's stage). */
+function styleProject(entity, isoDate) {
+  const stage = stageAt(entity.cimtwin.properties, isoDate);
+  entity.cimtwin.stage = stage;
+  entity.show = stage !== null;
+  const colour = Cesium.Color.fromCssColorString(STAGE_COLOURS[stage] || "#aaaaaa").withAlpha(0.55);
+  entity.polygon.material = new Cesium.ColorMaterialProperty(colour);
+}
+
+/** Show the project layer as the district was on `isoDate` (null or "": as recorded). */
+export function showProjectsAsOf(source, isoDate) {
+  source.entities.values.forEach((entity) => entity.cimtwin && entity.cimtwin.kind === "projects" && styleProject(entity, isoDate || null));
+}
+
 /** Add one project feature as ground polygons coloured by its lifecycle stage. */
 function addProject(source, feature, collection) {
   const props = feature.properties || {};
-  const colour = Cesium.Color.fromCssColorString(STAGE_COLOURS[props.stage] || "#aaaaaa").withAlpha(0.55);
   for (const rings of polygonsOf(feature.geometry)) {
     const entity = source.entities.add({
-      polygon: { hierarchy: hierarchyOf(rings), material: colour, classificationType: Cesium.ClassificationType.BOTH },
+      polygon: { hierarchy: hierarchyOf(rings), classificationType: Cesium.ClassificationType.BOTH },
     });
     entity.cimtwin = { type: "gis", collection, kind: "projects", properties: props };
+    styleProject(entity, null);
   }
 }
 

@@ -6,7 +6,7 @@ import { adoptTokenFromUrl, fetchConfig, fetchTilesets, fetchCollections, fetchI
 import { setLanguage, getLanguage, onLanguageChange, t, translatePage, pickLanguage } from "./i18n.js";
 import { createViewer, homeOf, flyHome, lookDownAt, windowPositionOf } from "./scene.js";
 import { createStats, loadTilesets, setTilesetVisible, allTilesetsLoaded } from "./tilesets.js";
-import { loadLayer, relabelLayer, STAGE_COLOURS } from "./layers.js";
+import { loadLayer, relabelLayer, showProjectsAsOf, STAGE_COLOURS } from "./layers.js";
 import { SensorLayer, historyFrom } from "./metrics.js";
 import { createBimState, applyBimState, collectBimIndex, namesFrom, GLOBAL_ID_PROPERTY } from "./bim.js";
 import { pickAt as pickScene, enrichBimDescription } from "./picking.js";
@@ -41,7 +41,14 @@ function renderTilesetToggles() {
 function renderLayerToggles() {
   const items = [...app.layers.entries()].map(([id, layer]) => ({ id, caption: pickLanguage(layer.title || id), kind: layer.kind, visible: layer.source.show }));
   renderToggles(document.getElementById("gisList"), items, (id, visible) => (app.layers.get(id).source.show = visible), "layer");
-  if ([...app.layers.values()].some((l) => l.kind === "projects")) renderLegend(document.getElementById("legend"), STAGE_COLOURS);
+  const hasProjects = [...app.layers.values()].some((l) => l.kind === "projects");
+  if (hasProjects) renderLegend(document.getElementById("legend"), STAGE_COLOURS);
+  document.getElementById("asOf").hidden = !hasProjects;
+}
+
+/** Recolour every project layer for the date the planner picked (empty: as recorded). */
+function onAsOfDate(isoDate) {
+  app.layers.forEach((layer) => layer.kind === "projects" && showProjectsAsOf(layer.source, isoDate));
 }
 
 /** Called for each new tileset before its tiles load: BIM models start their index. */
@@ -191,6 +198,8 @@ function createBimPanel() {
 function wireUi() {
   document.getElementById("homeButton").addEventListener("click", () => flyHome(app.viewer, app.home));
   document.getElementById("langButton").addEventListener("click", () => setLanguage(getLanguage() === "zh" ? "en" : "zh"));
+  const asOf = document.getElementById("asOfDate");
+  asOf.addEventListener("change", () => onAsOfDate(asOf.value));
   onLanguageChange(() => {
     app.layers.forEach((layer) => relabelLayer(layer.source));
     if (!app.entries) return; // still starting: the lists are drawn in the new language
