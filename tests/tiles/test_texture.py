@@ -66,3 +66,37 @@ def test_atlas_respects_max_size():
 def test_not_an_image_is_a_clear_error():
     with pytest.raises(TilesError, match="PNG nor JPEG"):
         downsample(b"GIF89a....", 64)
+
+
+def test_a_parent_draws_its_children_from_one_atlas_at_half_density():
+    from tiles.chunk import Chunk
+    from tiles.model import Material
+    from tiles.parent_texture import atlas_parent
+    red, blue = image((220, 20, 20), (128, 128)), image((20, 20, 220), (128, 64))
+    materials = [Material(name="a", texture=red), Material(name="b", texture=blue),
+                 Material(name="plain")]
+    quad = np.array([[0, 1, 2], [0, 2, 3]], np.uint32)
+    uv = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float32)
+
+    def chunk(material, dx, uvs=uv):
+        pos = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], float) + [dx, 0, 0]
+        return Chunk(positions=pos, indices=quad, feature_ids=np.zeros(4, np.uint32),
+                     material=material, uvs=uvs)
+    # two children cut from the red image, one from the blue, one without texture
+    parts = [chunk(0, 0), chunk(0, 2, uv * 0.5), chunk(1, 4), chunk(2, 6, None)]
+    out = atlas_parent(parts, materials, max_px=1024)
+    textured = [c for c in out if c.uvs is not None]
+    assert len({c.texture for c in textured}) == 1, "one image for the whole parent"
+    atlas = textured[0].texture
+    w, h = Image.open(io.BytesIO(atlas)).size
+    # each image once, at half its texel density, plus padding: far below 2x128 + 64
+    assert w * h <= (64 + 8) * (64 + 8) + (64 + 8) * (32 + 8) + 64 * 64
+    assert [c.uvs is None for c in out].count(True) == 1  # the plain part is untouched
+    # every textured corner samples its own image's colour in the atlas
+    px = pixels(atlas)
+    for c in textured:
+        for (x, _, _), (u, v) in zip(c.positions, c.uvs):
+            want = (220, 20, 20) if x < 4 else (20, 20, 220)  # red parts at x 0..3
+            col = min(int(u * w), w - 1)
+            row = min(int((1 - v) * h), h - 1)
+            assert np.abs(px[row, col] - want).max() < 40
