@@ -93,6 +93,12 @@ def test_posted_metric_arrives_over_sse_and_alarm_turns_sensor_red(viewer, serve
     label = page.evaluate("(id) => cimtwin.app.sensors.entities.get(id).label.text.getValue()",
                           sensor["sensor_id"])
     assert "987.25" in label
+    # The operator's alarm list names it; clicking the entry opens the sensor.
+    entry = page.locator(f'#alarmList li[data-sensor="{sensor["sensor_id"]}"]')
+    assert "987.25" in entry.inner_text() and sensor["name"] in entry.inner_text()
+    entry.click()
+    page.wait_for_function("(name) => document.querySelector('#inspector').innerText.includes(name)",
+                           arg=sensor["name"], timeout=60_000)
     # Clicking the sensor shows its latest value and a history chart with the reading.
     lon, lat = feature["geometry"]["coordinates"][:2]
     look_down(page, lon, lat, 500)

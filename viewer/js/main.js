@@ -11,7 +11,7 @@ import { SensorLayer, historyFrom } from "./metrics.js";
 import { createBimState, applyBimState, collectBimIndex, namesFrom, GLOBAL_ID_PROPERTY } from "./bim.js";
 import { pickAt as pickScene, enrichBimDescription } from "./picking.js";
 import { Inspector } from "./inspector.js";
-import { renderToggles, renderLegend, BimPanel } from "./panel.js";
+import { renderToggles, renderLegend, renderAlarms, BimPanel } from "./panel.js";
 
 const Cesium = window.Cesium;
 const app = { errors: [], layers: new Map(), bim: new Map(), metricsOk: false };
@@ -75,13 +75,29 @@ async function loadSensors(collection) {
   await sensors.addSensors(body.features || []);
   app.sensors = sensors;
   app.layers.set(collection.id, { source: sensors.source, count: sensors.entities.size, kind: "sensors", title: collection.title });
-  await sensors.loadLatest();
   sensors.onObservation((o) => refreshInspectedSensor(o));
+  sensors.onObservation(() => refreshAlarms());
+  await sensors.loadLatest();
   sensors.subscribe((ok) => {
     app.metricsOk = ok;
     if (!ok) setStatus("status.streamLost");
     else if (app.readyStatus) setStatus(...app.readyStatus);
   });
+}
+
+/** Redraw the alarm list (operators: what is wrong now, click to go there). */
+function refreshAlarms() {
+  renderAlarms(document.getElementById("alarmPanel"), app.sensors.alarms(), (id) => goToSensor(id));
+}
+
+/** Fly above a sensor and show it in the inspector. */
+async function goToSensor(sensorId) {
+  const entity = app.sensors.entities.get(sensorId);
+  if (!entity) return;
+  const where = Cesium.Cartographic.fromCartesian(entity.position.getValue(app.viewer.clock.currentTime));
+  lookDownAt(app.viewer, Cesium.Math.toDegrees(where.longitude), Cesium.Math.toDegrees(where.latitude), 600);
+  const description = { type: "sensor", collection: entity.cimtwin.collection, kind: "sensors", sensorId, properties: { ...entity.cimtwin.properties } };
+  description.historyPoints = await inspectSensor(description);
 }
 
 /** Redraw the inspector when a new reading arrives for the sensor it shows. */
@@ -206,6 +222,7 @@ function wireUi() {
     renderTilesetToggles();
     renderLayerToggles();
     listBimModels();
+    if (app.sensors) refreshAlarms();
   });
   const handler = new Cesium.ScreenSpaceEventHandler(app.viewer.scene.canvas);
   handler.setInputAction((event) => select(event.position.x, event.position.y), Cesium.ScreenSpaceEventType.LEFT_CLICK);

@@ -123,6 +123,19 @@ export class SensorLayer {
     return source;
   }
 
+  /** Readings at warning or alarm level, worst first: [{sensorId, name, position, ...observation}]. */
+  alarms() {
+    const out = [];
+    for (const [sensorId, readings] of this.latest) {
+      const entity = this.entities.get(sensorId);
+      for (const o of Object.values(readings)) {
+        if (o.level === "normal") continue;
+        out.push({ ...o, sensorId, name: entity ? featureName(entity.cimtwin.properties) : sensorId });
+      }
+    }
+    return out.sort((a, b) => LEVEL_ORDER.indexOf(b.level) - LEVEL_ORDER.indexOf(a.level) || a.name.localeCompare(b.name));
+  }
+
   /** Call `listener(observation)` for every applied observation. */
   onObservation(listener) {
     this.listeners.push(listener);

@@ -79,3 +79,16 @@ export class BimPanel {
     this.classes.replaceChildren(...items.map((item) => toggleItem(item.caption, item.visible, (v) => this.handlers.onClass(item.id, v), `class-${item.id}`)));
   }
 }
+
+/** List the current alarms [{sensorId, name, metric, value, unit, level}]; `onPick(sensorId)` on click. */
+export function renderAlarms(section, alarms, onPick) {
+  const list = section.querySelector("ul");
+  list.replaceChildren(...alarms.map((a) => {
+    const li = Object.assign(document.createElement("li"), { className: a.level });
+    li.textContent = `${label("level", a.level)} · ${a.name} · ${label("metric", a.metric)} ${Math.round(a.value * 100) / 100} ${a.unit}`;
+    li.dataset.sensor = a.sensorId;
+    li.addEventListener("click", () => onPick(a.sensorId));
+    return li;
+  }));
+  section.hidden = alarms.length === 0;
+}
