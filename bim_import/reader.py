@@ -125,7 +125,8 @@ class BimReader:
 
     def _local_pieces(self, shape: ElementShape) -> list[tuple]:
         """[(group key, Material, local positions, local normals, faces)] of a geometry."""
-        cache_key = (shape.geometry_id, len(shape.vertices), len(shape.faces))
+        cache_key = (shape.geometry_id, len(shape.vertices), len(shape.faces),
+                     tuple(str(getattr(style, "name", "")) for style in shape.styles))
         pieces = self._pieces.get(cache_key)
         if pieces is not None:
             return pieces
