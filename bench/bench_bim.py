@@ -7,7 +7,12 @@ second use the same numerator for both tools: the elements with 3D body geometry
 (bim_import.geometry.meshable_products). For py3dtiles we also report where its root
 lands: the distance from cimtwin's placement of the same model.
 
-    . .venv/bin/activate && python bench/bench_bim.py [--repeat 3] [FILES...]
+    . .venv/bin/activate && python bench/bench_bim.py [--repeat 3] [--what-if] [FILES...]
+
+--what-if adds a third run per repetition: cimtwin as it would be with two changes outside
+bim_import, simulated by a wrapper (nothing in the project is changed): the CLI ending with
+os._exit after flushing (Python's teardown of scipy/ifcopenshell/pyproj is 0.2-0.5 s), and
+tiles.lod importing scipy.spatial where its KD-tree is built, not at module level.
 """
 from __future__ import annotations
 
@@ -61,6 +66,34 @@ def cimtwin_run(path: Path, work: Path) -> dict:
     return result
 
 
+#: Simulates the two changes --what-if measures (see the module docstring).
+WHAT_IF_WRAPPER = """
+import importlib, os, runpy, sys, types
+fake = types.ModuleType("scipy.spatial")
+def cKDTree(*args, **kwargs):
+    del sys.modules["scipy.spatial"]
+    return importlib.import_module("scipy.spatial").cKDTree(*args, **kwargs)
+fake.cKDTree = cKDTree
+import scipy
+sys.modules["scipy.spatial"] = fake
+try:
+    runpy.run_module("server.cli", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    sys.stdout.flush(); sys.stderr.flush()
+    os._exit(exc.code or 0)
+"""
+
+
+def what_if_run(path: Path, work: Path) -> dict:
+    """cimtwin with the CLI and engine changes simulated (``--what-if``)."""
+    env = dict(os.environ, CIMTWIN_DATA_DIR=str(work), PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-c", WHAT_IF_WRAPPER, "import", "bim", str(path), "--json",
+           "--classification", "public"] + OVERRIDES.get(path.name, [])
+    result = run_measured(cmd, env)
+    result["note"] = "simulated: CLI os._exit + engine imports scipy lazily"
+    return result
+
+
 def py3dtiles_run(path: Path, work: Path) -> dict:
     exe = Path(sys.executable).with_name("py3dtiles")
     result = run_measured([str(exe), "convert", str(path), "--out", str(work / "out")],
@@ -96,25 +129,28 @@ def count_elements(path: Path) -> int:
     return len(meshable_products(open_ifc(path), include_spaces=False))
 
 
-def bench_file(path: Path, repeat: int) -> dict:
-    """Alternate the two tools per repetition so load changes hit both alike."""
-    runs = {"cimtwin": [], "py3dtiles": []}
+def bench_file(path: Path, repeat: int, what_if: bool = False) -> dict:
+    """Alternate the tools per repetition so load changes hit them alike."""
+    tools = [("cimtwin", cimtwin_run), ("py3dtiles", py3dtiles_run)]
+    if what_if:
+        tools.insert(1, ("cimtwin what-if", what_if_run))
+    runs = {tool: [] for tool, _ in tools}
     for _ in range(repeat):
-        for tool, fn in (("cimtwin", cimtwin_run), ("py3dtiles", py3dtiles_run)):
-            with tempfile.TemporaryDirectory(prefix=f"bench-bim-{tool}-") as tmp:
+        for tool, fn in tools:
+            with tempfile.TemporaryDirectory(prefix="bench-bim-") as tmp:
                 runs[tool].append(fn(path, Path(tmp)))
     return runs
 
 
-def speed_ratio(runs: dict, elements: int) -> str:
-    """cimtwin's elements/s over py3dtiles' (medians), or '-' when either failed."""
+def speed_ratio(runs: dict, tool: str) -> str:
+    """py3dtiles' median seconds over ``tool``'s (= elements/s ratio), '-' on failure."""
     medians = {}
-    for tool, results in runs.items():
-        ok = [r["seconds"] for r in results if r["rc"] == 0]
+    for name in (tool, "py3dtiles"):
+        ok = [r["seconds"] for r in runs[name] if r["rc"] == 0]
         if not ok:
             return "-"
-        medians[tool] = statistics.median(ok)
-    return f"{medians['py3dtiles'] / medians['cimtwin']:.2f}x"
+        medians[name] = statistics.median(ok)
+    return f"{medians['py3dtiles'] / medians[tool]:.2f}x"
 
 
 def report(path: Path, runs: dict, elements: int) -> list[str]:
@@ -122,7 +158,6 @@ def report(path: Path, runs: dict, elements: int) -> list[str]:
     size_mb = path.stat().st_size / 2**20
     rows = []
     ours = runs["cimtwin"][-1].get("centre")
-    ratio = speed_ratio(runs, elements)
     for tool, results in runs.items():
         ok = [r for r in results if r["rc"] == 0]
         if not ok:
@@ -137,7 +172,7 @@ def report(path: Path, runs: dict, elements: int) -> list[str]:
             _, _, dist = pyproj.Geod(ellps="WGS84").inv(centre[0], centre[1], ours[0], ours[1])
             note += f"; root {dist / 1000:,.0f} km from the site"
         rows.append(f"| {path.name} ({size_mb:.1f} MB) | {tool} | {elements} | {secs:.2f} | "
-                    f"{elements / secs:.0f} | {ratio if tool == 'cimtwin' else ''} | {peak:.0f} | "
+                    f"{elements / secs:.0f} | {speed_ratio(runs, tool) if tool != 'py3dtiles' else ''} | {peak:.0f} | "
                     f"{note} |")
     return rows
 
@@ -146,13 +181,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--what-if", action="store_true",
+                        help="also time cimtwin with the CLI/engine changes simulated")
     args = parser.parse_args()
     files = args.files or sorted(DATA.glob("*.ifc"))
     lines = ["| file | tool | elements | median s | elements/s | vs py3dtiles | "
              "peak RSS MB (tree) | notes |", "|---|---|---|---|---|---|---|---|"]
     load_before = os.getloadavg()
     for path in files:
-        runs = bench_file(path, args.repeat)
+        runs = bench_file(path, args.repeat, args.what_if)
         lines += report(path, runs, count_elements(path))
         print("\n".join(lines[-2:]), file=sys.stderr, flush=True)
     print("\n".join(lines))
