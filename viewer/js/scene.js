@@ -39,7 +39,7 @@ export function createViewer(containerId, config) {
 
 /** Home camera position: [lon, lat, height] from the config, or Lixia CBD. */
 export function homeOf(config) {
-  const home = Array.isArray(config.home) && config.home.length >= 2 ? config.home : [117.1205, 36.6545, 2500];
+  const home = Array.isArray(config.home) && config.home.length >= 2 ? config.home : [117.1285, 36.658, 2500];
   return { lon: Number(home[0]), lat: Number(home[1]), height: Number(home[2] ?? 2500) };
 }
 
