@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import ifcopenshell
+import ifcopenshell.ifcopenshell_wrapper
 import ifcopenshell.api
 import ifcopenshell.api.unit
 import ifcopenshell.guid
@@ -206,13 +207,28 @@ def _stable_ids(f: ifcopenshell.file, rng: np.random.Generator) -> None:
     for entity in sorted(f.by_type("IfcRoot"), key=lambda e: e.id()):
         entity.GlobalId = ifcopenshell.guid.compress(uuid.UUID(bytes=rng.bytes(16)).hex)
     f.header.file_name.time_stamp = FIXED_TIMESTAMP
-    # ifcopenshell.api fills relationship SETs in hash order; sort them by entity id.
-    for rel in f.by_type("IfcRelationship"):
-        for i in range(len(rel)):
-            value = rel[i]
-            if isinstance(value, tuple) and value and all(
-                    isinstance(v, ifcopenshell.entity_instance) for v in value):
-                rel[i] = tuple(sorted(value, key=lambda e: e.id()))
+    # ifcopenshell.api fills SETs (relationships, unit assignments, ...) in an order that
+    # depends on what the process wrote before; a SET has no order, so sort by entity id.
+    schema = ifcopenshell.ifcopenshell_wrapper.schema_by_name(f.schema)
+    set_attributes: dict[str, list[int]] = {}
+    for entity in f:
+        name = entity.is_a()
+        if name not in set_attributes:
+            set_attributes[name] = _set_attribute_indices(schema.declaration_by_name(name))
+        for i in set_attributes[name]:
+            value = entity[i]
+            if value and all(isinstance(v, ifcopenshell.entity_instance) for v in value):
+                entity[i] = tuple(sorted(value, key=lambda e: e.id()))
+
+
+def _set_attribute_indices(declaration) -> list[int]:
+    """Positions of the attributes declared as SET OF ... in an entity declaration."""
+    indices = []
+    for i, attribute in enumerate(declaration.all_attributes()):
+        kind = attribute.type_of_attribute()
+        if getattr(kind, "type_of_aggregation_string", lambda: "")() == "set":
+            indices.append(i)
+    return indices
 
 
 def write_ifc(path: Path, placement: Placement, rng: np.random.Generator,
