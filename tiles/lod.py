@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import meshoptimizer
 import numpy as np
-from scipy.spatial import cKDTree
 
 from tiles.errors import TilesError
 
@@ -216,6 +215,7 @@ def distance_to_surface(points: np.ndarray, positions: np.ndarray, indices: np.n
     them), never underestimate."""
     surface, owner = _triangle_points(positions, indices, SURFACE_POINTS_PER_TRIANGLE *
                                       len(indices))
+    from scipy.spatial import cKDTree  # here, not at import: scipy costs ~0.5 s to load
     tree = cKDTree(surface, balanced_tree=False, compact_nodes=False)  # fast build
     k = min(candidates, len(surface))
     _, near = tree.query(points, k=k)
