@@ -75,7 +75,7 @@ def simplify_chunk(chunk: Chunk, target_triangles: int) -> tuple[Chunk, float]:
                                       max_error=ERROR_LIMIT * extent)
     clustered = len(kept) > OVER_TARGET * target_triangles and chunk.uvs is None
     if clustered:
-        kept, estimate = _sloppy(chunk.positions, chunk.indices, target_triangles), 0.0
+        kept, estimate = _sloppy(chunk.positions, kept, target_triangles), 0.0
     reduced = Chunk(positions=chunk.positions, indices=kept.astype(np.uint32),
                     feature_ids=chunk.feature_ids, material=chunk.material,
                     normals=chunk.normals, uvs=chunk.uvs, colors=chunk.colors,
