@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tiles.chunk import (NO_FEATURE, Chunk, append_chunk_file, chunk_file_bytes,
+from tiles.chunk import (Chunk, append_chunk_file, chunk_file_bytes,
                          merge_by_signature, read_chunk_file)
 from tiles.content import encode_tile
 from tiles.simplify import simplify_chunk

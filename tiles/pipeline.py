@@ -29,7 +29,7 @@ import numpy as np
 from tiles import georef
 from tiles.addtree import FeatureStats, plan_add_tree
 from tiles.errors import CheckError, InputError, TilesError
-from tiles.ingest import batch_ecef_centre, place_batch, texture_is_readable
+from tiles.ingest import batch_ecef_centre, texture_is_readable
 from tiles.metadata import infer_schema
 from tiles.model import MeshBatch
 from tiles.progress import Progress, ProgressTracker
