@@ -133,17 +133,9 @@ def compute_normals(positions: np.ndarray, indices: np.ndarray,
     Returns (positions, indices, attrs, normals) with corners on a crease duplicated;
     ``attrs`` are the other per-vertex arrays, duplicated alongside.
     """
-    p = positions.astype(np.float64)
-    a = p[indices[:, 0]]
-    u, v = p[indices[:, 1]] - a, p[indices[:, 2]] - a
-    face = np.empty_like(u)
-    face[:, 0] = u[:, 1] * v[:, 2] - u[:, 2] * v[:, 1]
-    face[:, 1] = u[:, 2] * v[:, 0] - u[:, 0] * v[:, 2]
-    face[:, 2] = u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
+    from tiles.kernels import face_and_vertex_normals
+    face, vert = face_and_vertex_normals(positions, indices, len(positions))
     flat = indices.reshape(-1)
-    vert = np.stack([np.bincount(flat, weights=np.repeat(face[:, c], 3),
-                                 minlength=len(positions)) for c in range(3)], axis=1)
-    vert /= np.maximum(np.sqrt(np.einsum("ij,ij->i", vert, vert)), 1e-12)[:, None]
     unit_face = face / np.maximum(np.sqrt(np.einsum("ij,ij->i", face, face)), 1e-12)[:, None]
     corners = vert[flat].reshape(-1, 3, 3)
     dots = np.einsum("fkc,fc->fk", corners, unit_face)

@@ -130,7 +130,8 @@ def simplify(positions: np.ndarray, indices: np.ndarray, target_triangles: int, 
         carried["feature_ids"] = split_ids[used].astype(np.asarray(feature_ids).dtype)
     error = 0.0
     if len(out_idx) < len(indices):
-        error = measured_error(positions[np.unique(indices)], out_pos, out_idx, estimate)
+        error = measured_error(positions, out_pos, out_idx, estimate,
+                               source_indices=indices)
     return SimplifiedMesh(out_pos, out_idx, error=error, **carried)
 
 
@@ -249,25 +250,39 @@ def surface_deviation(pos_a: np.ndarray, idx_a: np.ndarray, pos_b: np.ndarray,
     origin = a.mean(axis=0)
     a, b = a - origin, b - origin
     rng = np.random.default_rng(seed)
-    forward = distance_to_surface(_surface_samples(a, idx_a, rng), b, idx_b).max()
-    backward = distance_to_surface(_surface_samples(b, idx_b, rng), a, idx_a).max()
+    from tiles.nearest import point_mesh_distance  # exact nearest triangle
+    forward = point_mesh_distance(_surface_samples(a, idx_a, rng), b, idx_b).max()
+    backward = point_mesh_distance(_surface_samples(b, idx_b, rng), a, idx_a).max()
     return float(max(forward, backward))
 
 
 def measured_error(source_vertices: np.ndarray, out_pos: np.ndarray, out_idx: np.ndarray,
-                   estimate: float, seed: int = 0) -> float:
+                   estimate: float, seed: int = 0,
+                   source_indices: np.ndarray | None = None) -> float:
     """Geometric error (m) of a simplification whose output vertices are input vertices.
 
     The larger of the simplifier's quadric ``estimate`` and the largest exact distance
-    from up to ``SAMPLE_VERTICES`` random input vertices to the output surface.
+    (nearest triangle found exactly on a grid, :mod:`tiles.nearest`) from up to
+    ``SAMPLE_VERTICES`` random input vertices to the output surface and, when
+    ``source_indices`` (the input triangles over ``source_vertices``) is given, from as
+    many random output edge midpoints and centroids to the input surface: the way back
+    catches output triangles that bridge gaps (clustering), which no input vertex sees.
     """
     if len(out_idx) == 0:
         return float(np.ptp(source_vertices, axis=0).max()) if len(source_vertices) else 0.0
+    from tiles.nearest import point_mesh_distance  # compiled; loaded on first use
     rng = np.random.default_rng(seed)
     points = source_vertices
     if len(points) > SAMPLE_VERTICES:
         points = points[rng.integers(0, len(points), SAMPLE_VERTICES)]
     origin = out_pos.min(axis=0)
-    sampled = distance_to_surface(points - origin, out_pos - origin, out_idx,
-                                  SAMPLE_CANDIDATES).max()
+    sampled = point_mesh_distance(points - origin, out_pos - origin, out_idx).max()
+    if source_indices is not None and len(source_indices):
+        tris = out_idx[rng.integers(0, len(out_idx), SAMPLE_VERTICES // 4)]
+        corner = out_pos[tris] - origin
+        back = np.concatenate([corner.mean(axis=1), (corner[:, 0] + corner[:, 1]) / 2,
+                               (corner[:, 1] + corner[:, 2]) / 2,
+                               (corner[:, 2] + corner[:, 0]) / 2])
+        sampled = max(sampled, point_mesh_distance(back, source_vertices - origin,
+                                                   source_indices).max())
     return float(max(sampled, estimate, 0.0))

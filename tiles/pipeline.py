@@ -150,7 +150,7 @@ def _apply_spill(state: _Ingest, result: dict, tracker: ProgressTracker) -> None
         return
     state.spills.append(result["path"])
     state.digest.update(result["digest"])
-    state.sample.add(result["centroids"].astype(np.float64))
+    state.sample.add(result["centroids"])
     if result["features"] is not None:
         state.stats.add_part(result["features"])
     state.lo = np.minimum(state.lo, result["lo"])

@@ -84,5 +84,6 @@ def simplify_chunk(chunk: Chunk, target_triangles: int) -> tuple[Chunk, float]:
     if clustered:
         reduced = split_mixed_features(reduced)
     # positions are the input surface's vertices (chunks are compact, or split copies)
-    error = measured_error(chunk.positions, reduced.positions, reduced.indices, estimate)
+    error = measured_error(chunk.positions, reduced.positions, reduced.indices, estimate,
+                           source_indices=chunk.indices)
     return reduced, float(error)

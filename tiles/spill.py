@@ -54,7 +54,10 @@ def bucket_spill(spill: str, plan, buckets: str, number: int) -> list[str]:
     """
     parts: dict[str, list] = {}
     for chunk in read_chunk_file(spill):
-        node = plan.place(chunk) if hasattr(plan, "place") else plan.assign(chunk.centroids())
+        if hasattr(plan, "place"):
+            node = plan.place(chunk)
+        else:
+            node = plan.assign_triangles(chunk.positions, chunk.indices)
         order = np.argsort(node, kind="stable")
         ids, starts = np.unique(node[order], return_index=True)
         ends = list(starts[1:]) + [len(order)]
