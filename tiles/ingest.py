@@ -45,24 +45,11 @@ def expand_instances(batch: MeshBatch) -> tuple[np.ndarray, np.ndarray, dict]:
 
 
 def _valid_triangles(pos: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Mask of triangles with in-range indices, finite vertices and non-zero area."""
-    n = len(pos)
-    ok = ((idx >= 0) & (idx < n)).all(axis=1)
-    safe = idx if ok.all() else np.where(ok[:, None], idx, 0)
-    finite_v = np.isfinite(pos).all(axis=1)
-    clean = pos
-    if not finite_v.all():
-        ok &= finite_v[safe].all(axis=1)
-        clean = np.where(finite_v[:, None], pos, 0.0)
-    i0, i1, i2 = safe[:, 0], safe[:, 1], safe[:, 2]
-    ok &= (i0 != i1) & (i1 != i2) & (i0 != i2)
-    a = clean[i0]
-    u, v = clean[i1] - a, clean[i2] - a
-    cx = u[:, 1] * v[:, 2] - u[:, 2] * v[:, 1]
-    cy = u[:, 2] * v[:, 0] - u[:, 0] * v[:, 2]
-    cz = u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
-    ok &= cx * cx + cy * cy + cz * cz > (2 * MIN_AREA_M2) ** 2
-    return ok
+    """Mask of triangles with in-range indices, finite vertices and non-zero area
+    (one compiled pass, :func:`tiles.kernels.valid_triangles`)."""
+    from tiles.kernels import valid_triangles
+    return valid_triangles(np.ascontiguousarray(pos, dtype=np.float64),
+                           np.ascontiguousarray(idx, dtype=np.int64), (2 * MIN_AREA_M2) ** 2)
 
 
 def texture_is_readable(data: bytes) -> bool:

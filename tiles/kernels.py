@@ -84,3 +84,27 @@ def face_and_vertex_normals(positions, indices, vertex_count):
         vert[v, 1] /= n
         vert[v, 2] /= n
     return face, vert
+
+
+@numba.njit(cache=True)
+def valid_triangles(positions, indices, min_cross_sq):
+    """Mask of triangles with in-range, distinct indices, finite corners and a cross
+    product whose squared length exceeds ``min_cross_sq`` (non-zero area): one pass."""
+    n = positions.shape[0]
+    ok = np.ones(indices.shape[0], np.bool_)
+    for t in range(indices.shape[0]):
+        a, b, c = indices[t, 0], indices[t, 1], indices[t, 2]
+        if a < 0 or b < 0 or c < 0 or a >= n or b >= n or c >= n or a == b or b == c \
+                or a == c:
+            ok[t] = False
+            continue
+        ux, uy, uz = positions[b, 0] - positions[a, 0], positions[b, 1] - positions[a, 1], \
+            positions[b, 2] - positions[a, 2]
+        vx, vy, vz = positions[c, 0] - positions[a, 0], positions[c, 1] - positions[a, 1], \
+            positions[c, 2] - positions[a, 2]
+        cx, cy, cz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
+        s = cx * cx + cy * cy + cz * cz
+        # NaN/inf corners give a NaN or inf sum: not a finite area, dropped
+        ok[t] = np.isfinite(s) and s > min_cross_sq and np.isfinite(positions[a, 0] + positions[a, 1]
+                                                              + positions[a, 2])
+    return ok

@@ -75,6 +75,20 @@ def _point_triangle(px, py, pz, ax, ay, az, bx, by, bz, cx, cy, cz):
 
 
 @numba.njit(cache=True)
+def _used_bounds(pos, idx):
+    """Bounding box of the vertices the triangles use (one pass, no gathered copy)."""
+    lo = np.full(3, np.inf)
+    hi = np.full(3, -np.inf)
+    for i in range(idx.shape[0]):
+        for j in range(3):
+            v = idx[i, j]
+            for k in range(3):
+                lo[k] = min(lo[k], pos[v, k])
+                hi[k] = max(hi[k], pos[v, k])
+    return lo, hi
+
+
+@numba.njit(cache=True)
 def _build_grid(pos, idx, lo, cell, dims):
     """CSR lists of the triangles whose bounding box touches each cell."""
     ncell = dims[0] * dims[1] * dims[2]
@@ -151,8 +165,7 @@ def point_mesh_distance(points: np.ndarray, positions: np.ndarray,
     idx = np.ascontiguousarray(indices, dtype=np.int64).reshape(-1, 3)
     if len(idx) == 0 or len(points) == 0:
         return np.full(len(points), np.inf)
-    used = pos[idx.reshape(-1)]
-    lo, hi = used.min(axis=0), used.max(axis=0)
+    lo, hi = _used_bounds(pos, idx)
     ext = np.maximum(hi - lo, 1e-9)
     volume_like = np.prod(np.maximum(ext, ext.max() * 1e-3))
     cell = max(float((volume_like / (CELLS_PER_TRIANGLE * len(idx))) ** (1 / 3)),
