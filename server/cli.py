@@ -11,28 +11,24 @@ from server.config import CLASSIFICATIONS, ConfigError, load_config
 from server.services import Services, open_services
 
 
-class ProgressBar:
-    """A tqdm bar fed by the engine's progress dicts (triangles, tiles, eta, stage)."""
+class StepBar:
+    """A tqdm bar over the demo build's steps (events with stage, done, total)."""
 
-    def __init__(self, enabled: bool, unit: str = "tri"):
+    def __init__(self, enabled: bool):
         self.enabled = enabled
         self.bar = None
-        self.unit = unit
 
     def __call__(self, status: dict) -> None:
         if not self.enabled:
             return
         from tqdm import tqdm
-        done = status.get("done", status.get("triangles", 0))
-        total = status.get("total")
         if self.bar is None:
-            self.bar = tqdm(total=total, unit=self.unit, unit_scale=True, file=sys.stderr,
+            self.bar = tqdm(total=status.get("total"), unit="step", file=sys.stderr,
                             dynamic_ncols=True)
-        if total and self.bar.total != total:
-            self.bar.total = total
-        self.bar.n = done
-        extras = {k: status[k] for k in ("stage", "tiles") if k in status}
-        self.bar.set_postfix(extras, refresh=False)
+        self.bar.n = status.get("done", 0)
+        self.bar.set_description(status.get("stage", ""))
+        self.bar.set_postfix({k: status[k] for k in ("phase", "triangles", "tiles") if k in status},
+                             refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:
@@ -54,11 +50,11 @@ def _print_summary(result: dict, as_json: bool, title: str) -> None:
 
 
 def _run_import(args, services: Services, fn: Callable[..., dict], title: str, **kwargs) -> int:
-    bar = ProgressBar(enabled=not args.json and sys.stderr.isatty())
-    try:
-        result = fn(services, args.file, progress=bar, **kwargs)
-    finally:
-        bar.close()
+    """Run an import with the engine's progress bar (triangles, tiles, ETA) on a terminal."""
+    from tiles.progress import tqdm_progress
+    bar = tqdm_progress(file=sys.stderr, dynamic_ncols=True) \
+        if not args.json and sys.stderr.isatty() else None
+    result = fn(services, args.file, progress=bar, **kwargs)
     _print_summary(result, args.json, title)
     return 0
 
@@ -80,7 +76,7 @@ def cmd_serve(args, services: Services) -> int:
 
 def cmd_demo(args, services: Services) -> int:
     from server.demo.build import build_demo
-    bar = ProgressBar(enabled=sys.stderr.isatty(), unit="step")
+    bar = StepBar(enabled=sys.stderr.isatty())
     try:
         result = build_demo(services, progress=bar)
     finally:
