@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 
 from flask import Flask
 
@@ -10,11 +9,9 @@ from server.config import Config, load_config
 from server.errors import register_error_handlers
 from server.services import Services
 
-#: Blueprint modules, each exposing ``bp``. Parts not present in a build are skipped.
+#: Blueprint modules, each exposing ``bp``.
 BLUEPRINTS = ("server.web", "server.tiles_api", "server.jobs_api", "server.ogc_api",
               "server.metrics_api", "server.bim_api")
-
-log = logging.getLogger(__name__)
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
@@ -27,12 +24,5 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions["cimtwin"] = Services(config)
     register_error_handlers(app)
     for name in BLUEPRINTS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            log.warning("part %s is not present; its routes are off", name)
-            continue
-        app.register_blueprint(module.bp)
+        app.register_blueprint(importlib.import_module(name).bp)
     return app

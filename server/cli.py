@@ -237,15 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
-    from server.catalog import CatalogError
-    from tiles.errors import TilesError
-    errors: list[type[Exception]] = [ConfigError, CatalogError, TilesError, FileNotFoundError]
-    for module, name in (("layers.errors", "LayerError"), ("bim_import.errors", "BimError")):
-        try:
-            errors.append(getattr(__import__(module, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(errors)
+    """Errors whose message tells the user what to do: no traceback for them."""
+    from server.errors import domain_errors
+    return (*domain_errors(), FileNotFoundError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,19 +19,15 @@ def problem(status: int, title: str, detail: str = "", **extra):
     return response
 
 
-def _domain_errors() -> list[type[Exception]]:
-    """Each package's root error: bad input a user can fix, hence 400."""
+def domain_errors() -> tuple[type[Exception], ...]:
+    """Each package's root error: input a user can fix (400 unless the error says)."""
+    from bim_import.errors import BimError
+    from layers.errors import LayerError
     from server.catalog import CatalogError
     from server.config import ConfigError
+    from server.metrics.errors import MetricError
     from tiles.errors import TilesError
-    errors: list[type[Exception]] = [TilesError, CatalogError, ConfigError]
-    for module, name in (("layers.errors", "LayerError"), ("bim_import.errors", "BimError"),
-                         ("server.metrics.errors", "MetricError")):
-        try:
-            errors.append(getattr(__import__(module, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            pass  # that part is not installed in this build
-    return errors
+    return (TilesError, LayerError, BimError, MetricError, CatalogError, ConfigError)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -41,7 +37,7 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException):
         return problem(exc.code or 500, exc.name, exc.description or "")
 
-    for error_type in _domain_errors():
+    for error_type in domain_errors():
         @app.errorhandler(error_type)
         def domain_error(exc: Exception):
             status = getattr(exc, "status", 400)

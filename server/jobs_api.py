@@ -36,9 +36,10 @@ def jobs():
     services = current_services()
     queue = current_app.extensions.get("cimtwin.jobs")
     if queue is None:
-        from server.cli import _user_errors
+        from server.errors import domain_errors
         from server.jobs import JobQueue
-        queue = JobQueue(services.data_dir / "jobs.sqlite", user_errors=_user_errors())
+        queue = JobQueue(services.data_dir / "jobs.sqlite",
+                         user_errors=(*domain_errors(), FileNotFoundError))
         current_app.extensions["cimtwin.jobs"] = queue
     return queue
 
