@@ -11,11 +11,11 @@ attributes as a seam.
 The error is *measured* (:func:`measured_error`, what feeds ``geometricError``): the
 larger of meshoptimizer's own quadric error in metres (the distance of every kept vertex
 to the planes of the triangles its collapses removed, over *all* collapses) and the
-largest exact distance from a bounded random sample of input vertices to the simplified
-surface (a KD-tree over the small simplified mesh, built once per call). Output vertices
-are input vertices, so they lie on the input surface exactly. The cost is bounded
-(``SAMPLE_VERTICES`` queries) whatever the tile size. :func:`surface_deviation` is the
-full two-way sampled measure, kept for tests and benchmarks that check the cheap one.
+largest exact distance, both ways, between bounded random samples of the two surfaces
+(input vertices to the output, output edge midpoints and centroids to the input; exact
+nearest triangle on a compiled grid, :mod:`tiles.nearest`). The cost is bounded
+(``SAMPLE_VERTICES`` queries a way) whatever the tile size. :func:`surface_deviation` is
+the full two-way sampled measure, kept for tests and benchmarks that check the cheap one.
 """
 from __future__ import annotations
 
@@ -29,17 +29,8 @@ from tiles.errors import TilesError
 #: Query points used per direction when measuring the deviation; enough to find the
 #: worst spot of a tile-sized mesh, bounded so a 500k-triangle parent stays fast.
 MAX_QUERY_POINTS = 20_000
-#: Nearest triangles (by centroid) whose exact distance is taken for each query point.
-CANDIDATES = 8
-#: Surface points per triangle (on average) for the nearest-triangle search.
-SURFACE_POINTS_PER_TRIANGLE = 6
-#: Most subdivisions of one triangle's edges for those points.
-MAX_SUBDIVISION = 16
 #: Input vertices sampled per simplification by :func:`measured_error`.
 SAMPLE_VERTICES = 2048
-#: Candidate triangles per sampled vertex in :func:`measured_error` (fewer than
-#: CANDIDATES: a simplified tile has few, large triangles).
-SAMPLE_CANDIDATES = 4
 
 
 @dataclass
@@ -178,54 +169,6 @@ def closest_point_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray,
 
 def _dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", u, v)
-
-
-def _triangle_points(positions: np.ndarray, indices: np.ndarray,
-                     budget: int) -> tuple[np.ndarray, np.ndarray]:
-    """Points spread over every triangle (a barycentric grid, finer on long triangles)
-    and the triangle each belongs to; about ``budget`` points in all.
-
-    Centroids alone mislead a nearest-neighbour search on simplified meshes: a point on
-    a long sliver is far from the sliver's centroid and the search returns other
-    triangles (distances overestimated by tens of metres, measured on 1.5 km tiles).
-    """
-    tri = positions[indices]
-    edges = np.stack([tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 1], tri[:, 0] - tri[:, 2]], 1)
-    longest = np.sqrt(np.einsum("tec,tec->te", edges, edges).max(axis=1))
-    spacing = max(float(np.sqrt(np.sum(longest ** 2) / max(budget, 1))), 1e-9)
-    steps = np.clip(np.ceil(longest / spacing), 1, MAX_SUBDIVISION).astype(np.int64)
-    points, owners = [], []
-    for n in np.unique(steps):
-        which = np.flatnonzero(steps == n)
-        i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
-        keep = i + j <= n
-        w1, w2 = i[keep] / n, j[keep] / n
-        w0 = 1.0 - w1 - w2
-        t = tri[which]
-        pts = (t[:, None, 0] * w0[None, :, None] + t[:, None, 1] * w1[None, :, None]
-               + t[:, None, 2] * w2[None, :, None])
-        points.append(pts.reshape(-1, 3))
-        owners.append(np.repeat(which, len(w0)))
-    return np.concatenate(points), np.concatenate(owners)
-
-
-def distance_to_surface(points: np.ndarray, positions: np.ndarray, indices: np.ndarray,
-                        candidates: int = CANDIDATES) -> np.ndarray:
-    """Distance from each point to a mesh: exact to the triangles owning the nearest
-    surface points. It can only overestimate (when the nearest triangle is not among
-    them), never underestimate."""
-    surface, owner = _triangle_points(positions, indices, SURFACE_POINTS_PER_TRIANGLE *
-                                      len(indices))
-    from scipy.spatial import cKDTree  # here, not at import: scipy costs ~0.5 s to load
-    tree = cKDTree(surface, balanced_tree=False, compact_nodes=False)  # fast build
-    k = min(candidates, len(surface))
-    _, near = tree.query(points, k=k)
-    cand = owner[near.reshape(-1)]
-    rows = np.repeat(points, k, axis=0)
-    p = positions
-    dist = closest_point_distance(rows, p[indices[cand, 0]], p[indices[cand, 1]],
-                                  p[indices[cand, 2]])
-    return dist.reshape(len(points), k).min(axis=1)
 
 
 def _surface_samples(positions: np.ndarray, indices: np.ndarray,
