@@ -216,7 +216,11 @@ def measured_error(source_vertices: np.ndarray, out_pos: np.ndarray, out_idx: np
     from tiles.nearest import point_mesh_distance  # compiled; loaded on first use
     rng = np.random.default_rng(seed)
     points = source_vertices
-    if len(points) > SAMPLE_VERTICES:
+    if source_indices is not None and len(source_indices):
+        # corners of random input triangles: only vertices the surface uses
+        corners = np.asarray(source_indices).reshape(-1)
+        points = points[corners[rng.integers(0, len(corners), SAMPLE_VERTICES)]]
+    elif len(points) > SAMPLE_VERTICES:
         points = points[rng.integers(0, len(points), SAMPLE_VERTICES)]
     origin = out_pos.min(axis=0)
     sampled = point_mesh_distance(points - origin, out_pos - origin, out_idx).max()
