@@ -123,6 +123,13 @@ def cmd_import_mesh(args, services: Services) -> int:
                        compression=args.compression)
 
 
+def cmd_import_photo(args, services: Services) -> int:
+    from server.imports import import_production
+    return _run_import(args, services, import_production, "imported reality mesh",
+                       name=args.name, classification=args.classification,
+                       geoid_offset_m=args.geoid_offset, compression=args.compression)
+
+
 def cmd_import_bim(args, services: Services) -> int:
     from server.bim_api import import_bim_file
     return _run_import(args, services, import_bim_file, "imported BIM model", name=args.name,
@@ -206,6 +213,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--geoid-offset", type=float, help="N in metres (ellipsoidal = orthometric + N)")
     p.add_argument("--compression", choices=("none", "draco", "meshopt"))
     p.set_defaults(func=cmd_import_mesh)
+
+    p = imp.add_parser("photo", help="a ContextCapture production folder (metadata.xml + "
+                       "Data/ with OBJ or OSGB) -> 3D Tiles")
+    p.add_argument("file", metavar="FOLDER")
+    p.add_argument("--name")
+    p.add_argument("--classification", choices=CLASSIFICATIONS, default="internal",
+                   help="who may see it (anonymous users see public only; default internal)")
+    p.add_argument("--geoid-offset", type=float,
+                   help="heights are orthometric: N in metres (ellipsoidal = orthometric + N)")
+    p.add_argument("--compression", choices=("none", "draco", "meshopt"))
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_import_photo)
 
     p = imp.add_parser("bim", help="an IFC model -> 3D Tiles with pickable elements")
     _add_import_common(p, "override the model's CRS (EPSG code, PROJ string or WKT)")

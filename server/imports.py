@@ -86,3 +86,35 @@ def import_mesh(services: Services, path: str | Path, *, crs: str | None,
                             progress=progress)
     entry = register_tileset(services, summary, classification=classification, source=str(path))
     return entry["summary"] | {"id": tileset_id, "classification": classification}
+
+
+def import_production(services: Services, folder: str | Path, *, name: str | None = None,
+                      tileset_id: str | None = None, classification: str = "internal",
+                      geoid_offset_m: float | None = None, compression: str | None = None,
+                      progress: Progress = None) -> dict:
+    """A ContextCapture production (metadata.xml + Data/Tile_*/ with OBJ or OSGB) ->
+    a published reality-mesh tileset + catalog entry.
+
+    The CRS and origin come from metadata.xml (its WKT parameters win over a contradicting
+    AUTHORITY code). Heights are taken as ellipsoidal unless a geoid offset is given, in
+    which case they are orthometric (a national height datum) and N is added.
+    """
+    from dataclasses import replace
+
+    from tiles.pipeline import build_tileset
+    from tiles.readers.contextcapture import read_production
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder: pass the production folder that holds "
+                         "metadata.xml and Data/")
+    frame, batches = read_production(folder)
+    if geoid_offset_m is not None:
+        frame = replace(frame, vertical="orthometric", geoid_offset_m=geoid_offset_m)
+    name = name or folder.name
+    tileset_id = tileset_id or services.catalog.new_id(name)
+    options = build_options(services, name=name, kind="reality", compression=compression,
+                            geoid_offset_m=frame.geoid_offset_m)
+    summary = build_tileset(batches, services.store, tileset_id, options, progress=progress)
+    entry = register_tileset(services, summary, classification=classification,
+                             source=str(folder))
+    return entry["summary"] | {"id": tileset_id, "classification": classification}

@@ -92,3 +92,29 @@ def test_bad_config_is_reported_with_the_key(tmp_path):
     result = run_cli(tmp_path, "tilesets", "list", env_extra={"CIMTWIN_TILES__COMPRESSION": "zip"})
     assert result.returncode == 2
     assert "tiles.compression" in result.stderr and "draco" in result.stderr
+
+
+def test_import_contextcapture_production_folder(tmp_path, shared_data):
+    """`cimtwin import photo FOLDER`: CRS and origin from metadata.xml, a checked tileset."""
+    production = shared_data(*OBJ_PRODUCTION)
+    result = run_cli(tmp_path, "import", "photo", str(production), "--name", "中山 实景",
+                     "--classification", "public", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["kind"] == "reality" and summary["triangles"] >= 23_000
+    # Independently: tile +016 spans local y 1600..1700 north of SRSOrigin, CM 113.37, FN 90.
+    to_lonlat = Transformer.from_crs(
+        "+proj=tmerc +lat_0=0 +lon_0=113.37 +k=1 +x_0=500000 +y_0=90 +ellps=GRS80 +units=m",
+        "EPSG:4490", always_xy=True)
+    lon, lat = to_lonlat.transform(501027.524 + 50, 2488718.808 + 1650)
+    w, s, e, n = summary["bounds"]
+    assert w < lon < e and s < lat < n
+    check = run_cli(tmp_path, "tilesets", "check", summary["id"])
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_import_photo_without_metadata_says_what_is_missing(tmp_path):
+    folder = tmp_path / "production"
+    (folder / "Data").mkdir(parents=True)
+    result = run_cli(tmp_path, "import", "photo", str(folder))
+    assert result.returncode == 1 and "metadata.xml" in result.stderr
