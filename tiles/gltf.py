@@ -329,7 +329,8 @@ def _feature_extension(p: Primitive, properties: PropertyTable | None) -> dict[s
 
 def to_glb(primitives: Sequence[Primitive], *, translation=(0.0, 0.0, 0.0),
            properties: PropertyTable | None = None, compression: str = "none",
-           instances: Sequence[np.ndarray | None] | None = None) -> bytes:
+           instances: Sequence[np.ndarray | None] | None = None,
+           auto_instance: bool = True) -> bytes:
     """Encode ``primitives`` as one glb.
 
     translation: float64 ENU metres, the root node's translation (converted to y-up).
@@ -338,6 +339,9 @@ def to_glb(primitives: Sequence[Primitive], *, translation=(0.0, 0.0, 0.0),
         (EXT_meshopt_compression + KHR_mesh_quantization).
     instances: optional, one entry per primitive: None or (K,4,4) transforms in the
         primitive's frame (z-up, rel. to ``translation``), via EXT_mesh_gpu_instancing.
+    auto_instance: features of a primitive that repeat the same geometry (IFC mapped
+        items, type instances: :func:`tiles.instancing.split_instances`) are stored once
+        and drawn per instance, each instance still its own feature (EXT_instance_features).
     """
     if compression not in COMPRESSIONS:
         raise TilesError(f"unknown compression {compression!r}; use one of {COMPRESSIONS}")
@@ -357,21 +361,38 @@ def to_glb(primitives: Sequence[Primitive], *, translation=(0.0, 0.0, 0.0),
     plain: list[dict[str, Any]] = []
     for i, p in enumerate(primitives):
         _check_primitive(p, i)
-        prim = _encode_primitive(b, p, compression)
-        prim["material"] = _material_index(b, materials, p)
-        if p.feature_ids is not None:
-            b.use("EXT_mesh_features")
-            prim.setdefault("extensions", {})["EXT_mesh_features"] = \
-                _feature_extension(p, properties)
         inst = None if instances is None else instances[i]
-        if inst is None:
-            plain.append(prim)
-        else:
+        groups = []
+        if inst is None and auto_instance:
+            from tiles.instancing import split_instances
+            p, groups = split_instances(p)
+        if p is not None:
+            prim = _primitive_json(b, materials, p, properties, compression)
+            if inst is None:
+                plain.append(prim)
+            else:
+                from tiles.instancing import add_instanced_node
+                add_instanced_node(b, prim, np.asarray(inst, dtype=np.float64))
+        for group in groups:
             from tiles.instancing import add_instanced_node
-            add_instanced_node(b, prim, np.asarray(inst, dtype=np.float64))
+            prim = _primitive_json(b, materials, group.prototype, properties, compression)
+            add_instanced_node(b, prim, group.matrices, group.feature_ids,
+                               property_table=properties is not None)
     if plain:
         root["mesh"] = b.add_list("meshes", {"primitives": plain})
     return b.finish()
+
+
+def _primitive_json(b: GlbBuilder, materials: dict, p: Primitive,
+                    properties: PropertyTable | None, compression: str) -> dict[str, Any]:
+    """Encode one primitive's streams, material and per-vertex feature ids."""
+    prim = _encode_primitive(b, p, compression)
+    prim["material"] = _material_index(b, materials, p)
+    if p.feature_ids is not None:
+        b.use("EXT_mesh_features")
+        prim.setdefault("extensions", {})["EXT_mesh_features"] = \
+            _feature_extension(p, properties)
+    return prim
 
 
 def read_glb(data: bytes) -> tuple[dict[str, Any], bytes]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from tiles import georef
 from tiles.chunk import NO_FEATURE, Chunk
+from tiles.errors import InputError
 from tiles.model import MeshBatch
 
 #: Triangles with an area below this (m^2) are degenerate.
@@ -22,7 +23,10 @@ MIN_AREA_M2 = 1e-10
 
 
 def expand_instances(batch: MeshBatch) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Positions/indices with instances applied, plus per-vertex extras repeated."""
+    """Positions/indices with instances applied, plus per-vertex extras repeated.
+
+    Baked here so tiling, bounds and feature placement see every copy; the glb writer
+    stores copies found repeated in one tile once again (:mod:`tiles.instancing`)."""
     pos = np.asarray(batch.positions, dtype=np.float64).reshape(-1, 3)
     idx = np.asarray(batch.indices).reshape(-1, 3).astype(np.int64)
     extras = {"feature_ids": batch.feature_ids, "normals": batch.normals,
@@ -39,7 +43,14 @@ def expand_instances(batch: MeshBatch) -> tuple[np.ndarray, np.ndarray, dict]:
         length = np.linalg.norm(normals, axis=1, keepdims=True)
         normals = (normals / np.where(length > 0, length, 1)).astype(np.float32)
     rep = lambda a: None if a is None else np.concatenate([np.asarray(a)] * len(mats))
-    extras = {"feature_ids": rep(batch.feature_ids), "normals": normals,
+    fids = rep(batch.feature_ids)
+    if batch.instance_feature_ids is not None:
+        per = np.asarray(batch.instance_feature_ids, dtype=np.uint32).reshape(-1)
+        if len(per) != len(mats):
+            raise InputError(f"instance_feature_ids has {len(per)} ids for {len(mats)} "
+                             "instances; give one feature id per instance")
+        fids = np.repeat(per, len(pos))
+    extras = {"feature_ids": fids, "normals": normals,
               "uvs": rep(batch.uvs), "colors": rep(batch.colors)}
     return out_pos, out_idx, extras
 

@@ -87,6 +87,10 @@ class MeshBatch:
     colors: uint8 (N, 4) or None (per-vertex RGBA).
     instances: optional (K, 4, 4) float64 transforms in ``frame``; when given, the
         batch geometry is a prototype drawn once per transform (IFC mapped items).
+    instance_feature_ids: optional (K,) uint32 with ``instances``: instance k is feature
+        ``instance_feature_ids[k]`` (every instance pickable on its own); without it all
+        instances carry ``feature_ids``. The glb stores repeated geometry once
+        (EXT_mesh_gpu_instancing + EXT_instance_features, see docs/tiling.md).
     """
 
     positions: np.ndarray
@@ -99,6 +103,7 @@ class MeshBatch:
     uvs: np.ndarray | None = None
     colors: np.ndarray | None = None
     instances: np.ndarray | None = None
+    instance_feature_ids: np.ndarray | None = None
 
     @property
     def triangle_count(self) -> int:

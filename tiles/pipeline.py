@@ -39,7 +39,7 @@ from tiles.workers import open_executor, worker_count
 
 KINDS = ("bim", "reality", "buildings", "mesh", "terrain")
 #: Bump when the output format changes, so old staging/work folders are not reused.
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 
 
 @dataclass
