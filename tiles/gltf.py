@@ -349,6 +349,7 @@ def to_glb(primitives: Sequence[Primitive], *, translation=(0.0, 0.0, 0.0),
         raise TilesError("a tile needs at least one primitive")
     if instances is not None and len(instances) != len(primitives):
         raise TilesError("instances must give one entry (or None) per primitive")
+    from tiles.instancing import add_instanced_node, split_instances  # imports gltf
     b = GlbBuilder()
     if properties is not None:
         _metadata(b, properties)
@@ -364,17 +365,14 @@ def to_glb(primitives: Sequence[Primitive], *, translation=(0.0, 0.0, 0.0),
         inst = None if instances is None else instances[i]
         groups = []
         if inst is None and auto_instance:
-            from tiles.instancing import split_instances
             p, groups = split_instances(p)
         if p is not None:
             prim = _primitive_json(b, materials, p, properties, compression)
             if inst is None:
                 plain.append(prim)
             else:
-                from tiles.instancing import add_instanced_node
                 add_instanced_node(b, prim, np.asarray(inst, dtype=np.float64))
         for group in groups:
-            from tiles.instancing import add_instanced_node
             prim = _primitive_json(b, materials, group.prototype, properties, compression)
             add_instanced_node(b, prim, group.matrices, group.feature_ids,
                                property_table=properties is not None)

@@ -4,8 +4,6 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import numpy as np
-import pytest
 from scipy.spatial import cKDTree
 
 import tiles.instancing as instancing
