@@ -184,3 +184,27 @@ def test_instance_feature_ids_must_match_the_instances():
     batch.instance_feature_ids = batch.instance_feature_ids[:3]
     with pytest.raises(InputError, match="one feature id per instance"):
         expand_instances(batch)
+
+
+@pytest.mark.parametrize("compression", ["draco", "meshopt"])
+def test_compressed_prototypes_are_valid_and_keep_instance_features(compression):
+    """Compression applies to the prototype; instance ids and transforms stay readable."""
+    from tiles.ingest import expand_instances
+    from tiles.gltf import Primitive, to_glb
+    from tiles.metadata import PropertyTable, infer_schema
+    from tiles.model import Material
+    batch = _column_batch(5)
+    pos, idx, extras = expand_instances(batch)
+    rows = [batch.features[int(i)] for i in batch.instance_feature_ids]
+    prim = Primitive(positions=pos.astype(np.float32), indices=idx.astype(np.uint32),
+                     material=Material(), feature_ids=(extras["feature_ids"] - 100)
+                     .astype(np.uint32))
+    table = PropertyTable(schema=infer_schema(rows), rows=rows)
+    glb = to_glb([prim], properties=table, compression=compression)
+    gltf, bin_chunk = read_glb(glb)
+    node = next(n for n in gltf["nodes"] if "EXT_instance_features" in n.get("extensions", {}))
+    attrs = node["extensions"]["EXT_mesh_gpu_instancing"]["attributes"]
+    assert sorted(accessor(gltf, bin_chunk, attrs["_FEATURE_ID_0"])[:, 0]) == [0, 1, 2, 3, 4]
+    assert "mesh" not in gltf["nodes"][0]  # every column went into the instanced node
+    report = validate_glb(glb)[0]
+    assert report.errors == 0, report.messages
