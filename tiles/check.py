@@ -98,14 +98,15 @@ _NORM = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0}
 def glb_position_corners(data: bytes) -> np.ndarray:
     """Corners of every primitive's POSITION min/max box, in z-up tile coordinates."""
     from tiles.gltf import read_glb
-    gltf, _ = read_glb(data)
+    gltf, bin_chunk = read_glb(data)
     out = []
 
     def visit(index: int, parent: np.ndarray) -> None:
         node = gltf["nodes"][index]
         matrix = parent @ _node_matrix(node)
-        if "EXT_mesh_gpu_instancing" in node.get("extensions", {}):
-            return  # instance transforms are not followed; the validator still runs
+        instancing = node.get("extensions", {}).get("EXT_mesh_gpu_instancing")
+        placements = [matrix] if instancing is None else \
+            [matrix @ m for m in _instance_matrices(gltf, bin_chunk, instancing["attributes"])]
         for prim in gltf.get("meshes", [{}] * (node.get("mesh", -1) + 1))[
                 node["mesh"]]["primitives"] if "mesh" in node else []:
             acc = gltf["accessors"][prim["attributes"]["POSITION"]]
@@ -114,7 +115,7 @@ def glb_position_corners(data: bytes) -> np.ndarray:
                 lo, hi = lo / _NORM[acc["componentType"]], hi / _NORM[acc["componentType"]]
             corners = np.array([[x, y, z, 1] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
                                 for z in (lo[2], hi[2])])
-            out.append((corners @ matrix.T)[:, :3])
+            out.extend((corners @ placed.T)[:, :3] for placed in placements)
         for child in node.get("children", []):
             visit(child, matrix)
 
@@ -122,6 +123,34 @@ def glb_position_corners(data: bytes) -> np.ndarray:
         for index in scene.get("nodes", []):
             visit(index, _GLTF_TO_ZUP)
     return np.concatenate(out) if out else np.empty((0, 3))
+
+
+def _instance_matrices(gltf: dict, bin_chunk: bytes, attributes: dict) -> np.ndarray:
+    """(K,4,4) instance transforms of an EXT_mesh_gpu_instancing node (float TRS)."""
+    def read(name: str, width: int) -> np.ndarray | None:
+        if name not in attributes:
+            return None
+        acc = gltf["accessors"][attributes[name]]
+        view = gltf["bufferViews"][acc["bufferView"]]
+        if acc["componentType"] != 5126 or "extensions" in view:
+            raise ValueError(f"instance {name} is not plain float32; cannot place it")
+        start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
+        return np.frombuffer(bin_chunk, np.float32, acc["count"] * width, start) \
+            .reshape(-1, width).astype(np.float64)
+    t, q, s = read("TRANSLATION", 3), read("ROTATION", 4), read("SCALE", 3)
+    count = next(len(a) for a in (t, q, s) if a is not None)
+    t = np.zeros((count, 3)) if t is None else t
+    q = np.tile([0.0, 0, 0, 1], (count, 1)) if q is None else q
+    s = np.ones((count, 3)) if s is None else s
+    x, y, z, w = q.T  # glTF quaternions are x, y, z, w
+    rot = np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
+                    2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
+                    2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+                   axis=1).reshape(-1, 3, 3)
+    matrices = np.tile(np.eye(4), (count, 1, 1))
+    matrices[:, :3, :3] = rot * s[:, None, :]
+    matrices[:, :3, 3] = t
+    return matrices
 
 
 class _Walker:

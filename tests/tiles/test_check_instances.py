@@ -1,0 +1,28 @@
+"""tiles.check places instanced content by its instance transforms (content inside tile)."""
+import numpy as np
+
+from tiles.check import glb_position_corners
+from tiles.gltf import Primitive, to_glb
+from tiles.model import Material
+
+
+def _box_primitive():
+    positions = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], np.float32)
+    indices = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
+                        [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]],
+                       np.uint32)
+    return Primitive(positions=positions, indices=indices, material=Material())
+
+
+def test_instance_transforms_are_followed():
+    matrices = np.tile(np.eye(4), (3, 1, 1))
+    matrices[1, :3, 3] = (100, 0, 0)
+    turn = np.eye(4)
+    turn[:2, :2] = [[0, -1], [1, 0]]       # 90 degrees about z (up)
+    turn[:3, 3] = (0, 50, 10)
+    matrices[2] = turn
+    glb = to_glb([_box_primitive()], instances=[matrices])
+    corners = glb_position_corners(glb)
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    assert np.allclose(lo, (-1, 0, 0), atol=1e-4)      # the turned copy reaches x = -1
+    assert np.allclose(hi, (101, 51, 11), atol=1e-4)   # the shifted and the raised copies
