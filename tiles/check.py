@@ -96,7 +96,8 @@ _NORM = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0}
 
 
 def glb_position_corners(data: bytes) -> np.ndarray:
-    """Corners of every primitive's POSITION min/max box, in z-up tile coordinates."""
+    """Corners of every primitive's POSITION min/max box, in z-up tile coordinates
+    (for instanced prototypes: the placed vertices themselves)."""
     from tiles.gltf import read_glb
     gltf, bin_chunk = read_glb(data)
     out = []
@@ -105,17 +106,25 @@ def glb_position_corners(data: bytes) -> np.ndarray:
         node = gltf["nodes"][index]
         matrix = parent @ _node_matrix(node)
         instancing = node.get("extensions", {}).get("EXT_mesh_gpu_instancing")
-        placements = [matrix] if instancing is None else \
-            [matrix @ m for m in _instance_matrices(gltf, bin_chunk, instancing["attributes"])]
         for prim in gltf.get("meshes", [{}] * (node.get("mesh", -1) + 1))[
                 node["mesh"]]["primitives"] if "mesh" in node else []:
             acc = gltf["accessors"][prim["attributes"]["POSITION"]]
+            if instancing is not None:
+                # A rotated box of the prototype is looser than the rotated geometry, so
+                # place the vertices themselves (plain float32 prototypes; a compressed
+                # one is left to the validator).
+                points = _plain_floats(gltf, bin_chunk, acc, 3)
+                if points is not None:
+                    homogeneous = np.c_[points, np.ones(len(points))]
+                    for m in _instance_matrices(gltf, bin_chunk, instancing["attributes"]):
+                        out.append((homogeneous @ (matrix @ m).T)[:, :3])
+                continue
             lo, hi = np.asarray(acc["min"], float), np.asarray(acc["max"], float)
             if acc.get("normalized"):
                 lo, hi = lo / _NORM[acc["componentType"]], hi / _NORM[acc["componentType"]]
             corners = np.array([[x, y, z, 1] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
                                 for z in (lo[2], hi[2])])
-            out.extend((corners @ placed.T)[:, :3] for placed in placements)
+            out.append((corners @ matrix.T)[:, :3])
         for child in node.get("children", []):
             visit(child, matrix)
 
@@ -125,18 +134,27 @@ def glb_position_corners(data: bytes) -> np.ndarray:
     return np.concatenate(out) if out else np.empty((0, 3))
 
 
+def _plain_floats(gltf: dict, bin_chunk: bytes, acc: dict, width: int) -> np.ndarray | None:
+    """An accessor's values when stored as plain float32 in the BIN chunk, else None."""
+    if "bufferView" not in acc or acc["componentType"] != 5126:
+        return None
+    view = gltf["bufferViews"][acc["bufferView"]]
+    if "extensions" in view or view.get("byteStride", 4 * width) != 4 * width:
+        return None
+    start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
+    return np.frombuffer(bin_chunk, np.float32, acc["count"] * width, start) \
+        .reshape(-1, width).astype(np.float64)
+
+
 def _instance_matrices(gltf: dict, bin_chunk: bytes, attributes: dict) -> np.ndarray:
     """(K,4,4) instance transforms of an EXT_mesh_gpu_instancing node (float TRS)."""
     def read(name: str, width: int) -> np.ndarray | None:
         if name not in attributes:
             return None
-        acc = gltf["accessors"][attributes[name]]
-        view = gltf["bufferViews"][acc["bufferView"]]
-        if acc["componentType"] != 5126 or "extensions" in view:
+        values = _plain_floats(gltf, bin_chunk, gltf["accessors"][attributes[name]], width)
+        if values is None:
             raise ValueError(f"instance {name} is not plain float32; cannot place it")
-        start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
-        return np.frombuffer(bin_chunk, np.float32, acc["count"] * width, start) \
-            .reshape(-1, width).astype(np.float64)
+        return values
     t, q, s = read("TRANSLATION", 3), read("ROTATION", 4), read("SCALE", 3)
     count = next(len(a) for a in (t, q, s) if a is not None)
     t = np.zeros((count, 3)) if t is None else t
