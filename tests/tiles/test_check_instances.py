@@ -26,3 +26,18 @@ def test_instance_transforms_are_followed():
     lo, hi = corners.min(axis=0), corners.max(axis=0)
     assert np.allclose(lo, (-1, 0, 0), atol=1e-4)      # the turned copy reaches x = -1
     assert np.allclose(hi, (101, 51, 11), atol=1e-4)   # the shifted and the raised copies
+
+
+def test_quaternions_match_an_independent_conversion():
+    """Instance rotations: numpy conversion vs scipy's, incl. half turns about each axis."""
+    from scipy.spatial.transform import Rotation
+
+    from tiles.instancing import quaternions
+    rotations = Rotation.random(200, random_state=4).as_matrix()
+    half_turns = np.array([np.diag([1, -1, -1]), np.diag([-1, 1, -1]), np.diag([-1, -1, 1]),
+                           np.eye(3)], float)
+    matrices = np.concatenate([rotations, half_turns])
+    ours = quaternions(matrices)
+    back = Rotation.from_quat(ours).as_matrix()
+    assert np.allclose(back, matrices, atol=1e-9)
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0)
