@@ -123,16 +123,22 @@ def test_override_flags_as_the_cli_passes_them(services, tmp_path):
     assert summary["georef"]["frame"]["rotation_deg"] == 15.0
 
 
+def _validated_features(services, summary: dict, path):
+    """The IFC model and the glb feature rows by GlobalId, after checking every glb with
+    gltf-validator and that features = products with geometry - skipped."""
+    rows, glbs = _glb_rows(services, summary["id"])
+    reports = validate_glb(glbs)
+    assert all(r.ok for r in reports), [r.summary() for r in reports if not r.ok]
+    by_gid = {r["GlobalId"]: r for r in rows}
+    assert len(by_gid) == summary["elements"] == summary["products"] - len(summary["skipped"])
+    return ifcopenshell.open(str(path)), by_gid
+
+
 def test_fzk_haus_properties_round_trip_through_glb_metadata(services, shared_data):
     path = shared_data("ifc", "AC20-FZK-Haus.ifc")
     summary = import_bim_file(services, path, classification="public")
     assert summary["georef_source"].startswith("IfcSite")
-    rows, glbs = _glb_rows(services, summary["id"])
-    reports = validate_glb(glbs)
-    assert all(r.ok for r in reports), [r.summary() for r in reports if not r.ok]
-    model = ifcopenshell.open(str(path))
-    by_gid = {r["GlobalId"]: r for r in rows}
-    assert len(by_gid) == summary["elements"] == summary["products"] - len(summary["skipped"])
+    model, by_gid = _validated_features(services, summary, path)
     for wall in model.by_type("IfcWall"):
         row = by_gid[wall.GlobalId]
         assert row["IfcClass"] == wall.is_a() and row["Name"] == wall.Name
@@ -161,12 +167,7 @@ def test_duplex_features_and_properties_round_trip_with_the_fallback_kernel(serv
     """The Duplex needs both kernels: every product with geometry is a pickable feature."""
     path = shared_data("ifc", "Duplex_A_20110907_georeferenced.ifc")
     summary = import_bim_file(services, path, classification="public", validate_glb=True)
-    rows, glbs = _glb_rows(services, summary["id"])
-    reports = validate_glb(glbs)
-    assert all(r.ok for r in reports), [r.summary() for r in reports if not r.ok]
-    model = ifcopenshell.open(str(path))
-    by_gid = {r["GlobalId"]: r for r in rows}
-    assert len(by_gid) == summary["elements"] == summary["products"] - len(summary["skipped"])
+    model, by_gid = _validated_features(services, summary, path)
     cabinets = [p for p in model.by_type("IfcFurnishingElement")
                 if (p.Name or "").startswith("M_Tall Cabinet")]
     assert cabinets and all(c.GlobalId in by_gid for c in cabinets)
