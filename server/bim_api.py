@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from bim_import import ElementIndex, read_ifc, write_element_index
 from bim_import.errors import BimError

@@ -141,8 +141,8 @@ def cmd_import_layer(args, services: Services) -> int:
     from layers.importer import import_layer
     info = import_layer(services.layers, args.file, layer_id=args.id, title=args.name,
                         kind=args.kind, crs=args.crs, classification=args.classification,
-                        field_map=_pairs(args.map, "--map"),
-                        defaults=_pairs(args.default, "--default"),
+                        field_map=_pairs(args.map),
+                        defaults=_pairs(args.default),
                         source_layer=args.source_layer, encoding=args.encoding,
                         description=args.description or "")
     result = info.to_dict() if hasattr(info, "to_dict") else dict(vars(info))
@@ -158,7 +158,7 @@ def _pair(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-def _pairs(items: list[tuple[str, str]] | None, flag: str) -> dict[str, str] | None:
+def _pairs(items: list[tuple[str, str]] | None) -> dict[str, str] | None:
     return dict(items) if items else None
 
 

@@ -78,7 +78,7 @@ def add_instanced_node(b: Any, prim: dict[str, Any], matrices: np.ndarray,
     With ``feature_ids`` (K,) (property table rows) each instance is its own feature:
     an instance attribute ``_FEATURE_ID_0`` and EXT_instance_features on the node, so
     CesiumJS picks instance k as feature ``feature_ids[k]``."""
-    from tiles.gltf import ARRAY_BUFFER, FLOAT  # local: gltf imports this module lazily
+    from tiles.gltf import FLOAT  # local: gltf imports this module lazily
 
     t, q, s = decompose(matrices)
     attrs = {}

@@ -24,6 +24,8 @@ from typing import Any, Callable
 from shapely import affinity
 from shapely.geometry import shape
 
+from tiles.model import GeoFrame
+
 from . import layout
 from .generate import DEFAULT_PARAMS, generate_demo, params_hash
 
@@ -41,14 +43,13 @@ LAYERS = {
 STEPS = ("generate", "layers", "terrain", "buildings", "bim")
 
 
-def demo_frame(services) -> "GeoFrame":
+def demo_frame(services) -> GeoFrame:
     """The frame of every demo source: EPSG:4548 around ``layout.ORIGIN``.
 
     Heights are orthometric; with the configured geoid offset N they are converted, and
     without one (N = 0) they are used as ellipsoidal, the same rule the BIM importer
     applies to the IFC's OrthogonalHeight, so terrain, buildings and BIM stay level.
     """
-    from tiles.model import GeoFrame
     n = float(services.config["tiles"]["geoid_offset_m"] or 0.0)
     return GeoFrame(crs=layout.CRS, origin=layout.ORIGIN,
                     vertical="orthometric" if n else "ellipsoidal", geoid_offset_m=n)

@@ -39,7 +39,6 @@ def frame_district(page, url: str) -> None:
     w = min(t["bounds"][0] for t in tilesets)
     s = min(t["bounds"][1] for t in tilesets)
     e = max(t["bounds"][2] for t in tilesets)
-    n = max(t["bounds"][3] for t in tilesets)
     page.evaluate("""([lon, lat, h]) => cimtwin.viewer.camera.setView({
         destination: Cesium.Cartesian3.fromDegrees(lon, lat, h),
         orientation: {heading: Cesium.Math.toRadians(15), pitch: Cesium.Math.toRadians(-38), roll: 0}})""",

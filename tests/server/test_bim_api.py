@@ -1,7 +1,6 @@
 """BIM import end to end: IFC -> published tileset + element index + catalog, over HTTP."""
 from __future__ import annotations
 
-import json
 
 import ifcopenshell
 import ifcopenshell.util.element

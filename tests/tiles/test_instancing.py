@@ -53,8 +53,8 @@ def decode_glb(data: bytes) -> tuple[dict[str, np.ndarray], int]:
     base = np.asarray(root.get("translation", [0, 0, 0]), float)
     out: dict[str, list] = {}
     instanced = 0
-    nodes = [(root, False)] + [(gltf["nodes"][c], True) for c in root.get("children", [])]
-    for node, child in nodes:
+    nodes = [root] + [gltf["nodes"][c] for c in root.get("children", [])]
+    for node in nodes:
         if "mesh" not in node:
             continue
         ext = node.get("extensions", {})
