@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CIMTWIN := $(VENV)/bin/cimtwin
-APT_PACKAGES := chromium openscenegraph fonts-noto-cjk
+APT_PACKAGES := python3-venv chromium openscenegraph fonts-noto-cjk proj-data gdal-bin \
+  postgresql-15-postgis-3 redis-server mosquitto mosquitto-clients nginx-light wrk
 export CIMTWIN_INGEST_TOKEN ?= demo-ingest-token
 export CIMTWIN_ADMIN_TOKEN ?= demo-admin-token
 
