@@ -124,10 +124,11 @@ def cmd_import_mesh(args, services: Services) -> int:
 
 
 def cmd_import_photo(args, services: Services) -> int:
-    from server.imports import import_production
-    return _run_import(args, services, import_production, "imported reality mesh",
+    from server.reality_imports import import_photo
+    return _run_import(args, services, import_photo, "imported reality mesh",
                        name=args.name, classification=args.classification,
-                       geoid_offset_m=args.geoid_offset, compression=args.compression)
+                       geoid_offset_m=args.geoid_offset, compression=args.compression,
+                       crs=args.crs, origin=args.origin, rebuild_lod=args.rebuild_lod)
 
 
 def cmd_import_bim(args, services: Services) -> int:
@@ -215,8 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_import_mesh)
 
     p = imp.add_parser("photo", help="a ContextCapture production folder (metadata.xml + "
-                       "Data/ with OBJ or OSGB) -> 3D Tiles")
-    p.add_argument("file", metavar="FOLDER")
+                       "Data/ with OBJ or OSGB), one tile folder, one .osgb or one mesh "
+                       "file -> 3D Tiles (the producer's OSGB levels are kept)")
+    p.add_argument("file", metavar="PATH")
+    p.add_argument("--crs", help="CRS when there is no metadata.xml, or to override it "
+                   "(EPSG code, PROJ string or WKT)")
+    p.add_argument("--origin", help="E,N,H the vertex coordinates are relative to "
+                   "(metadata.xml SRSOrigin; CRS units)")
+    p.add_argument("--rebuild-lod", action="store_true",
+                   help="re-simplify the finest level instead of keeping the producer's levels")
     p.add_argument("--name")
     p.add_argument("--classification", choices=CLASSIFICATIONS, default="internal",
                    help="who may see it (anonymous users see public only; default internal)")

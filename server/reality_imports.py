@@ -1,0 +1,83 @@
+"""Reality imports: oblique photography (OSGB/OBJ productions), point clouds, delivered
+3D Tiles. Each function is one ``cimtwin import ...`` command minus argument parsing.
+
+``import_photo`` keeps the producer's PagedLOD pyramid (:mod:`tiles.production`) unless
+``rebuild_lod`` asks for today's re-simplification of the finest level
+(:func:`tiles.pipeline.build_tileset`); OBJ productions and single mesh files are
+always re-tiled (they carry no pyramid).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from server.imports import (
+    Progress,
+    build_options,
+    import_mesh,
+    parse_origin,
+    register_tileset,
+)
+from server.services import Services
+from tiles.errors import InputError
+
+
+def _photo_options(services: Services, name: str, compression: str | None):
+    from tiles.production import PhotoOptions
+    cfg = services.config["tiles"]
+    return PhotoOptions(name=name, workers=cfg["workers"],
+                        dask_scheduler=cfg["dask_scheduler"],
+                        compression=compression or cfg["compression"],
+                        max_texture_px=cfg["max_texture_px"],
+                        max_triangles_per_tile=cfg["max_triangles_per_tile"])
+
+
+def import_photo(services: Services, path: str | Path, *, crs: str | None = None,
+                 origin: str | tuple | None = None, name: str | None = None,
+                 tileset_id: str | None = None, classification: str = "internal",
+                 geoid_offset_m: float | None = None, compression: str | None = None,
+                 rebuild_lod: bool = False, progress: Progress = None) -> dict:
+    """A production folder, one tile folder, one .osgb, or one mesh file -> a published
+    reality-mesh tileset + catalog entry (see the module doc)."""
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() != ".osgb":
+        return import_mesh(services, path, crs=crs, origin=origin, name=name,
+                           tileset_id=tileset_id, classification=classification,
+                           kind="reality", compression=compression, progress=progress,
+                           vertical="orthometric" if geoid_offset_m else "ellipsoidal",
+                           geoid_offset_m=geoid_offset_m)
+    from tiles.readers.contextcapture import open_photo
+    if origin is not None and not isinstance(origin, tuple):
+        origin = parse_origin(origin)
+    source = open_photo(path, crs=crs, origin=origin)
+    if geoid_offset_m is not None:
+        source.frame = replace(source.frame, vertical="orthometric",
+                               geoid_offset_m=geoid_offset_m)
+    name = name or (path.stem if path.is_file() else path.name)
+    tileset_id = tileset_id or services.catalog.new_id(name)
+    if source.kind == "osgb" and not rebuild_lod:
+        from tiles.production import build_production
+        summary = build_production(source, services.store, tileset_id,
+                                   _photo_options(services, name, compression),
+                                   progress=progress)
+    else:
+        summary = _rebuild(services, path, source, tileset_id, name, compression, progress)
+    entry = register_tileset(services, summary, classification=classification,
+                             source=str(path), extra={"pyramid": "producer" if (
+                                 source.kind == "osgb" and not rebuild_lod) else "rebuilt"})
+    return entry["summary"] | {"id": tileset_id, "classification": classification}
+
+
+def _rebuild(services, path: Path, source, tileset_id: str, name: str,
+             compression: str | None, progress: Progress):
+    """``--rebuild-lod`` and OBJ productions: the finest level, re-tiled and simplified."""
+    from tiles.pipeline import build_tileset
+    warnings: list[str] = []
+    if not source.folders:
+        raise InputError(f"{path} holds no tile to import")
+    options = build_options(services, name=name, kind="reality", compression=compression,
+                            geoid_offset_m=source.frame.geoid_offset_m)
+    summary = build_tileset(source.finest_batches(warnings), services.store, tileset_id, options,
+                            progress=progress)
+    summary.warnings = warnings + summary.warnings
+    return summary
