@@ -172,6 +172,12 @@ class GeoPackageLayerStore(ItemEditing):
             raise LayerNotFound(f"layer {layer_id!r} has no feature {feature_id!r}")
         return feature
 
+    def explain(self, layer_id: str, **kwargs: Any) -> str:
+        """SQLite's plan of an items query (shows the R-tree at work)."""
+        from layers.gpkg_query import explain_query
+        ref, info = self._ref(layer_id, None)
+        return explain_query(self._db(), ref, info, Query(**kwargs))
+
     def columns(self, layer_id: str, levels: Iterable[str] | None = None) -> tuple[str, ...]:
         """The layer's property columns in stored order."""
         return self._ref(layer_id, levels)[0].columns

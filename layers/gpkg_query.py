@@ -78,6 +78,15 @@ def run_query(db: sqlite3.Connection, ref: TableRef, info: LayerInfo,
     return QueryResult(features, int(total))
 
 
+def explain_query(db: sqlite3.Connection, ref: TableRef, info: LayerInfo, query: Query) -> str:
+    where, params = where_clause(query, info, filter_context(ref, info.id))
+    order = sort_clause(query.sortby, ref.columns, info.id)
+    rows = db.execute(f'EXPLAIN QUERY PLAN SELECT {_select(ref)} FROM "{ref.table}" t '
+                      f"WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                      [*params, query.limit, query.offset]).fetchall()
+    return "\n".join(str(r[-1]) for r in rows)
+
+
 def _select(ref: TableRef) -> str:
     return ", ".join(["t.fid", f't."{ref.geometry}"'] + [f't."{c}"' for c in ref.columns])
 
