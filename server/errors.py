@@ -27,7 +27,9 @@ def domain_errors() -> tuple[type[Exception], ...]:
     from server.config import ConfigError
     from server.metrics.errors import MetricError
     from tiles.errors import TilesError
-    return (TilesError, LayerError, BimError, MetricError, CatalogError, ConfigError)
+    from server.analysis_errors import AnalysisError
+    return (TilesError, LayerError, BimError, MetricError, CatalogError, ConfigError,
+            AnalysisError)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -34,7 +34,11 @@ def cesium_file(path: str):
 @bp.get("/api/config")
 def viewer_config():
     viewer = current_services().config["viewer"]
-    return jsonify({k: viewer[k] for k in ("imagery", "imagery_url", "home", "language")})
+    body = {k: viewer[k] for k in ("imagery", "imagery_url", "home", "language")}
+    from server.analysis import gauss_kruger_zone  # the measuring tool's GK zone (tools)
+    body["gauss_kruger"] = gauss_kruger_zone(
+        current_services().config["analysis"]["gauss_kruger_crs"])
+    return jsonify(body)
 
 
 @bp.get("/api/health")
