@@ -10,16 +10,25 @@ frame says so), like the ``ground_m`` a user passes.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from server.analysis_errors import AnalysisError, NotCheckable
 from server.analysis_geometry import ElementGeometry, read_element_geometry
 
-__all__ = ["AnalysisError", "NotCheckable", "height_check", "floor_area_check",
-           "check_project", "project_limits", "find_project", "model_geometry",
-           "index_records"]
+__all__ = [
+    "AnalysisError",
+    "NotCheckable",
+    "check_project",
+    "find_project",
+    "floor_area_check",
+    "height_check",
+    "index_records",
+    "model_geometry",
+    "project_limits",
+]
 
 #: Property names a project may carry its planning limits under (first found wins).
 LIMIT_KEYS = {
@@ -67,10 +76,9 @@ def height_check(geometry: ElementGeometry, limit_m: float, *, ground_m: float |
     tops = geometry.element_tops() - base_m
     top = float(np.nanmax(tops))
     order = np.argsort(-np.nan_to_num(tops, nan=-np.inf))
-    exceeding = [{"GlobalId": geometry.elements[i].get("GlobalId"), "top_m": round(float(tops[i]), 3),
-                  "IfcClass": geometry.elements[i].get("IfcClass"),
-                  "Name": geometry.elements[i].get("Name"),
-                  "Storey": geometry.elements[i].get("Storey")}
+    exceeding = [{"GlobalId": geometry.elements[i].get("GlobalId"),
+                  "top_m": round(float(tops[i]), 3),
+                  **{k: geometry.elements[i].get(k) for k in ("IfcClass", "Name", "Storey")}}
                  for i in order if tops[i] > limit_m]
     return {"pass": top <= limit_m, "limit_m": limit_m, "height_m": round(top, 3),
             "base": base, "base_m": round(base_m, 3),
@@ -241,7 +249,8 @@ def _project_features(layers, levels) -> Iterable[tuple[str, dict]]:
 
 def _contains(feature: dict, lon: float, lat: float) -> bool:
     from shapely.geometry import Point, shape
-    return feature.get("geometry") is not None and shape(feature["geometry"]).contains(Point(lon, lat))
+    geometry = feature.get("geometry")
+    return geometry is not None and shape(geometry).contains(Point(lon, lat))
 
 
 def find_project(services, *, project_id: str | None = None, tileset: dict | None = None,
@@ -276,8 +285,8 @@ def _bim_for_project(services, project: dict, levels) -> dict | None:
 
 def check_project(services, project_id: str, *, levels=None) -> dict[str, Any]:
     """Every check of one project's BIM model against its planning limits (a JSON report)."""
-    from server.bim_api import element_index_path
     from bim_import import ElementIndex
+    from server.bim_api import element_index_path
     project = find_project(services, project_id=project_id, levels=levels)
     if project is None:
         raise NotCheckable(f"no project '{project_id}' in any projects layer")

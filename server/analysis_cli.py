@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 EXIT_FAILED = 3
@@ -18,7 +18,7 @@ def cmd_check_project(args, services) -> int:
     """Run every check of a project and print (and optionally write) the JSON report."""
     from server.analysis import check_project  # numpy/shapely: only for this command
     report = check_project(services, args.project_id)
-    report["checked_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    report["checked_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     text = json.dumps(report, ensure_ascii=False, indent=2)
     if args.out:
         Path(args.out).write_text(text + "\n", encoding="utf-8")

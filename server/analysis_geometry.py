@@ -9,8 +9,9 @@ one tile, so every element is read once at full detail.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -120,7 +121,7 @@ def _table_rows(gltf: dict, bin_chunk: bytes) -> list[dict[str, Any]]:
 
 
 def _primitive_parts(gltf: dict, bin_chunk: bytes, prim: dict, matrix: np.ndarray,
-                     instancing: dict | None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+                     instancing: dict | None) -> Iterator[tuple[np.ndarray, ...]]:
     """(world positions, triangles, feature id per vertex) of one primitive, per instance."""
     if "KHR_draco_mesh_compression" in prim.get("extensions", {}):
         raise AnalysisError("the tileset's glb meshes are Draco-compressed; the planning "

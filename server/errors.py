@@ -23,11 +23,11 @@ def domain_errors() -> tuple[type[Exception], ...]:
     """Each package's root error: input a user can fix (400 unless the error says)."""
     from bim_import.errors import BimError
     from layers.errors import LayerError
+    from server.analysis_errors import AnalysisError
     from server.catalog import CatalogError
     from server.config import ConfigError
     from server.metrics.errors import MetricError
     from tiles.errors import TilesError
-    from server.analysis_errors import AnalysisError
     return (TilesError, LayerError, BimError, MetricError, CatalogError, ConfigError,
             AnalysisError)
 

@@ -60,8 +60,8 @@ def app(tmp_path_factory):
         mp.setenv("CIMTWIN_ADMIN_TOKEN", "admin-secret")
         app = create_app({"data": {"dir": str(data)}})
         services = app.extensions["cimtwin"]
-        ids = {key: import_bim_file(services, require_shared_data("ifc", name), tileset_id=key)["id"]
-               for key, name in MODELS.items()}
+        ids = {key: import_bim_file(services, require_shared_data("ifc", name),
+                                    tileset_id=key)["id"] for key, name in MODELS.items()}
         app.config["model_ids"] = ids
         yield app
 
