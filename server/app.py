@@ -11,7 +11,8 @@ from server.services import Services
 
 #: Blueprint modules, each exposing ``bp``.
 BLUEPRINTS = ("server.web", "server.tiles_api", "server.jobs_api", "server.ogc_api",
-              "server.metrics_api", "server.bim_api")
+              "server.metrics_api", "server.bim_api",
+              "server.analysis_api")  # planning checks (tools issue)
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
