@@ -1,10 +1,10 @@
 """A whole OSGB production -> one 3D Tiles 1.1 tileset, the producer's pyramid kept.
 
 1. every tile folder is converted on the process pool (or Dask) by
-   :func:`tiles.pyramid.convert_folder`, which writes its glbs into the staging folder
+   :func:`tiles.build.pyramid.convert_folder`, which writes its glbs into the staging folder
    and, last, a marker with its subtree;
 2. the folders are grouped into a quadtree over their ``Tile_+xxx_+yyy`` grid
-   positions (:mod:`tiles.quadtree`), so no tile holds thousands of children; each
+   positions (:mod:`tiles.build.quadtree`), so no tile holds thousands of children; each
    parent's content is made from its children's coarsest levels, simplified and packed
    into one texture atlas;
 3. tileset.json is written, :func:`tiles.check.check_directory` runs, and the staging
@@ -27,16 +27,16 @@ from pathlib import Path
 import numpy as np
 
 from tiles import georef
+from tiles.build.pyramid import FolderJob, convert_folder
+from tiles.build.quadtree import build_parents
+from tiles.build.tileset import box_json
+from tiles.build.workers import open_executor
 from tiles.errors import CheckError, InputError
 from tiles.progress import Progress, ProgressTracker
-from tiles.pyramid import FolderJob, convert_folder
-from tiles.quadtree import build_parents
 from tiles.readers.contextcapture import PhotoSource, grid_position
 from tiles.readers.osgb import read_osgb
-from tiles.store import FileTileStore, write_atomic
-from tiles.tileset import box_json
+from tiles.store import FileTileStore
 from tiles.validate_early import EarlyValidator
-from tiles.workers import open_executor
 
 FORMAT_VERSION = "photo-1"
 #: Productions with fewer tile folders convert in-process (see _workers).
@@ -90,24 +90,22 @@ def _convert_folders(source, staging: Path, work: Path, origin, options, executo
                      tracker) -> list[dict]:
     """Step 1: every folder once; folders with a marker from a killed run are reused."""
     results: dict[str, dict] = {}
-    futures = {}
+    futures = []
     for folder in source.folders:
-        marker = work / "folders" / f"{folder.name}.json"
-        if marker.is_file():
-            results[folder.name] = json.loads(marker.read_text())
-            continue
         job = FolderJob(folder=str(folder),
                         roots=tuple(str(p) for p in source.roots[folder.name]),
                         frame=source.frame, enu_origin=tuple(float(v) for v in origin),
                         staging_dir=str(staging), work_dir=str(work),
                         texture_format=options.texture_format,
                         compression=options.compression)
-        futures[executor.submit(convert_folder, job)] = marker
+        if job.marker.is_file():
+            results[folder.name] = json.loads(job.marker.read_text())
+            continue
+        futures.append(executor.submit(convert_folder, job))
     tracker.update(phase="tiling", tiles=len(results), tiles_total=len(source.folders))
     import concurrent.futures as cf
     for future in cf.as_completed(futures):
         result = future.result()
-        write_atomic(futures[future], json.dumps(result).encode())
         results[result["name"]] = result
         tracker.update(tiles=len(results),
                        triangles=sum(r["triangles"] for r in results.values()))

@@ -16,7 +16,7 @@ from pyproj import Proj, Transformer
 
 from tiles.check import check_tileset
 from tiles.errors import InputError
-from tiles.gltf import read_glb
+from tiles.glb.builder import read_glb
 from tiles.production import PhotoOptions, build_production
 from tiles.readers.contextcapture import open_photo
 from tiles.store import FileTileStore
@@ -146,7 +146,7 @@ def test_a_corrupt_osgb_is_skipped_and_reported_with_its_path(tmp_path, shared_d
 
 def test_a_killed_import_resumes_without_converting_finished_folders(
         tmp_path, shared_data, monkeypatch):
-    import tiles.production as production
+    from tiles import production
     folder = shared_data(*PRODUCTION)
     store = FileTileStore(tmp_path / "store")
     real, calls = production.convert_folder, []

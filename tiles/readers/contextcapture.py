@@ -9,7 +9,7 @@ given by the user, which also override the file.
 
 :func:`read_production` is the ``--rebuild-lod`` path: the finest existing level of
 each tile as a stream of MeshBatch, for :func:`tiles.pipeline.build_tileset` to
-re-simplify. The default path keeps the producer's pyramid (:mod:`tiles.pyramid`).
+re-simplify. The default path keeps the producer's pyramid (:mod:`tiles.build.pyramid`).
 """
 from __future__ import annotations
 

@@ -164,7 +164,7 @@ def _texture(info: dict, binary: memoryview, texture_format: str,
         if info["kind"] == "encoded":
             offset, size = (int(v) for v in info["data"])
             data = bytes(binary[offset:offset + size])
-            from tiles.texture import mime_of
+            from tiles.glb.texture import mime_of
             return OsgbTexture(data, mime_of(data))
         return encode_pixels(info, binary, texture_format)
     except TilesError as exc:
