@@ -136,6 +136,13 @@ def cmd_import_photo(args, services: Services) -> int:
                        crs=args.crs, origin=args.origin, rebuild_lod=args.rebuild_lod)
 
 
+def cmd_import_pointcloud(args, services: Services) -> int:
+    from server.reality_imports import import_pointcloud
+    return _run_import(args, services, import_pointcloud, "imported point cloud",
+                       name=args.name, classification=args.classification, crs=args.crs,
+                       vertical_unit=args.vertical_unit, geoid=args.geoid)
+
+
 def cmd_import_bim(args, services: Services) -> int:
     from server.bim_api import import_bim_file
     return _run_import(args, services, import_bim_file, "imported BIM model", name=args.name,
@@ -238,6 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compression", choices=("none", "draco", "meshopt"))
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_import_photo)
+
+    p = imp.add_parser("pointcloud", help="a LAS/LAZ point cloud -> 3D Tiles (glb points)")
+    _add_import_common(p, "override the file's CRS (headers lie; EPSG code, PROJ or WKT)")
+    p.add_argument("--vertical-unit", choices=("m", "ft", "us-ft"),
+                   help="unit of the heights (default: the CRS's; feet become metres)")
+    p.add_argument("--geoid", help="heights are orthometric: 'egm96', a geoid grid path, or "
+                   "N in metres (default: [tiles] geoid)")
+    p.set_defaults(func=cmd_import_pointcloud)
 
     p = imp.add_parser("bim", help="an IFC model -> 3D Tiles with pickable elements")
     _add_import_common(p, "override the model's CRS (EPSG code, PROJ string or WKT)")

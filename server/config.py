@@ -88,6 +88,7 @@ SCHEMA: dict[tuple[str, str], tuple[type | tuple[type, ...], Callable | None]] =
     ("tiles", "workers"): (int, _non_negative),
     ("tiles", "dask_scheduler"): (str, None),
     ("tiles", "geoid_offset_m"): ((int, float), None),
+    ("tiles", "geoid"): (str, None),
     ("layers", "url"): (str, _url_scheme("gpkg", "postgresql")),
     ("metrics", "store_url"): (str, _url_scheme("sqlite", "memory", "postgresql")),
     ("metrics", "bus_url"): (str, _url_scheme("memory", "redis")),

@@ -81,3 +81,40 @@ def _rebuild(services, path: Path, source, tileset_id: str, name: str,
                             progress=progress)
     summary.warnings = warnings + summary.warnings
     return summary
+
+
+def import_pointcloud(services: Services, path: str | Path, *, crs: str | None = None,
+                      vertical_unit: str | None = None, name: str | None = None,
+                      tileset_id: str | None = None, classification: str = "internal",
+                      geoid: str | None = None, progress: Progress = None) -> dict:
+    """A .las/.laz file -> a published point tileset + catalog entry.
+
+    Heights are taken as orthometric when a geoid is configured ([tiles] geoid, or
+    ``geoid``), with N from it; ellipsoidal otherwise.
+    """
+    from tiles.pointcloud import PointOptions, build_pointcloud
+    from tiles.readers.pointcloud import read_las
+    path = Path(path)
+    cloud = read_las(path, crs=crs, vertical_unit=vertical_unit)
+    name = name or path.stem
+    tileset_id = tileset_id or services.catalog.new_id(name)
+    options = PointOptions(name=name, **vertical_options(services, geoid))
+    summary = build_pointcloud(cloud, services.store, tileset_id, options)
+    entry = register_tileset(services, summary, classification=classification,
+                             source=str(path))
+    return entry["summary"] | {"id": tileset_id, "classification": classification}
+
+
+def vertical_options(services: Services, geoid: str | None) -> dict:
+    """vertical/geoid/geoid_offset_m from ``geoid`` or the [tiles] config: a model name
+    or grid path makes heights orthometric with N from the grid; a number is N."""
+    cfg = services.config["tiles"]
+    value = geoid if geoid is not None else str(cfg.get("geoid", "") or "")
+    if not value:
+        offset = float(cfg.get("geoid_offset_m", 0.0) or 0.0)
+        return {"vertical": "orthometric" if offset else "ellipsoidal",
+                "geoid": "", "geoid_offset_m": offset}
+    try:
+        return {"vertical": "orthometric", "geoid": "", "geoid_offset_m": float(value)}
+    except ValueError:
+        return {"vertical": "orthometric", "geoid": value, "geoid_offset_m": 0.0}
