@@ -91,7 +91,7 @@ def build_pointcloud(cloud: PointCloud, store: FileTileStore, tileset_id: str,
         bounds=[float(llh[:, 0].min()), float(llh[:, 1].min()),
                 float(llh[:, 0].max()), float(llh[:, 1].max())],
         height=[float(llh[:, 2].min()), float(llh[:, 2].max())],
-        root_transform=transform, frame=described | {"points": int(len(enu))},
+        root_transform=transform, frame=described | {"points": len(enu)},
         seconds=round(time.monotonic() - started, 3), refine="ADD")
 
 

@@ -58,7 +58,7 @@ def _expected_ecef(crs, x, y, z_m):
 
 def test_autzen_in_feet_is_placed_without_flags(tmp_path, shared_data):
     path = shared_data("pointcloud", "autzen_trim.las")
-    store, summary, doc, transform = _build(tmp_path, path)
+    store, _, doc, transform = _build(tmp_path, path)
     las = laspy.read(str(path))
     root = _positions(store, "pc", doc["root"]["content"]["uri"], transform)
     # the root's subsample starts with the file's first point
