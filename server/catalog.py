@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 from server.config import CLASSIFICATIONS
 
-KINDS = ("bim", "reality", "buildings", "mesh", "terrain", "pointcloud")
+KINDS = ("bim", "reality", "buildings", "mesh", "terrain", "pointcloud", "tileset")
 _COLUMNS = ("id", "name", "kind", "bounds", "height", "classification", "created",
             "frame", "summary", "source")
 _JSON_COLUMNS = {"bounds", "height", "frame", "summary"}

@@ -143,6 +143,12 @@ def cmd_import_pointcloud(args, services: Services) -> int:
                        vertical_unit=args.vertical_unit, geoid=args.geoid)
 
 
+def cmd_import_tileset(args, services: Services) -> int:
+    from server.reality_imports import import_tileset
+    return _run_import(args, services, import_tileset, "imported tileset", name=args.name,
+                       classification=args.classification)
+
+
 def cmd_import_bim(args, services: Services) -> int:
     from server.bim_api import import_bim_file
     return _run_import(args, services, import_bim_file, "imported BIM model", name=args.name,
@@ -253,6 +259,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--geoid", help="heights are orthometric: 'egm96', a geoid grid path, or "
                    "N in metres (default: [tiles] geoid)")
     p.set_defaults(func=cmd_import_pointcloud)
+
+    p = imp.add_parser("tileset", help="delivered 3D Tiles (a folder or its tileset.json): "
+                       "checked, copied into the store and published")
+    p.add_argument("file", metavar="DIR|tileset.json")
+    p.add_argument("--name")
+    p.add_argument("--classification", choices=CLASSIFICATIONS, default="internal",
+                   help="who may see it (anonymous users see public only; default internal)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_import_tileset)
 
     p = imp.add_parser("bim", help="an IFC model -> 3D Tiles with pickable elements")
     _add_import_common(p, "override the model's CRS (EPSG code, PROJ string or WKT)")

@@ -118,3 +118,18 @@ def vertical_options(services: Services, geoid: str | None) -> dict:
         return {"vertical": "orthometric", "geoid": "", "geoid_offset_m": float(value)}
     except ValueError:
         return {"vertical": "orthometric", "geoid": value, "geoid_offset_m": 0.0}
+
+
+def import_tileset(services: Services, path: str | Path, *, name: str | None = None,
+                   tileset_id: str | None = None, classification: str = "internal",
+                   progress: Progress = None) -> dict:
+    """A delivered 3D Tiles folder (or its tileset.json) -> checked, copied, published
+    and registered with its bounds; a broken one raises with the list of problems."""
+    from tiles.delivered import import_delivered
+    path = Path(path)
+    name = name or (path.parent.name if path.is_file() else path.name)
+    tileset_id = tileset_id or services.catalog.new_id(name)
+    summary = import_delivered(path, services.store, tileset_id, name=name)
+    entry = register_tileset(services, summary, classification=classification,
+                             source=str(path))
+    return entry["summary"] | {"id": tileset_id, "classification": classification}
