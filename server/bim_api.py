@@ -73,7 +73,11 @@ def import_bim_file(services: Services, path: str | Path, *, name: str | None = 
         validate_glb = size >= VALIDATE_FROM_BYTES
     options = build_options(services, name=name, kind="bim", workers=workers,
                             enum_properties=ENUM_PROPERTIES, validate_glb=validate_glb)
-    summary = build_tileset(reader.batches(), services.store, tileset_id, options,
+    batches = reader.batches()
+    if services.config["tiles"].get("geoid"):  # heights orthometric, N from the geoid
+        from tiles.geoid import apply_geoid
+        batches = apply_geoid(batches, services.config["tiles"]["geoid"])
+    summary = build_tileset(batches, services.store, tileset_id, options,
                             progress=progress)
     bim = reader.summary()
     try:

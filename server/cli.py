@@ -133,7 +133,8 @@ def cmd_import_photo(args, services: Services) -> int:
     return _run_import(args, services, import_photo, "imported reality mesh",
                        name=args.name, classification=args.classification,
                        geoid_offset_m=args.geoid_offset, compression=args.compression,
-                       crs=args.crs, origin=args.origin, rebuild_lod=args.rebuild_lod)
+                       crs=args.crs, origin=args.origin, rebuild_lod=args.rebuild_lod,
+                       geoid=args.geoid)
 
 
 def cmd_import_pointcloud(args, services: Services) -> int:
@@ -243,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(metadata.xml SRSOrigin; CRS units)")
     p.add_argument("--rebuild-lod", action="store_true",
                    help="re-simplify the finest level instead of keeping the producer's levels")
+    p.add_argument("--geoid", help="heights are orthometric: 'egm96', a geoid grid path, or "
+                   "N in metres (default: [tiles] geoid)")
     p.add_argument("--name")
     p.add_argument("--classification", choices=CLASSIFICATIONS, default="internal",
                    help="who may see it (anonymous users see public only; default internal)")

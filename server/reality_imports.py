@@ -14,7 +14,6 @@ from pathlib import Path
 from server.imports import (
     Progress,
     build_options,
-    import_mesh,
     parse_origin,
     register_tileset,
 )
@@ -36,23 +35,24 @@ def import_photo(services: Services, path: str | Path, *, crs: str | None = None
                  origin: str | tuple | None = None, name: str | None = None,
                  tileset_id: str | None = None, classification: str = "internal",
                  geoid_offset_m: float | None = None, compression: str | None = None,
-                 rebuild_lod: bool = False, progress: Progress = None) -> dict:
+                 rebuild_lod: bool = False, geoid: str | None = None,
+                 progress: Progress = None) -> dict:
     """A production folder, one tile folder, one .osgb, or one mesh file -> a published
-    reality-mesh tileset + catalog entry (see the module doc)."""
+    reality-mesh tileset + catalog entry (see the module doc).
+
+    Heights are orthometric with N from ``geoid`` / [tiles] geoid when one is set (or
+    the constant ``geoid_offset_m``), ellipsoidal otherwise."""
     path = Path(path)
+    vertical = {"vertical": "orthometric", "geoid": "", "geoid_offset_m": geoid_offset_m} \
+        if geoid_offset_m else vertical_options(services, geoid)
     if path.is_file() and path.suffix.lower() != ".osgb":
-        return import_mesh(services, path, crs=crs, origin=origin, name=name,
-                           tileset_id=tileset_id, classification=classification,
-                           kind="reality", compression=compression, progress=progress,
-                           vertical="orthometric" if geoid_offset_m else "ellipsoidal",
-                           geoid_offset_m=geoid_offset_m)
+        return _import_mesh_file(services, path, crs, origin, name, tileset_id,
+                                 classification, compression, vertical, progress)
     from tiles.readers.contextcapture import open_photo
     if origin is not None and not isinstance(origin, tuple):
         origin = parse_origin(origin)
     source = open_photo(path, crs=crs, origin=origin)
-    if geoid_offset_m is not None:
-        source.frame = replace(source.frame, vertical="orthometric",
-                               geoid_offset_m=geoid_offset_m)
+    source.frame = replace(source.frame, **vertical)
     name = name or (path.stem if path.is_file() else path.name)
     tileset_id = tileset_id or services.catalog.new_id(name)
     if source.kind == "osgb" and not rebuild_lod:
@@ -63,8 +63,43 @@ def import_photo(services: Services, path: str | Path, *, crs: str | None = None
     else:
         summary = _rebuild(services, path, source, tileset_id, name, compression, progress)
     entry = register_tileset(services, summary, classification=classification,
-                             source=str(path), extra={"pyramid": "producer" if (
-                                 source.kind == "osgb" and not rebuild_lod) else "rebuilt"})
+                             source=str(path), extra=geoid_record(summary) | {
+                                 "pyramid": "producer" if (source.kind == "osgb"
+                                                           and not rebuild_lod) else "rebuilt"})
+    return entry["summary"] | {"id": tileset_id, "classification": classification}
+
+
+def geoid_record(summary) -> dict:
+    """What the catalog records of the vertical datum: the geoid and N at the centre."""
+    from tiles.geoid import centre_undulation
+    frame = summary.frame if hasattr(summary, "frame") else summary["frame"]
+    bounds = summary.bounds if hasattr(summary, "bounds") else summary["bounds"]
+    return {"vertical_datum": {"vertical": frame.get("vertical"),
+                               "geoid": frame.get("geoid") or None,
+                               "n_at_centre_m": centre_undulation(frame, bounds)}}
+
+
+def _import_mesh_file(services, path: Path, crs, origin, name, tileset_id, classification,
+                      compression, vertical: dict, progress) -> dict:
+    """One mesh file (OBJ/PLY/glb) as a reality mesh; it carries no CRS."""
+    from tiles.errors import GeoreferenceError
+    from tiles.model import GeoFrame
+    from tiles.pipeline import build_tileset
+    from tiles.readers.mesh import read_mesh
+    if not crs:
+        raise GeoreferenceError(
+            "a mesh file carries no CRS: pass --crs (e.g. --crs EPSG:4548) and --origin "
+            "E,N,H (the easting, northing and height its coordinates are relative to)")
+    if not isinstance(origin, tuple):
+        origin = parse_origin(origin)
+    frame = GeoFrame(crs=crs, origin=origin, **vertical)
+    name = name or path.stem
+    tileset_id = tileset_id or services.catalog.new_id(name)
+    options = build_options(services, name=name, kind="reality", compression=compression)
+    summary = build_tileset(read_mesh(path, frame), services.store, tileset_id, options,
+                            progress=progress)
+    entry = register_tileset(services, summary, classification=classification,
+                             source=str(path), extra=geoid_record(summary))
     return entry["summary"] | {"id": tileset_id, "classification": classification}
 
 
@@ -101,7 +136,7 @@ def import_pointcloud(services: Services, path: str | Path, *, crs: str | None =
     options = PointOptions(name=name, **vertical_options(services, geoid))
     summary = build_pointcloud(cloud, services.store, tileset_id, options)
     entry = register_tileset(services, summary, classification=classification,
-                             source=str(path))
+                             source=str(path), extra=geoid_record(summary))
     return entry["summary"] | {"id": tileset_id, "classification": classification}
 
 

@@ -60,3 +60,24 @@ def undulation(lon, lat, geoid: str) -> np.ndarray:
         raise GeoreferenceError(f"the geoid grid {path.name} does not cover the data "
                                 f"(around lon {lon.mean():.4f}, lat {lat.mean():.4f})")
     return n
+
+
+def apply_geoid(batches, geoid: str):
+    """MeshBatch stream with heights declared orthometric, N from ``geoid`` (the same
+    rule for BIM, meshes and point clouds); batches already carrying a geoid keep it."""
+    from dataclasses import replace
+    for batch in batches:
+        if not batch.frame.geoid:
+            batch = replace(batch, frame=replace(batch.frame, vertical="orthometric",
+                                                 geoid=geoid, geoid_offset_m=0.0))
+        yield batch
+
+
+def centre_undulation(frame: dict, bounds: list[float]) -> float | None:
+    """N at the centre of lon/lat ``bounds`` for a described frame (catalog record)."""
+    if frame.get("vertical") != "orthometric":
+        return None
+    if not frame.get("geoid"):
+        return float(frame.get("geoid_offset_m") or 0.0)
+    lon, lat = (bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0
+    return float(undulation(lon, lat, frame["geoid"])[0])
