@@ -181,3 +181,30 @@ def test_a_failed_import_keeps_the_published_tileset(tmp_path, shared_data, buil
         build_production(open_photo(broken), store, "p", PhotoOptions(workers=1))
     assert json.loads(store.get("p", "tileset.json"))["root"]["children"] == \
         before["root"]["children"]
+
+
+def test_a_moved_root_moves_its_child_files_too(tmp_path, shared_data):
+    """bench/gen_photo_production.py moves a tile with a MatrixTransform in the root
+    file only (osgconv -t); the child files must be placed under it, as OSG draws them."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "gen_photo", Path(__file__).resolve().parents[2] / "bench" / "gen_photo_production.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    shared_data(*PRODUCTION)
+    production = gen.generate(tmp_path / "gen", 2)
+    store = FileTileStore(tmp_path / "store")
+    build_production(open_photo(production), store, "p5", PhotoOptions(
+        workers=1, validate_glb=False))
+    doc = json.loads(store.get("p5", "tileset.json"))
+    # folder Tile_+001_+000 repeats Tile_+000_+014 moved by (+100, -1400) metres
+    from tiles.readers.osgb import read_osgb
+    original = shared_data(*PRODUCTION, "Data", "Tile_+000_+014", "Tile_+000_+014_L15_0u.osgb")
+    x, y, z = read_osgb(original).nodes[0].geometries[0].positions[0]
+    tm = Proj("+proj=tmerc +lat_0=0 +lon_0=113.37 +k=1 +x_0=500000 +y_0=90 +ellps=GRS80")
+    lon, lat = tm(501027.524 + x + 100, 2488718.808 + y - 1400, inverse=True)
+    expected = Transformer.from_crs("EPSG:4979", "EPSG:4978", always_xy=True).transform(
+        lon, lat, z)
+    transform = np.asarray(doc["root"]["transform"]).reshape(4, 4).T
+    got = _glb_vertex0(store, "tiles/Tile_+001_+000/Tile_+000_+014_L15_0u.glb", transform)
+    assert np.linalg.norm(got - np.asarray(expected)) < 0.01

@@ -27,7 +27,7 @@ from tiles.build.chunk import NO_FEATURE, Chunk, chunk_file_bytes, merge_by_sign
 from tiles.errors import InputError
 from tiles.glb.encode import Primitive, to_glb
 from tiles.model import GeoFrame, Material
-from tiles.readers.osgb import OsgbFile, OsgbNode, read_osgb
+from tiles.readers.osgb import OsgbFile, OsgbNode, read_osgb, transform_points
 from tiles.store import write_atomic
 
 #: Cesium's default maximumScreenSpaceError, which the error formula is matched to.
@@ -76,14 +76,23 @@ def geometric_error(node: OsgbNode) -> float:
     return MAX_SSE_PX * switch / REFERENCE_FOCAL_PX
 
 
-def _chunks(parsed: OsgbFile, node: OsgbNode, frame: GeoFrame,
-            enu_origin: np.ndarray) -> list[Chunk]:
-    """The node's geometry placed in the build's ENU frame, one chunk per texture."""
+def _compose(node: OsgbNode, parent: np.ndarray | None) -> np.ndarray | None:
+    """The matrix a node's child files are drawn under (OSG row vectors)."""
+    if node.matrix is None or parent is None:
+        return node.matrix if parent is None else parent
+    return node.matrix @ parent
+
+
+def _chunks(parsed: OsgbFile, node: OsgbNode, frame: GeoFrame, enu_origin: np.ndarray,
+            parent: np.ndarray | None) -> list[Chunk]:
+    """The node's geometry placed in the build's ENU frame, one chunk per texture;
+    ``parent`` is the matrix of the PagedLOD that loads this file (None: identity)."""
     out = []
     for geometry in node.geometries:
         if not len(geometry.indices):
             continue
-        enu = georef.ecef_to_enu_points(georef.to_ecef(geometry.positions, frame), enu_origin)
+        local = transform_points(geometry.positions, parent)
+        enu = georef.ecef_to_enu_points(georef.to_ecef(local, frame), enu_origin)
         texture = None if geometry.texture is None else parsed.textures[geometry.texture]
         out.append(Chunk(positions=enu, indices=geometry.indices,
                          feature_ids=np.full(len(enu), NO_FEATURE, dtype=np.uint32),
@@ -127,7 +136,8 @@ class _FolderConverter:
         self.levels: dict[int, int] = {}
         self.coarse: list[Chunk] = []
 
-    def file_nodes(self, path: Path, depth: int) -> list[dict] | None:
+    def file_nodes(self, path: Path, depth: int,
+                   parent: np.ndarray | None = None) -> list[dict] | None:
         """Tiles of every node in ``path``; None when the file is missing or unreadable."""
         if path in self.seen:
             self.warnings.append(f"{path}: referenced twice (a cycle?); second use skipped")
@@ -144,15 +154,16 @@ class _FolderConverter:
         self.warnings.extend(parsed.warnings)
         tiles = []
         for number, node in enumerate(parsed.nodes):
-            chunks = _chunks(parsed, node, self.job.frame, self.origin)
+            chunks = _chunks(parsed, node, self.job.frame, self.origin, parent)
             if depth == 0:
                 self.coarse.extend(chunks)
             key = f"{path.stem}_{number}" if len(parsed.nodes) > 1 else path.stem
-            tiles.append(self.tile(key, node, chunks, depth))
+            tiles.append(self.tile(key, node, chunks, depth, _compose(node, parent)))
         del parsed
         return tiles
 
-    def tile(self, key: str, node: OsgbNode, chunks: list[Chunk], depth: int) -> dict:
+    def tile(self, key: str, node: OsgbNode, chunks: list[Chunk], depth: int,
+             matrix: np.ndarray | None) -> dict:
         """One tile: content written now, children converted depth-first."""
         result: dict = {"key": key, "error": geometric_error(node), "children": [],
                         "content": None, "triangles": 0}
@@ -170,7 +181,7 @@ class _FolderConverter:
         del chunks
         kids: list[dict] = []
         for name in node.files:
-            nodes = self.file_nodes(self.folder / name, depth + 1)
+            nodes = self.file_nodes(self.folder / name, depth + 1, matrix)
             if nodes is None:
                 kids = []
                 break

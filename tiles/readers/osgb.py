@@ -63,6 +63,9 @@ class OsgbNode:
     ranges: list[tuple[float, float]]
     files: list[str]  # child files, in range order (empty names dropped)
     geometries: list[OsgbGeometry] = field(default_factory=list)
+    #: (4, 4) OSG matrix (row vectors) placing this node in the file; the child files
+    #: are drawn under it too. None = identity.
+    matrix: np.ndarray | None = None
 
     @property
     def triangle_count(self) -> int:
@@ -182,6 +185,20 @@ def _geometry(info: dict, binary: memoryview, textures: list) -> OsgbGeometry:
         color=tuple(float(c) for c in info.get("color", (1.0, 1.0, 1.0, 1.0))))
 
 
+def _matrix(values) -> np.ndarray | None:
+    if values is None:
+        return None
+    matrix = np.asarray(values, dtype=np.float64).reshape(4, 4)
+    return None if np.allclose(matrix, np.eye(4)) else matrix
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray | None) -> np.ndarray:
+    """Points under an OSG matrix (row vectors: p' = [p, 1] @ M)."""
+    if matrix is None:
+        return points
+    return points @ matrix[:3, :3] + matrix[3, :3]
+
+
 def read_osgb(path: str | Path, texture_format: str = "jpeg") -> OsgbFile:
     """Parse one .osgb file; InputError (naming the file) when it cannot be read."""
     if texture_format not in TEXTURE_FORMATS:
@@ -202,7 +219,8 @@ def read_osgb(path: str | Path, texture_format: str = "jpeg") -> OsgbFile:
                       radius=n.get("radius"), mode=n.get("mode"),
                       ranges=[tuple(r) for r in n["ranges"]],
                       files=[f for f in n["files"] if f],
-                      geometries=[geoms[i] for i in n["geoms"]])
+                      geometries=[geoms[i] for i in n["geoms"]],
+                      matrix=_matrix(n.get("matrix")))
              for n in header["nodes"]]
     return OsgbFile(path=path, nodes=nodes, textures=textures, warnings=warnings)
 

@@ -4,6 +4,8 @@
 // tiles/readers/osgb.py with ctypes. OpenSceneGraph itself parses the file (every
 // serializer version it knows), so nothing of the format is re-implemented here.
 //
+// Matrices are OSG's (row vectors, translation in the last row), 16 numbers in memory order.
+//
 // Blob layout: uint64 json_length, the JSON text, zero padding to 8 bytes, then the
 // binary section; every "[offset, count]" pair in the JSON indexes that section
 // (positions float64 x3, uvs float32 x2, indices uint32 x3, texture bytes uint8).
@@ -136,6 +138,10 @@ class Collector : public osg::NodeVisitor {
     s << "],\"files\":[";
     for (unsigned i = 0; i < plod.getNumFileNames(); ++i)
       s << (i ? "," : "") << quote(plod.getFileName(i));
+    // where this PagedLOD sits: child files it loads are drawn under the same matrix
+    osg::Matrixd m = osg::computeLocalToWorld(getNodePath());
+    s << "],\"matrix\":[";
+    for (int k = 0; k < 16; ++k) s << (k ? "," : "") << num(m.ptr()[k]);
     s << "]";
     nodes.push_back(s.str());
     node_geoms.emplace_back();
