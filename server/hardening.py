@@ -100,7 +100,7 @@ def content_security_policy(index_html: str, imagery_url: str = "") -> str:
         parts = urlsplit(imagery_url.replace("{", "").replace("}", ""))
         if parts.scheme and parts.netloc:
             extra = f" {parts.scheme}://{parts.netloc}"
-    scripts = " ".join(["'self'", "'wasm-unsafe-eval'", *inline_script_hashes(index_html)])
+    scripts = " ".join(["'self'", "'wasm-unsafe-eval'", "'unsafe-eval'", "blob:", *inline_script_hashes(index_html)])
     return "; ".join([
         "default-src 'self'",
         f"script-src {scripts}",
