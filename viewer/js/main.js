@@ -12,6 +12,7 @@ import { createBimState, applyBimState, collectBimIndex, namesFrom, GLOBAL_ID_PR
 import { pickAt as pickScene, enrichBimDescription } from "./picking.js";
 import { Inspector } from "./inspector.js";
 import { renderToggles, renderLegend, renderAlarms, BimPanel } from "./panel.js";
+import { ProjectClipping, projectsOf, renderClipToggles } from "./clipping.js";
 
 const Cesium = window.Cesium;
 const app = { errors: [], layers: new Map(), bim: new Map(), metricsOk: false };
@@ -83,6 +84,20 @@ async function loadSensors(collection) {
     if (!ok) setStatus("status.streamLost");
     else if (app.readyStatus) setStatus(...app.readyStatus);
   });
+}
+
+/** Projects cut the reality mesh: one toggle per project of every projects layer. */
+function setupClipping() {
+  app.clipping = new ProjectClipping(app.viewer, app.tilesets, app.entries);
+  app.clipProjects = [...app.layers.values()].filter((l) => l.kind === "projects").flatMap((l) => projectsOf(l.features || []));
+  renderClipPanel();
+}
+
+/** Draw the clipping toggles (again after a language switch). */
+function renderClipPanel() {
+  const container = document.getElementById("clipPanel");
+  if (!container || !app.clipping) return;
+  renderClipToggles(container, app.clipProjects, app.clipping, (project, on) => app.clipping.setClipped(project.id, on ? project.rings : null));
 }
 
 /** Redraw the alarm list (operators: what is wrong now, click to go there). */
@@ -222,6 +237,7 @@ function wireUi() {
     renderTilesetToggles();
     renderLayerToggles();
     listBimModels();
+    renderClipPanel();
     if (app.sensors) refreshAlarms();
   });
   const handler = new Cesium.ScreenSpaceEventHandler(app.viewer.scene.canvas);
@@ -261,6 +277,11 @@ function exposeTestHook() {
     bimState: (id) => app.bim.get(id)?.state,
     applyBim: (id) => { const m = app.bim.get(id); applyBimState(m.tileset, m.state); },
     setLanguage,
+    clipProject: (id, on) => {
+      const project = app.clipProjects.find((p) => p.id === String(id));
+      app.clipping.setClipped(project.id, on ? project.rings : null);
+      renderClipPanel();
+    },
   };
 }
 
@@ -279,6 +300,7 @@ async function main() {
   wireUi();
   await loadModels();
   await Promise.all([loadGisLayers(), loadBimIndexes()]);
+  setupClipping();
   app.readyStatus = [app.tilesets.size ? "status.ready" : "status.noTilesets", { tilesets: app.tilesets.size, layers: app.layers.size }];
   setStatus(...app.readyStatus);
   translatePage(document);
