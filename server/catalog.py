@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from server.config import CLASSIFICATIONS
+from layers.model import CLASSIFICATIONS
 
 KINDS = ("bim", "reality", "buildings", "mesh", "terrain", "pointcloud")
 _COLUMNS = ("id", "name", "kind", "bounds", "height", "classification", "created",

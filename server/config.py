@@ -14,6 +14,8 @@ import tomllib
 from pathlib import Path
 from typing import Any, Callable
 
+from layers.model import CLASSIFICATIONS  # defined once, in layers.model (re-exported)
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = PROJECT_ROOT / "config" / "default.toml"
 
@@ -26,8 +28,6 @@ SHORT_ENV = {
 #: CIMTWIN_* variables that are not configuration keys (secrets and paths).
 NOT_CONFIG_ENV = {"CIMTWIN_CONFIG", "CIMTWIN_INGEST_TOKEN", "CIMTWIN_ADMIN_TOKEN",
                   "CIMTWIN_NODE_MODULES"}
-
-CLASSIFICATIONS = ("public", "internal", "restricted")
 
 
 class ConfigError(Exception):

@@ -25,9 +25,11 @@ def domain_errors() -> tuple[type[Exception], ...]:
     from layers.errors import LayerError
     from server.catalog import CatalogError
     from server.config import ConfigError
+    from server.imports import ImportOptionError
     from server.metrics.errors import MetricError
     from tiles.errors import TilesError
-    return (TilesError, LayerError, BimError, MetricError, CatalogError, ConfigError)
+    return (TilesError, LayerError, BimError, MetricError, CatalogError, ConfigError,
+            ImportOptionError)
 
 
 def register_error_handlers(app: Flask) -> None:
