@@ -235,7 +235,14 @@ def console_main() -> None:
     a large share of a small model's import); other commands exit normally.
     """
     argv = sys.argv[1:]
-    code = main(argv)
+    try:
+        code = main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left (`cimtwin tilesets list --json | head`): not an error to report.
+        # Point stdout at /dev/null so the interpreter's final flush stays quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
     if argv[:1] == ["import"]:
         sys.stdout.flush()
         sys.stderr.flush()
