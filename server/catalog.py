@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from layers.model import CLASSIFICATIONS
+from tiles.pipeline import KINDS  # tileset kinds: defined once, by the engine
 
-KINDS = ("bim", "reality", "buildings", "mesh", "terrain", "pointcloud")
 _COLUMNS = ("id", "name", "kind", "bounds", "height", "classification", "created",
             "frame", "summary", "source")
 _JSON_COLUMNS = {"bounds", "height", "frame", "summary"}

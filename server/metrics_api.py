@@ -63,7 +63,7 @@ def stream():
     """Server-Sent Events: `event: observation` / `event: alarm` with JSON data,
     a keep-alive comment every server.sse_keepalive_s seconds; ?sensor= filters."""
     services = current_services()
-    keepalive = float(services.config["server"].get("sse_keepalive_s", 15))
+    keepalive = float(services.config["server"]["sse_keepalive_s"])
     subscription = services.metrics.subscribe(request.args.get("sensor") or None)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return Response(_EventStream(subscription, keepalive), mimetype="text/event-stream",

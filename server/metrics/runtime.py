@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from server.metrics.alarms import AlarmBoard, thresholds_from_config
-from server.metrics.bus import DEFAULT_QUEUE, MetricsBus, Subscription, open_bus
+from server.metrics.bus import MetricsBus, Subscription, open_bus
 from server.metrics.errors import MetricError
 from server.metrics.observation import Observation, format_time, parse_batch, parse_time
 from server.metrics.store import MetricStore, open_store
@@ -28,8 +28,8 @@ class MetricsRuntime:
     """The store, the bus and the alarm board working together."""
 
     def __init__(self, store: MetricStore, bus: MetricsBus, board: AlarmBoard, *,
-                 retention_days: int = 90, clock: Callable[[], int] = _now_ms,
-                 max_streams: int = 24, stream_queue: int = DEFAULT_QUEUE):
+                 retention_days: int, max_streams: int, stream_queue: int,
+                 clock: Callable[[], int] = _now_ms):
         self.store, self.bus, self.board = store, bus, board
         self.retention_days = retention_days
         self.max_streams = max_streams
@@ -102,11 +102,11 @@ class MetricsRuntime:
 
 
 def open_metrics(config: Any, data_dir: Path) -> MetricsRuntime:
-    """The runtime for a loaded config (section [metrics]; missing keys use defaults)."""
-    section = dict(config.get("metrics", {}) if hasattr(config, "get") else {})
-    store = open_store(section.get("store_url", "sqlite://metrics.sqlite"), Path(data_dir))
-    bus = open_bus(section.get("bus_url", "memory://"))
-    board = AlarmBoard(thresholds_from_config(section.get("alarms")))
-    return MetricsRuntime(store, bus, board, retention_days=int(section.get("retention_days", 90)),
-                          max_streams=int(section.get("max_streams", 24)),
-                          stream_queue=int(section.get("stream_queue", DEFAULT_QUEUE)))
+    """The runtime for a loaded config (section [metrics]; defaults in config/default.toml)."""
+    section = config["metrics"]
+    store = open_store(section["store_url"], Path(data_dir))
+    bus = open_bus(section["bus_url"])
+    board = AlarmBoard(thresholds_from_config(section.get("alarms")))  # optional table
+    return MetricsRuntime(store, bus, board, retention_days=int(section["retention_days"]),
+                          max_streams=int(section["max_streams"]),
+                          stream_queue=int(section["stream_queue"]))

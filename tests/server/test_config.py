@@ -52,3 +52,24 @@ def test_missing_config_file_is_named(tmp_path):
 def test_bool_is_not_accepted_for_a_number():
     with pytest.raises(ConfigError, match="server.port"):
         load_config(overrides={"server": {"port": True}}, env={})
+
+
+@pytest.mark.parametrize("env, words", [
+    ({"CIMTWIN_LAYERS__URL": "postgresql://u@h/db"}, ["layers.url", "gpkg://"]),
+    ({"CIMTWIN_METRICS__STORE_URL": "postgresql://u@h/db"},
+     ["metrics.store_url", "sqlite://", "memory://"]),
+    ({"CIMTWIN_METRICS__BUS_URL": "redis://127.0.0.1:6379/0"}, ["metrics.bus_url", "memory://"]),
+])
+def test_a_url_without_a_registered_backend_is_refused_at_start_up(env, words):
+    """A server must not start on a backend that does not exist and fail on first use."""
+    with pytest.raises(ConfigError) as info:
+        load_config(env=env)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_registering_a_backend_is_all_it_takes_for_the_config_to_accept_it(monkeypatch):
+    from server.metrics.bus import BUS_BACKENDS
+    monkeypatch.setitem(BUS_BACKENDS, "redis", lambda url: None)
+    config = load_config(env={"CIMTWIN_METRICS__BUS_URL": "redis://127.0.0.1:6379/0"})
+    assert config["metrics"]["bus_url"] == "redis://127.0.0.1:6379/0"
