@@ -73,7 +73,8 @@ def simplifier_alone() -> float:
     pos = np.column_stack([gx.ravel(), gy.ravel(), 5 * np.sin(gx.ravel() / 37)]).astype(np.float32)
     i = np.arange(n)
     a = (i[None, :] + (n + 1) * i[:, None]).ravel()
-    idx = np.concatenate([np.stack([a, a + 1, a + n + 2], 1), np.stack([a, a + n + 2, a + n + 1], 1)])
+    idx = np.concatenate([np.stack([a, a + 1, a + n + 2], 1),
+                          np.stack([a, a + n + 2, a + n + 1], 1)])
     flat = idx.astype(np.uint32).ravel()
     dest = np.zeros_like(flat)
     start = time.perf_counter()

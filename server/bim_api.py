@@ -48,7 +48,8 @@ def element(tileset_id: str, global_id: str):
         return error
     found = index.get(global_id)
     if found is None:
-        return problem(404, "Not Found", f"no element with GlobalId '{global_id}' in '{tileset_id}'")
+        return problem(404, "Not Found",
+                       f"no element with GlobalId '{global_id}' in '{tileset_id}'")
     return jsonify(found)
 
 
@@ -62,7 +63,8 @@ def elements(tileset_id: str):
     for text in request.args.getlist("property"):
         key, sep, value = text.partition("=")
         if not sep or not key:
-            raise BimError(f"property filter {text!r} must look like Pset_WallCommon.IsExternal=true")
+            raise BimError(f"property filter {text!r} must look like "
+                           "Pset_WallCommon.IsExternal=true")
         properties.append((key, value))
     try:
         limit = int(request.args.get("limit", 100))

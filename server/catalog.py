@@ -77,7 +77,8 @@ class Catalog:
 
     def list(self, levels: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Entries, newest first; only the given classification levels when given."""
-        rows = self._connect().execute("SELECT * FROM tilesets ORDER BY created DESC, id").fetchall()
+        rows = self._connect().execute(
+            "SELECT * FROM tilesets ORDER BY created DESC, id").fetchall()
         entries = [_row_to_entry(r) for r in rows]
         if levels is not None:
             allowed = set(levels)

@@ -95,7 +95,8 @@ def cmd_tilesets_list(args, services: Services) -> int:
         print(json.dumps(entries, ensure_ascii=False, default=str))
         return 0
     if not entries:
-        print("no tilesets; import one with 'cimtwin import ...' or build the demo with 'cimtwin demo'")
+        print("no tilesets; import one with 'cimtwin import ...' or build the demo with "
+              "'cimtwin demo'")
     for e in entries:
         print(f"{e['id']:32} {e['kind']:10} {e['classification']:10} {e['created']}  {e['name']}")
     return 0

@@ -223,7 +223,8 @@ def _validate(config: dict, defaults: dict) -> None:
                 raise ConfigError(f"config key {section}.{key} must be {names}, got {value!r}")
             problem = check(value) if check else None
             if problem:
-                raise ConfigError(f"config key {section}.{key} = {value!r} is not allowed: {problem}")
+                raise ConfigError(
+                    f"config key {section}.{key} = {value!r} is not allowed: {problem}")
     for section, key in SCHEMA:
         if key not in config.get(section, {}):
             raise ConfigError(f"config key {section}.{key} is missing (see config/default.toml)")

@@ -57,7 +57,8 @@ def _save_upload(job_dir: Path) -> Path:
     if size == 0:
         raise BadRequest(f"the uploaded file '{name}' is empty")
     if expected_size is not None and expected_size != size:
-        raise BadRequest(f"upload truncated: received {size} bytes of {expected_size}; send it again")
+        raise BadRequest(f"upload truncated: received {size} bytes of {expected_size}; "
+                         "send it again")
     if expected_sha and expected_sha != digest.hexdigest():
         raise BadRequest("upload corrupted: its SHA-256 does not match 'sha256'; send it again")
     return target

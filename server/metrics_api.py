@@ -45,7 +45,8 @@ def history():
         try:
             bucket_s = int(bucket)
         except ValueError:
-            raise MetricError(f"bucket must be whole seconds, got {bucket!r}", field="bucket") from None
+            raise MetricError(f"bucket must be whole seconds, got {bucket!r}",
+                              field="bucket") from None
     else:
         bucket_s = None
     return jsonify(current_services().metrics.history(

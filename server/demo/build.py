@@ -124,8 +124,8 @@ def footprints_from_geojson(path: Path) -> list:
         p = feat["properties"]
         poly = affinity.translate(shape(feat["geometry"]), -layout.ORIGIN[0], -layout.ORIGIN[1])
         props = {k: p[k] for k in ("id", "name", "use", "floors", "height_m", "year")}
-        out.append(Footprint(poly, float(p["ground_m"]), float(p["ground_m"]) + float(p["height_m"]),
-                             props))
+        ground = float(p["ground_m"])
+        out.append(Footprint(poly, ground, ground + float(p["height_m"]), props))
     return out
 
 

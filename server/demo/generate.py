@@ -73,7 +73,8 @@ def _coords(geom) -> Any:
 def write_geojson(path: Path, items: list[dict], name: str) -> int:
     """Write a FeatureCollection in EPSG:4548 with stable formatting; returns the count."""
     feats = [{"type": "Feature", "properties": it["properties"],
-              "geometry": {"type": it["geometry"].geom_type, "coordinates": _coords(it["geometry"])}}
+              "geometry": {"type": it["geometry"].geom_type,
+                           "coordinates": _coords(it["geometry"])}}
              for it in items]
     doc = {"type": "FeatureCollection", "name": name,
            "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4548"}},

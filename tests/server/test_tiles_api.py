@@ -43,7 +43,8 @@ def test_anonymous_users_see_public_tilesets_only(app):
     assert client.get("/api/tilesets/closed").status_code == 404
     assert client.get("/tiles/closed/tileset.json").status_code == 404
     admin = {"Authorization": "Bearer admin-secret"}
-    assert {t["id"] for t in client.get("/api/tilesets", headers=admin).get_json()} == {"open", "closed"}
+    listed = client.get("/api/tilesets", headers=admin).get_json()
+    assert {t["id"] for t in listed} == {"open", "closed"}
     assert client.get("/tiles/closed/tileset.json", headers=admin).status_code == 200
 
 
