@@ -7,9 +7,13 @@ import os
 import sys
 from typing import Any, Callable, Sequence
 
+from tqdm import tqdm
+
 from server.config import ConfigError, load_config
+from server.demo.simulator import simulate_http, start_simulator_thread
 from server.imports import ImportOptionError, Option, get_kind, kinds, pairs, run_import
 from server.services import Services, open_services
+from tiles.check import check_tileset
 from tiles.progress import tqdm_progress
 
 
@@ -23,7 +27,6 @@ class StepBar:
     def __call__(self, status: dict) -> None:
         if not self.enabled:
             return
-        from tqdm import tqdm
         if self.bar is None:
             self.bar = tqdm(total=status.get("total"), unit="step", file=sys.stderr,
                             dynamic_ncols=True)
@@ -63,13 +66,13 @@ def cmd_import(args, services: Services) -> int:
 
 
 def cmd_serve(args, services: Services) -> int:
+    # Flask and waitress load only for `serve` (Flask alone is ~0.3 s of every CLI start).
     from waitress import serve
     from server.app import create_app
     app = create_app(services.config)
     host = args.host or services.config["server"]["host"]
     port = args.port if args.port is not None else services.config["server"]["port"]
     if args.simulate:
-        from server.demo.simulator import start_simulator_thread
         start_simulator_thread(app.extensions["cimtwin"], interval_s=args.simulate_interval)
     print(f"cimtwin serving {services.data_dir} at http://{host}:{port}/", flush=True)
     # Each Server-Sent Events client holds a thread: keep plenty.
@@ -78,6 +81,7 @@ def cmd_serve(args, services: Services) -> int:
 
 
 def cmd_demo(args, services: Services) -> int:
+    # The demo build loads the engine, shapely and ifcopenshell: only for `cimtwin demo`.
     from server.demo.build import build_demo
     bar = StepBar(enabled=sys.stderr.isatty())
     try:
@@ -103,7 +107,6 @@ def cmd_tilesets_list(args, services: Services) -> int:
 
 
 def cmd_tilesets_check(args, services: Services) -> int:
-    from tiles.check import check_tileset
     if services.catalog.get(args.id) is None and not services.store.exists(args.id, "tileset.json"):
         print(f"no tileset '{args.id}' (see 'cimtwin tilesets list')", file=sys.stderr)
         return 2
@@ -120,7 +123,6 @@ def cmd_tilesets_delete(args, services: Services) -> int:
 
 
 def cmd_simulate(args, services: Services) -> int:
-    from server.demo.simulator import simulate_http
     return simulate_http(args.url, token=args.token, interval_s=args.interval, count=args.count)
 
 
@@ -201,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type[Exception], ...]:
     """Errors whose message tells the user what to do: no traceback for them."""
+    # Only when an error is raised: server.errors loads Flask, bim_import ifcopenshell.
     from server.errors import domain_errors
     return (*domain_errors(), FileNotFoundError)
 

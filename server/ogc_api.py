@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, json, request
 
 from layers import ogc
+from layers.errors import LayerError
 from server.auth import allowed_levels
 from server.services import current_services
 
@@ -28,7 +29,6 @@ def _check_format() -> None:
     """Only JSON is served; f=json/geojson (or none) is accepted, anything else is a 400."""
     wanted = request.args.get("f")
     if wanted not in (None, "", "json", "geojson"):
-        from layers.errors import LayerError
         raise LayerError(f"f={wanted!r} is not offered; use f=json")
 
 
