@@ -18,7 +18,7 @@ from layers.model import CLASSIFICATIONS  # defined once, in layers.model (re-ex
 from layers.store import BACKENDS as LAYER_BACKENDS
 from server.metrics.bus import BUS_BACKENDS
 from server.metrics.store import STORE_BACKENDS
-from tiles.gltf import COMPRESSIONS
+from tiles.glb.encode import COMPRESSIONS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = PROJECT_ROOT / "config" / "default.toml"

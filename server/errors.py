@@ -27,13 +27,14 @@ def domain_errors() -> tuple[type[Exception], ...]:
     """
     from bim_import.errors import BimError
     from layers.errors import LayerError
+    from server.analysis_errors import AnalysisError
     from server.catalog import CatalogError
     from server.config import ConfigError
     from server.imports import ImportOptionError
     from server.metrics.errors import MetricError
     from tiles.errors import TilesError
     return (TilesError, LayerError, BimError, MetricError, CatalogError, ConfigError,
-            ImportOptionError)
+            ImportOptionError, AnalysisError)
 
 
 def register_error_handlers(app: Flask) -> None:

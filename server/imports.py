@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 from layers.model import CLASSIFICATIONS
 from layers.model import KINDS as LAYER_KINDS
 from server.placement import Placement
-from tiles.gltf import COMPRESSIONS
+from tiles.glb.encode import COMPRESSIONS
 
 Progress = Callable[[dict], None] | None
 

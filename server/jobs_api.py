@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.utils import secure_filename
 
-from server.auth import require_token
+from server.auth import refusal, require
 from server.errors import domain_errors, problem
 from server.imports import ImportKind, kinds, pairs, run_import
 from server.jobs import JobQueue
@@ -104,12 +104,14 @@ def _source(kind: ImportKind, job_dir: Path) -> Path:
 
 
 @bp.post("/api/imports/<kind>")
-@require_token("admin")
 def post_import(kind: str):
     entry = next((k for k in kinds() if k.name == kind), None)
     if entry is None:
         raise NotFound(f"unknown import kind '{kind}'; one of "
                        f"{', '.join(k.name for k in kinds())}")
+    refused = refusal("import-bim" if kind == "bim" else "import")
+    if refused is not None:
+        return refused
     services = current_services()
     job_dir = services.data_dir / "uploads" / uuid.uuid4().hex[:12]
     try:
@@ -129,13 +131,13 @@ def post_import(kind: str):
 
 
 @bp.get("/api/jobs")
-@require_token("admin")
+@require("jobs")
 def list_jobs():
     return jsonify(jobs().list())
 
 
 @bp.get("/api/jobs/<job_id>")
-@require_token("admin")
+@require("jobs")
 def get_job(job_id: str):
     job = jobs().get(job_id)
     if job is None:

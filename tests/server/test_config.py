@@ -54,22 +54,40 @@ def test_bool_is_not_accepted_for_a_number():
         load_config(overrides={"server": {"port": True}}, env={})
 
 
-@pytest.mark.parametrize("env, words", [
-    ({"CIMTWIN_LAYERS__URL": "postgresql://u@h/db"}, ["layers.url", "gpkg://"]),
-    ({"CIMTWIN_METRICS__STORE_URL": "postgresql://u@h/db"},
-     ["metrics.store_url", "sqlite://", "memory://"]),
-    ({"CIMTWIN_METRICS__BUS_URL": "redis://127.0.0.1:6379/0"}, ["metrics.bus_url", "memory://"]),
+def _registries():
+    from layers.store import BACKENDS
+    from server.metrics.bus import BUS_BACKENDS
+    from server.metrics.store import STORE_BACKENDS
+    return {"layers.url": BACKENDS, "metrics.store_url": STORE_BACKENDS,
+            "metrics.bus_url": BUS_BACKENDS}
+
+
+@pytest.mark.parametrize("key, url", [
+    ("layers.url", "mysql://u@h/db"),
+    ("metrics.store_url", "influxdb://h/db"),
+    ("metrics.bus_url", "mqtt://127.0.0.1:1883"),
 ])
-def test_a_url_without_a_registered_backend_is_refused_at_start_up(env, words):
+def test_a_url_without_a_registered_backend_is_refused_listing_what_exists(key, url):
     """A server must not start on a backend that does not exist and fail on first use."""
+    section, name = key.split(".")
     with pytest.raises(ConfigError) as info:
-        load_config(env=env)
-    for word in words:
-        assert word in str(info.value)
+        load_config(env={f"CIMTWIN_{section.upper()}__{name.upper()}": url})
+    assert key in str(info.value)
+    for scheme in _registries()[key]:
+        assert f"{scheme}://" in str(info.value)
 
 
 def test_registering_a_backend_is_all_it_takes_for_the_config_to_accept_it(monkeypatch):
     from server.metrics.bus import BUS_BACKENDS
-    monkeypatch.setitem(BUS_BACKENDS, "redis", lambda url: None)
-    config = load_config(env={"CIMTWIN_METRICS__BUS_URL": "redis://127.0.0.1:6379/0"})
-    assert config["metrics"]["bus_url"] == "redis://127.0.0.1:6379/0"
+    env = {"CIMTWIN_METRICS__BUS_URL": "mqtt://127.0.0.1:1883"}
+    with pytest.raises(ConfigError):
+        load_config(env=env)
+    monkeypatch.setitem(BUS_BACKENDS, "mqtt", lambda url, capacity=0: None)
+    assert load_config(env=env)["metrics"]["bus_url"] == "mqtt://127.0.0.1:1883"
+
+
+def test_every_registered_layer_scheme_is_accepted():
+    """Aliases a backend registers (postgres:// beside postgresql://) pass the config."""
+    for scheme in _registries()["layers.url"]:
+        url = "gpkg://layers.gpkg" if scheme == "gpkg" else f"{scheme}://u@127.0.0.1/db"
+        assert load_config(env={"CIMTWIN_LAYERS__URL": url})["layers"]["url"] == url
