@@ -32,6 +32,7 @@ class Placement:
         self.force = bool(force)
         self.checked = False
         self.warnings: list[str] = []
+        self._seen: dict[GeoFrame, tuple[np.ndarray, np.ndarray]] = {}  # frame -> checked box
 
     def batches(self, batches: Iterable[MeshBatch]) -> Iterator[MeshBatch]:
         """Pass ``batches`` on, checking each one's placed corners on the way."""
@@ -51,10 +52,16 @@ class Placement:
     def _check_batch(self, batch: MeshBatch) -> None:
         if len(batch.positions) == 0:
             return
+        lo, hi = _placed_box(batch)
+        seen = self._seen.get(batch.frame)
+        if seen is not None:
+            if bool(np.all(lo >= seen[0]) and np.all(hi <= seen[1])):
+                return  # inside a box of this frame already checked: no pyproj call
+            lo, hi = np.minimum(lo, seen[0]), np.maximum(hi, seen[1])
         frame = dataclasses.replace(batch.frame, vertical="ellipsoidal")  # horizontal only
-        corners = _corners(batch)
-        lonlat = to_lonlatheight(corners, frame)[:, :2]
+        lonlat = to_lonlatheight(_box_corners(lo, hi), frame)[:, :2]
         self._check_lonlat(str(frame.crs), lonlat, frame)
+        self._seen[batch.frame] = (lo, hi)
 
     def _check_lonlat(self, crs: str, lonlat: np.ndarray, frame: GeoFrame | None) -> None:
         area = _area_of_use(crs)
@@ -73,17 +80,22 @@ class Placement:
             self.warnings.append(message.split(" Check ")[0] + " (accepted with --force)")
 
 
-def _corners(batch: MeshBatch) -> np.ndarray:
-    """The 8 corners of the batch's box, per instance when the batch is instanced."""
+def _placed_box(batch: MeshBatch) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) of the batch in its frame's local coordinates, instances placed."""
     pts = np.asarray(batch.positions, dtype=np.float64)
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    box = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
-                    for z in (lo[2], hi[2])])
+    lo = np.array([pts[:, k].min() for k in range(3)])
+    hi = np.array([pts[:, k].max() for k in range(3)])
     if batch.instances is None:
-        return box
+        return lo, hi
     inst = np.asarray(batch.instances, dtype=np.float64).reshape(-1, 4, 4)
-    placed = np.einsum("kij,nj->kni", inst[:, :3, :3], box) + inst[:, None, :3, 3]
-    return placed.reshape(-1, 3)
+    placed = np.einsum("kij,nj->kni", inst[:, :3, :3], _box_corners(lo, hi))
+    placed = (placed + inst[:, None, :3, 3]).reshape(-1, 3)
+    return placed.min(axis=0), placed.max(axis=0)
+
+
+def _box_corners(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
+                     for z in (lo[2], hi[2])])
 
 
 def _area_of_use(crs: str) -> tuple[float, float, float, float] | None:

@@ -2,10 +2,14 @@
 area of use is refused naming --origin/--crs, and --force accepts it knowingly."""
 import json
 
+import numpy as np
 import pytest
 import trimesh
 
+from server.placement import Placement
 from tests.server.test_cli import run_cli
+from tiles.errors import GeoreferenceError
+from tiles.model import GeoFrame, MeshBatch
 
 
 @pytest.fixture
@@ -49,3 +53,33 @@ def test_a_mesh_placed_in_jinan_is_accepted(tmp_path, site):
     assert result.returncode == 0, result.stderr
     west, south, east, north = json.loads(result.stdout)["bounds"]
     assert 116.9 < west < east < 117.1 and 36.5 < south < north < 36.7
+
+
+def _batch(positions, frame, instances=None):
+    return MeshBatch(positions=np.asarray(positions, dtype=np.float64),
+                     indices=np.array([[0, 1, 2]], dtype=np.uint32), frame=frame,
+                     instances=instances)
+
+
+JINAN = GeoFrame(crs="EPSG:4548", origin=(500000.0, 4052000.0, 0.0))
+TRIANGLE = [[0, 0, 0], [10, 0, 0], [0, 10, 0]]
+
+
+def test_a_later_batch_that_leaves_the_area_is_refused():
+    """Every batch counts, not only the first one of a frame."""
+    far = [[0, 0, 0], [10, 0, 0], [-600_000, 0, 0]]  # 600 km west of the zone's centre
+    stream = Placement().batches([_batch(TRIANGLE, JINAN), _batch(far, JINAN)])
+    next(stream)
+    with pytest.raises(GeoreferenceError, match="--origin"):
+        next(stream)
+
+
+def test_instances_are_placed_before_the_check():
+    """An instanced prototype at the origin, drawn 600 km away, is outside."""
+    moved = np.eye(4)[None].repeat(2, axis=0)
+    moved[1, 0, 3] = -600_000.0
+    with pytest.raises(GeoreferenceError, match="--force"):
+        list(Placement().batches([_batch(TRIANGLE, JINAN, instances=moved)]))
+    forced = Placement(force=True)
+    assert len(list(forced.batches([_batch(TRIANGLE, JINAN, instances=moved)]))) == 1
+    assert forced.warnings and "accepted with --force" in forced.warnings[0]
