@@ -225,7 +225,7 @@ ORIGIN = Option("origin", metavar="E,N[,H]",
                 help="easting,northing,height of the data's local (0,0,0), in the CRS's "
                      "units (metres for EPSG:4548), not latitude,longitude")
 GEOID_OFFSET = Option("geoid_offset", type=float, param="geoid_offset_m", metavar="N",
-                      help="heights are orthometric: geoid offset N in metres "
+                      help="geoid offset N in metres, applied to orthometric heights "
                            "(ellipsoidal = orthometric + N; default: config "
                            "tiles.geoid_offset_m)")
 FORCE = Option("force", type=bool, default=False,
@@ -245,11 +245,18 @@ def _builtin_kinds() -> Iterable[ImportKind]:
         "mesh", Inputs(suffixes=(".obj", ".ply", ".glb", ".gltf", ".zip", ".stl", ".off")),
         (*COMMON, with_help(CRS, CRS.help + " (required)"), ORIGIN,
          Option("vertical", default="ellipsoidal", choices=("ellipsoidal", "orthometric"),
-                help="height datum of the z values (default ellipsoidal)")),
+                help="height datum of the z values (default ellipsoidal; orthometric "
+                     "heights get --geoid-offset N added)")),
         "server.tileset_imports:import_mesh",
         help="a mesh file (OBJ/PLY/glb) -> 3D Tiles", title="imported mesh")
     yield ImportKind(
-        "photo", Inputs(folder=True), COMMON, "server.tileset_imports:import_production",
+        "photo", Inputs(folder=True),
+        (NAME, TILESET_ID, CLASSIFICATION, COMPRESSION,
+         with_help(GEOID_OFFSET, "heights are orthometric: geoid offset N in metres "
+                                 "(ellipsoidal = orthometric + N); without it the "
+                                 "production's heights are taken as ellipsoidal"),
+         FORCE),
+        "server.tileset_imports:import_production",
         help="a ContextCapture production folder (metadata.xml + Data/ with OBJ or OSGB) "
              "-> 3D Tiles", title="imported reality mesh")
     yield ImportKind(
