@@ -124,6 +124,9 @@ ALLOWED = {
 }
 #: Third-party packages only server/ may import (domain code knows nothing of HTTP).
 HTTP = ("flask", "werkzeug", "waitress")
+#: package -> third-party packages it must not import (ARCHITECTURE.md: "tiles/ ... No
+#: Flask, no geopandas, no ifcopenshell").
+FORBIDDEN = {"tiles": ("geopandas", "ifcopenshell")}
 
 
 def _violations(package: str, allowed: tuple[str, ...]) -> list[str]:
@@ -135,6 +138,8 @@ def _violations(package: str, allowed: tuple[str, ...]) -> list[str]:
             top = dep.split(".")[0]
             if top in HTTP:
                 out.append(f"{name} imports {dep} (only server/ may import {top})")
+            elif top in FORBIDDEN.get(package, ()):
+                out.append(f"{name} imports {dep} (not allowed in {package}/)")
             elif top in PACKAGES and top != package and dep not in allowed:
                 out.append(f"{name} imports {dep}")
     return out
@@ -152,7 +157,7 @@ def test_the_rules_catch_a_forbidden_import(tmp_path, monkeypatch):
     fake.mkdir()
     (fake / "__init__.py").write_text("")
     (fake / "bad.py").write_text("def f():\n    from server.app import create_app\n"
-                                 "    import flask\n")
+                                 "    import flask\n    import geopandas\n")
     (tmp_path / "server").mkdir()
     (tmp_path / "server" / "__init__.py").write_text("")
     (tmp_path / "server" / "app.py").write_text("")
@@ -160,4 +165,5 @@ def test_the_rules_catch_a_forbidden_import(tmp_path, monkeypatch):
         (tmp_path / pkg).mkdir()
     monkeypatch.setitem(globals(), "ROOT", tmp_path)
     assert _violations("tiles", ()) == ["tiles.bad imports flask (only server/ may import flask)",
+                                        "tiles.bad imports geopandas (not allowed in tiles/)",
                                         "tiles.bad imports server.app"]
