@@ -103,6 +103,22 @@ def _source(kind: ImportKind, job_dir: Path) -> Path:
     return _unpack_folder(path) if kind.inputs.folder else path
 
 
+def describe_kind(kind: ImportKind) -> dict:
+    """A kind as the upload form needs it: accepted files and each option's field."""
+    return {"name": kind.name, "help": kind.help,
+            "accepts": list(kind.inputs.upload_suffixes()), "folder": kind.inputs.folder,
+            "options": [{"name": o.name, "type": getattr(o.type, "__name__", "str"),
+                         "default": o.default, "choices": list(o.choices or []) or None,
+                         "help": o.help} for o in kind.options]}
+
+
+@bp.get("/api/imports")
+@require("import")
+def list_import_kinds():
+    """The registered import kinds with their upload fields (from the registry)."""
+    return jsonify([describe_kind(kind) for kind in kinds()])
+
+
 @bp.post("/api/imports/<kind>")
 def post_import(kind: str):
     entry = next((k for k in kinds() if k.name == kind), None)

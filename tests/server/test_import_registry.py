@@ -69,6 +69,10 @@ def test_a_registered_kind_is_an_upload_job(registry, tmp_path, monkeypatch):
                           data={"file": (io.BytesIO(b"x"), "b.txt")},
                           content_type="multipart/form-data")
     assert refused.status_code == 400 and ".dum" in refused.get_json()["detail"]
+    listed = {k["name"]: k for k in client.get("/api/imports", headers=ADMIN).get_json()}
+    colour = next(o for o in listed["dummy"]["options"] if o["name"] == "colour")
+    assert listed["dummy"]["accepts"] == [".dum"] and colour["choices"] == ["red", "blue"]
+    assert listed["photo"]["accepts"] == [".zip"] and listed["photo"]["folder"] is True
     bad = client.post("/api/imports/dummy", headers=ADMIN,
                       data={"file": (io.BytesIO(b"x"), "b.dum"), "colour": "green"},
                       content_type="multipart/form-data")
