@@ -40,6 +40,7 @@ def build_options(services: Services, *, name: str, kind: str, **overrides: Any)
         "workers": tiles_cfg["workers"],
         "dask_scheduler": tiles_cfg["dask_scheduler"],
         "geoid_offset_m": tiles_cfg["geoid_offset_m"],
+        "work_dir": str(services.data_dir / "work"),  # kept: a failed import resumes
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return BuildOptions(**values)

@@ -17,7 +17,7 @@ class Interrupt(Exception):
 def test_interrupted_build_keeps_old_version_and_resumes(tmp_path, gen_mesh):
     store = FileTileStore(tmp_path / "store")
     options = BuildOptions(kind="reality", max_triangles_per_tile=5_000, workers=1,
-                           validate_glb=False)
+                           validate_glb=False, work_dir=str(tmp_path / "work"))
     build_tileset(gen_mesh.terrain_batches(4_000, 4_000, 50.0), store, "t", options)
     old = store.get("t", "tileset.json")
 
@@ -84,10 +84,11 @@ def test_a_textured_build_resumes_in_a_new_process(tmp_path):
         "from tiles.store import FileTileStore\n"
         "build_tileset(terrain_batches(6_000, 3_000, 100.0, textured=True),\n"
         "              FileTileStore(%r), 't', BuildOptions(kind='reality', workers=1,\n"
-        "              max_triangles_per_tile=2_000, keep_work=True, validate_glb=False))\n"
-    ) % (str(root / "bench"), str(root), str(tmp_path / "store"))
+        "              max_triangles_per_tile=2_000, keep_work=True, validate_glb=False,\n"
+        "              work_dir=%r))\n"
+    ) % (str(root / "bench"), str(root), str(tmp_path / "store"), str(tmp_path / "work"))
     for seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
         subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300)
-    work = [p.name for p in (tmp_path / "store" / ".work").iterdir()]
+    work = [p.name for p in (tmp_path / "work").iterdir()]
     assert len(work) == 1, f"the second process did not find the first one's work: {work}"
