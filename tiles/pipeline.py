@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import hashlib
+import json
 import pickle
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ import numpy as np
 
 from tiles import georef
 from tiles.build.addtree import plan_add_tree
+from tiles.build.chunk import ChunkRef
 from tiles.build.hlod import BuildContext, build_node
 from tiles.build.reading import IngestState, read_batches, task_result
 from tiles.build.spill import bucket_spill
@@ -43,11 +45,13 @@ from tiles.errors import CheckError, TilesError
 from tiles.glb.metadata import infer_schema
 from tiles.model import MeshBatch, TileNode, TileStore
 from tiles.progress import Progress, ProgressTracker
-from tiles.store import check_tileset_id
+from tiles.store import check_tileset_id, write_atomic
 
 KINDS = ("bim", "reality", "buildings", "mesh", "terrain")
 #: Bump when the output format changes, so old staging/work folders are not reused.
-FORMAT_VERSION = "3"
+FORMAT_VERSION = "4"
+#: The partition's index of bucket parts per tile; written last (the step is done).
+PARTITION_INDEX = "partition.json"
 
 
 @dataclass
@@ -127,30 +131,33 @@ def _plan(state: IngestState, budget: int):
 
 
 def _partition(state: IngestState, work: Path, budget: int, tracker: ProgressTracker,
-               executor):
-    """Step 2: plan the tree and split each spill into per-tile part files (resumable)."""
+               executor) -> tuple[Any, dict[str, list[ChunkRef]]]:
+    """Step 2: plan the tree and sort each spill by tile into one bucket file; returns
+    the plan and each tile's bucket parts (in spill order). Resumable: the index
+    ``partition.json`` is written last."""
     plan = _plan(state, budget)
-    marker = work / "partition.done"
+    index = work / PARTITION_INDEX
+    if index.exists():
+        return plan, json.loads(index.read_text())
     buckets = work / "buckets"
-    if not marker.exists():
-        shutil.rmtree(buckets, ignore_errors=True)
-        buckets.mkdir(parents=True)
-        tracker.update(phase="partitioning")
-        spills = sorted((work / "spill").glob("*.chk"))
-        futures = [executor.submit(bucket_spill, str(spill), plan, str(buckets), number)
-                   for number, spill in enumerate(spills)]
-        for future in futures:
-            task_result(future)
-        marker.write_text("ok")
-    return plan
+    shutil.rmtree(buckets, ignore_errors=True)
+    buckets.mkdir(parents=True)
+    tracker.update(phase="partitioning")
+    spills = sorted((work / "spill").glob("*.chk"))
+    futures = [executor.submit(bucket_spill, str(spill), plan, str(buckets), number)
+               for number, spill in enumerate(spills)]
+    inputs: dict[str, list[ChunkRef]] = {}
+    for future in futures:
+        for key, ref in task_result(future).items():
+            inputs.setdefault(key, []).append(list(ref))
+    write_atomic(index, json.dumps(inputs).encode())
+    return plan, inputs
 
 
-def _schedule(plan, work: Path, context, executor, tracker) -> TileNode:
+def _schedule(plan, inputs: dict[str, list[ChunkRef]], context, executor,
+              tracker) -> TileNode:
     """Step 3: build leaves, then parents level by level (deepest first); the root."""
     nodes = plan.nodes
-    inputs: dict[str, list[str]] = {}
-    for part in sorted((work / "buckets").glob("*.chk")):
-        inputs.setdefault(part.name.split(".")[0], []).append(str(part))
     filled = set(inputs)
     alive = set(filled)
     for node in sorted(nodes, key=lambda n: -n.level):
@@ -213,7 +220,7 @@ def _ingest(batches, state: IngestState, options: BuildOptions, refine: str, tra
                      in_flight=max(2, 2 * workers_in_use(options)))
         key = _build_key(state, options, refine)
         work = work_root / f"{state.work.name.split('.ingest-')[0]}.{key}"
-        if (work / "partition.done").exists():
+        if (work / PARTITION_INDEX).exists():
             shutil.rmtree(tmp_work, ignore_errors=True)
         else:
             shutil.rmtree(work, ignore_errors=True)
@@ -225,8 +232,9 @@ def _ingest(batches, state: IngestState, options: BuildOptions, refine: str, tra
     return work, key
 
 
-def _tile_and_publish(state: IngestState, plan, store: TileStore, tileset_id: str, key: str,
-                      options: BuildOptions, refine: str, tracker, executor) -> TileNode:
+def _tile_and_publish(state: IngestState, plan, inputs: dict[str, list[ChunkRef]],
+                      store: TileStore, tileset_id: str, key: str, options: BuildOptions,
+                      refine: str, tracker, executor) -> TileNode:
     """Steps 3-5: build every tile, write tileset.json, check, publish atomically.
 
     Everything is written into the store's unpublished version ``key``; a failure
@@ -241,7 +249,7 @@ def _tile_and_publish(state: IngestState, plan, store: TileStore, tileset_id: st
         max_triangles_per_tile=options.max_triangles_per_tile,
         max_texture_px=options.max_texture_px, refine=refine)
     shared = context if isinstance(executor, InlineExecutor) else context.save()
-    root = _schedule(plan, state.work, shared, executor, tracker)
+    root = _schedule(plan, inputs, shared, executor, tracker)
     store.put(tileset_id, "tileset.json", tileset_json(
         root, georef.enu_to_ecef_matrix(state.origin),
         extras={"cimtwin": {"kind": options.kind, "frame": state.frame}}), version=key)
@@ -289,9 +297,10 @@ def build_tileset(batches: Iterable[MeshBatch], store: TileStore, tileset_id: st
         state = IngestState(work=work_root / f"{tileset_id}.ingest-{uuid.uuid4().hex[:8]}",
                         refine=refine)
         work, key = _ingest(batches, state, options, refine, tracker, executor, work_root)
-        plan = _partition(state, work, options.max_triangles_per_tile, tracker, executor)
-        root = _tile_and_publish(state, plan, store, tileset_id, key, options, refine,
-                                 tracker, executor)
+        plan, inputs = _partition(state, work, options.max_triangles_per_tile, tracker,
+                                  executor)
+        root = _tile_and_publish(state, plan, inputs, store, tileset_id, key, options,
+                                 refine, tracker, executor)
         if not options.keep_work:
             shutil.rmtree(work, ignore_errors=True)
     summary = _summary(tileset_id, options, state, root, refine, started)

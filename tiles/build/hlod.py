@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tiles.build.chunk import Chunk, merge_by_signature, read_chunk_file
+from tiles.build.chunk import Chunk, ChunkRef, merge_by_signature, read_chunk_ref
 from tiles.build.content import encode_tile
 from tiles.build.lod import simplify_chunk
 from tiles.build.parent_texture import atlas_parent
@@ -155,11 +155,11 @@ def _finished(ctx: BuildContext, key: str, children: list[TileNode]) -> TileNode
     return tile
 
 
-def build_node(context: BuildContext | str, key: str, inputs: list[str],
+def build_node(context: BuildContext | str, key: str, inputs: list[ChunkRef],
                children: list[TileNode]) -> TileNode:
     """Build tile ``key`` above its built, non-empty ``children``.
 
-    ``inputs`` are the tile's own bucket files (leaves; ADD tiles at any level).
+    ``inputs`` are the tile's own bucket parts (leaves; ADD tiles at any level).
     """
     ctx = load_context(context)
     finished = _finished(ctx, key, children)
@@ -167,7 +167,7 @@ def build_node(context: BuildContext | str, key: str, inputs: list[str],
         return finished
     tile = TileNode(key=key, refine=ctx.refine, children=children)
     record = TileRecord(tile=tile)
-    own = merge_by_signature([c for path in inputs for c in read_chunk_file(path)])
+    own = merge_by_signature([c for ref in inputs for c in read_chunk_ref(tuple(ref))])
     if ctx.refine == "ADD":
         chunks = own
         tile.geometric_error, record.extent = _add_error(ctx, chunks, children)

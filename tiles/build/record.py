@@ -3,7 +3,7 @@
 A record says the tile is finished (a re-run returns it without work) and holds what
 its parent needs: the tile itself (a :class:`tiles.model.TileNode` without children),
 where its LOD mesh is (REPLACE: the chunks appended to the record, or the leaf's single
-bucket file), and the largest feature extent at or below it (ADD). One file, written
+bucket part), and the largest feature extent at or below it (ADD). One file, written
 once through a temporary and a rename, instead of a done marker plus a LOD file.
 
 Layout: 8-byte little-endian header length, JSON header, then (optional) a chunk file
@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tiles.build.chunk import Chunk, chunk_file_bytes, load_chunks, read_chunk_file
+from tiles.build.chunk import Chunk, chunk_file_bytes, chunks_of, read_chunk_ref
 from tiles.model import BoundingBox, TileNode
 from tiles.store import write_atomic
 
@@ -28,7 +28,7 @@ class TileRecord:
     """A finished tile and what its parent reads from it."""
 
     tile: TileNode  # children not stored; the scheduler hands them back
-    lod: str | None = None  # None, IN_RECORD or the path of a bucket file
+    lod: str | list | None = None  # None, IN_RECORD or a ChunkRef (a leaf's bucket part)
     extent: float = 0.0  # ADD: largest feature extent at or below this tile
 
 
@@ -75,12 +75,7 @@ def read_lod(path: Path, record: TileRecord) -> list[Chunk]:
     if record.lod is None:
         return []
     if record.lod != IN_RECORD:
-        return read_chunk_file(record.lod)
-    data = Path(path).read_bytes()
-    start = 8 + int.from_bytes(data[:8], "little")
-    chunks: list[Chunk] = []
-    while start < len(data):
-        size = int.from_bytes(data[start:start + 8], "little")
-        chunks.extend(load_chunks(bytearray(data[start + 8:start + 8 + size])))
-        start += 8 + size
-    return chunks
+        return read_chunk_ref(tuple(record.lod))
+    with open(path, "rb") as handle:
+        data = bytearray(handle.read())
+    return chunks_of(data, 8 + int.from_bytes(data[:8], "little"))
