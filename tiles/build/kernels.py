@@ -1,5 +1,5 @@
-"""Per-triangle kernels: plain numpy for small inputs, compiled (``tiles.build.kernels_jit``) for
-large ones.
+"""Per-triangle kernels of the build: plain numpy, or compiled (``tiles.build.kernels_jit``)
+for large inputs and once numba is loaded (:func:`tiles.glb.kernels.use_compiled`).
 
 Loading numba and the compiled cache costs about 0.5 s per process, more than tiling a
 whole small BIM model takes, while on large tiles the compiled loops are several times
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from tiles.glb.kernels import SMALL_TRIANGLES, cross
+from tiles.glb.kernels import cross, use_compiled
 
 
 def valid_triangles(positions: np.ndarray, indices: np.ndarray, min_cross_sq: float) -> np.ndarray:
     """Mask of triangles with in-range, distinct indices, finite corners and a cross
     product whose squared length exceeds ``min_cross_sq`` (non-zero area)."""
-    if len(indices) >= SMALL_TRIANGLES:
+    if use_compiled(len(indices)):
         from tiles.build.kernels_jit import valid_triangles as compiled  # loads numba
         return compiled(positions, indices, min_cross_sq)
     n = len(positions)
