@@ -16,10 +16,8 @@ partition and every finished tile.
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import hashlib
-import json
 import pickle
 import shutil
 import tempfile
@@ -32,26 +30,22 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from tiles import georef
-from tiles.build.addtree import plan_add_tree
 from tiles.build.chunk import ChunkRef
-from tiles.build.hlod import BuildContext, build_node
-from tiles.build.reading import IngestState, read_batches, task_result
-from tiles.build.spill import bucket_spill
+from tiles.build.hlod import BuildContext
+from tiles.build.reading import IngestState, read_batches
+from tiles.build.schedule import PARTITION_INDEX, partition, schedule
 from tiles.build.tileset import tileset_json
-from tiles.build.tiling import plan_tree
 from tiles.build.workers import InlineExecutor, open_executor, worker_count
 from tiles.check import check_tileset
 from tiles.errors import CheckError, TilesError
 from tiles.glb.metadata import infer_schema
 from tiles.model import MeshBatch, TileNode, TileStore
 from tiles.progress import Progress, ProgressTracker
-from tiles.store import check_tileset_id, write_atomic
+from tiles.store import check_tileset_id
 
 KINDS = ("bim", "reality", "buildings", "mesh", "terrain")
 #: Bump when the output format changes, so old staging/work folders are not reused.
 FORMAT_VERSION = "4"
-#: The partition's index of bucket parts per tile; written last (the step is done).
-PARTITION_INDEX = "partition.json"
 
 
 @dataclass
@@ -123,67 +117,6 @@ def _build_key(state: IngestState, options: BuildOptions, refine: str) -> str:
     return digest.hexdigest()
 
 
-def _plan(state: IngestState, budget: int):
-    """ADD trees with features place whole features by size; others split by count."""
-    if state.refine == "ADD" and len(state.stats.merged()[0]):
-        return plan_add_tree(state.stats, state.lo, state.hi, budget)
-    return plan_tree(state.sample, state.lo, state.hi, budget)
-
-
-def _partition(state: IngestState, work: Path, budget: int, tracker: ProgressTracker,
-               executor) -> tuple[Any, dict[str, list[ChunkRef]]]:
-    """Step 2: plan the tree and sort each spill by tile into one bucket file; returns
-    the plan and each tile's bucket parts (in spill order). Resumable: the index
-    ``partition.json`` is written last."""
-    plan = _plan(state, budget)
-    index = work / PARTITION_INDEX
-    if index.exists():
-        return plan, json.loads(index.read_text())
-    buckets = work / "buckets"
-    shutil.rmtree(buckets, ignore_errors=True)
-    buckets.mkdir(parents=True)
-    tracker.update(phase="partitioning")
-    spills = sorted((work / "spill").glob("*.chk"))
-    futures = [executor.submit(bucket_spill, str(spill), plan, str(buckets), number)
-               for number, spill in enumerate(spills)]
-    inputs: dict[str, list[ChunkRef]] = {}
-    for future in futures:
-        for key, ref in task_result(future).items():
-            inputs.setdefault(key, []).append(list(ref))
-    write_atomic(index, json.dumps(inputs).encode())
-    return plan, inputs
-
-
-def _schedule(plan, inputs: dict[str, list[ChunkRef]], context, executor,
-              tracker) -> TileNode:
-    """Step 3: build leaves, then parents level by level (deepest first); the root."""
-    nodes = plan.nodes
-    filled = set(inputs)
-    alive = set(filled)
-    for node in sorted(nodes, key=lambda n: -n.level):
-        if any(nodes[c].key in alive for c in node.children):
-            alive.add(node.key)
-    tracker.update(phase="tiling", tiles=0, tiles_total=len(alive))
-    built: dict[str, TileNode] = {}
-    leaves = [n for n in nodes if n.is_leaf and n.key in filled]
-    # ADD trees hold features in internal tiles too (their own bucket files)
-    waves = [leaves] + [[n for n in nodes if not n.is_leaf and n.level == level
-                         and n.key in alive] for level in range(plan.depth - 1, -1, -1)]
-    for wave in waves:
-        futures = {}
-        for node in wave:
-            children = [built[nodes[c].key] for c in node.children
-                        if nodes[c].key in built and built[nodes[c].key].bounds is not None]
-            futures[executor.submit(build_node, context, node.key, inputs.get(node.key, []),
-                                    children)] = node.key
-        for future in cf.as_completed(futures):
-            tile = task_result(future)
-            built[tile.key] = tile
-            tracker.update(tiles=len(built))
-        tracker.update(force=True, tiles=len(built))  # one event per finished level
-    return built[nodes[0].key]
-
-
 def _summary(tileset_id: str, options: BuildOptions, state: IngestState, root: TileNode,
              refine: str, started: float) -> BuildSummary:
     lo, hi = np.asarray(root.bounds.lo), np.asarray(root.bounds.hi)
@@ -249,7 +182,7 @@ def _tile_and_publish(state: IngestState, plan, inputs: dict[str, list[ChunkRef]
         max_triangles_per_tile=options.max_triangles_per_tile,
         max_texture_px=options.max_texture_px, refine=refine)
     shared = context if isinstance(executor, InlineExecutor) else context.save()
-    root = _schedule(plan, inputs, shared, executor, tracker)
+    root = schedule(plan, inputs, shared, executor, tracker, workers_in_use(options))
     store.put(tileset_id, "tileset.json", tileset_json(
         root, georef.enu_to_ecef_matrix(state.origin),
         extras={"cimtwin": {"kind": options.kind, "frame": state.frame}}), version=key)
@@ -297,7 +230,7 @@ def build_tileset(batches: Iterable[MeshBatch], store: TileStore, tileset_id: st
         state = IngestState(work=work_root / f"{tileset_id}.ingest-{uuid.uuid4().hex[:8]}",
                         refine=refine)
         work, key = _ingest(batches, state, options, refine, tracker, executor, work_root)
-        plan, inputs = _partition(state, work, options.max_triangles_per_tile, tracker,
+        plan, inputs = partition(state, work, options.max_triangles_per_tile, tracker,
                                   executor)
         root = _tile_and_publish(state, plan, inputs, store, tileset_id, key, options,
                                  refine, tracker, executor)

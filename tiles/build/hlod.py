@@ -192,6 +192,12 @@ def build_node(context: BuildContext | str, key: str, inputs: list[ChunkRef],
     return tile
 
 
+def build_nodes(context: BuildContext | str,
+                jobs: list[tuple[str, list[ChunkRef], list[TileNode]]]) -> list[TileNode]:
+    """:func:`build_node` for each (key, inputs, children) of ``jobs``: one task."""
+    return [build_node(context, key, inputs, children) for key, inputs, children in jobs]
+
+
 def pid() -> int:
     """The worker's process id (lets tests see that work really ran in other processes)."""
     return os.getpid()
