@@ -14,6 +14,12 @@ class Interrupt(Exception):
     pass
 
 
+def _tiles(tile):
+    yield tile
+    for child in tile.get("children", []):
+        yield from _tiles(child)
+
+
 def test_interrupted_build_keeps_old_version_and_resumes(tmp_path, gen_mesh):
     store = FileTileStore(tmp_path / "store")
     options = BuildOptions(kind="reality", max_triangles_per_tile=5_000, workers=1,
@@ -41,14 +47,16 @@ def test_interrupted_build_keeps_old_version_and_resumes(tmp_path, gen_mesh):
 
 
 def test_process_pool_gives_the_same_tileset_as_inline(tmp_path, gen_mesh):
+    """Small budget: enough tiles per level that the pool builds them in batched tasks."""
     docs = []
     for workers in (1, 2):
         store = FileTileStore(tmp_path / f"s{workers}")
         build_tileset(gen_mesh.terrain_batches(30_000, 10_000, 300.0), store, "t",
-                      BuildOptions(kind="reality", max_triangles_per_tile=8_000,
+                      BuildOptions(kind="reality", max_triangles_per_tile=1_000,
                                    workers=workers, validate_glb=False))
         docs.append(json.loads(store.get("t", "tileset.json")))
     assert docs[0]["root"] == docs[1]["root"]
+    assert sum(1 for _ in _tiles(docs[0]["root"])) > 2 * 4 * 2  # > 1 tile per task
 
 
 def test_dask_local_cluster_builds_the_tileset(tmp_path, gen_mesh):

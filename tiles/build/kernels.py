@@ -17,7 +17,7 @@ def valid_triangles(positions: np.ndarray, indices: np.ndarray, min_cross_sq: fl
     """Mask of triangles with in-range, distinct indices, finite corners and a cross
     product whose squared length exceeds ``min_cross_sq`` (non-zero area)."""
     if use_compiled(len(indices)):
-        from tiles.build.kernels_jit import valid_triangles as compiled  # loads numba
+        from tiles.build.kernels_jit import valid_triangles as compiled  # deferred: loads numba
         return compiled(positions, indices, min_cross_sq)
     n = len(positions)
     ok = ((indices >= 0) & (indices < n)).all(axis=1)
@@ -36,11 +36,11 @@ def valid_triangles(positions: np.ndarray, indices: np.ndarray, min_cross_sq: fl
 
 def descend(*args):
     """Leaf node of each triangle (see ``tiles.build.kernels_jit.descend``)."""
-    from tiles.build.kernels_jit import descend as compiled  # loads numba
+    from tiles.build.kernels_jit import descend as compiled  # deferred: loads numba
     return compiled(*args)
 
 
 def descend_points(*args):
     """Leaf node of each point (see ``tiles.build.kernels_jit.descend_points``)."""
-    from tiles.build.kernels_jit import descend_points as compiled  # loads numba
+    from tiles.build.kernels_jit import descend_points as compiled  # deferred: loads numba
     return compiled(*args)
