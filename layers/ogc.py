@@ -214,7 +214,7 @@ def parse_filter(args: dict[str, str]) -> tuple | None:
     """filter= in CQL2 text (filter-lang must be cql2-text; filter-crs CRS84)."""
     from layers.cql2 import parse
     lang = args.get("filter-lang") or "cql2-text"
-    if lang != "cql2-text":
+    if lang not in ("cql2-text", "cql-text"):  # cql-text: the draft's name, sent by GDAL
         raise LayerError(f"filter-lang={lang!r} is not offered; use cql2-text")
     filter_crs = args.get("filter-crs")
     if filter_crs and parse_crs_arg(filter_crs, "filter-crs") != CRS84:
