@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any, Callable, Sequence
 
+from server.analysis_cli import add_check_commands
 from server.config import CLASSIFICATIONS, ConfigError, load_config
 from server.services import Services, open_services
 
@@ -65,6 +66,10 @@ def cmd_serve(args, services: Services) -> int:
     app = create_app(services.config)
     host = args.host or services.config["server"]["host"]
     port = args.port if args.port is not None else services.config["server"]["port"]
+    from server.hardening import check_serve_tokens
+    if (refusal := check_serve_tokens(host, os.environ)) is not None:
+        print(f"cimtwin: {refusal}", file=sys.stderr)
+        return 2
     if args.simulate:
         from server.demo.simulator import start_simulator_thread
         start_simulator_thread(app.extensions["cimtwin"], interval_s=args.simulate_interval)
@@ -252,13 +257,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=2.0)
     p.add_argument("--count", type=int, default=0, help="rounds to send (0 = until stopped)")
     p.set_defaults(func=cmd_simulate)
+
+    add_check_commands(sub)  # cimtwin check project ... (server/analysis_cli.py)
+    from server import admin_cli  # users, share, audit, backup, restore (docs/security.md)
+    admin_cli.add_commands(sub)
+    admin_cli.audit_writes(parser)
     return parser
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
     """Errors whose message tells the user what to do: no traceback for them."""
     from server.errors import domain_errors
-    return (*domain_errors(), FileNotFoundError)
+    from server.backup import BackupError
+    from server.users import AccountError
+    return (*domain_errors(), FileNotFoundError, AccountError, BackupError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -233,7 +233,7 @@ def decode_property_table(gltf: dict[str, Any], bin_chunk: bytes,
                           table_index: int = 0) -> list[dict[str, Any]]:
     """Rows of a glb's property table, decoded back to Python (missing -> None).
 
-    The reverse of what :func:`tiles.gltf.to_glb` writes; used by tests and by
+    The reverse of what :func:`tiles.glb.encode.to_glb` writes; used by tests and by
 ``cimtwin tilesets check`` to prove the metadata a viewer reads is the metadata imported.
     """
     ext = gltf["extensions"]["EXT_structural_metadata"]

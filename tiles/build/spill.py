@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tiles.chunk import chunk_file_bytes, read_chunk_file
-from tiles.ingest import place_batch
+from tiles.build.addtree import feature_part
+from tiles.build.chunk import chunk_file_bytes, read_chunk_file
+from tiles.build.ingest import place_batch
 from tiles.model import MeshBatch
-from tiles.workers import release_memory
+from tiles.build.workers import release_memory
 
 
 def spill_batch(batch: MeshBatch, origin: np.ndarray, material: int, textured: bool,
@@ -39,7 +40,6 @@ def spill_batch(batch: MeshBatch, origin: np.ndarray, material: int, textured: b
            "triangles": chunk.triangle_count,
            "centroids": chunk.centroids().astype(np.float32), "features": None}
     if feature_stats:
-        from tiles.addtree import feature_part
         out["features"] = feature_part(chunk)
     del chunk, data
     release_memory()
@@ -49,7 +49,7 @@ def spill_batch(batch: MeshBatch, origin: np.ndarray, material: int, textured: b
 def bucket_spill(spill: str, plan, buckets: str, number: int) -> list[str]:
     """Split one spill file into per-tile part files ``<tile key>.<number>.chk``.
 
-    ``plan`` is a :class:`tiles.tiling.TilePlan` (or ADD plan with ``place``).
+    ``plan`` is a :class:`tiles.build.tiling.TilePlan` (or ADD plan with ``place``).
     Returns the tile keys written.
     """
     parts: dict[str, list] = {}

@@ -8,7 +8,7 @@
   just enough mantissa bits for ``MAX_ERROR_M``; normals become int8, UVs in [0,1]
   uint16, both normalised.
 
-Both are called by :func:`tiles.gltf.to_glb`; they add buffer views and accessors to its
+Both are called by :func:`tiles.glb.encode.to_glb`; they add buffer views and accessors to its
 builder and return the primitive's JSON.
 """
 from __future__ import annotations
@@ -21,11 +21,11 @@ import meshoptimizer
 import numpy as np
 
 from tiles.errors import TilesError
+from tiles.glb.builder import (ARRAY_BUFFER, BYTE, ELEMENT_ARRAY_BUFFER, FLOAT, UBYTE, UINT,
+                               USHORT, GlbBuilder)
 
 #: Largest allowed position error from quantisation, metres (issue: <= 1 mm).
 MAX_ERROR_M = 0.0005
-_FLOAT, _UBYTE, _USHORT, _UINT, _BYTE = 5126, 5121, 5123, 5125, 5120
-_ARRAY, _ELEMENTS = 34962, 34963
 _DRACO_ATTR = {0: "POSITION", 1: "NORMAL", 2: "COLOR_0", 3: "TEXCOORD_0"}
 _FEATURE_UID = 100  # Draco unique id of the generic _FEATURE_ID_0 attribute
 
@@ -39,7 +39,7 @@ def position_bits(positions: np.ndarray, max_error: float = MAX_ERROR_M) -> int:
     return int(min(max(bits, 8), 30))
 
 
-def write_draco(b: Any, streams: dict[str, np.ndarray], indices: np.ndarray
+def write_draco(b: GlbBuilder, streams: dict[str, np.ndarray], indices: np.ndarray
                 ) -> dict[str, Any]:
     """Encode one primitive with Draco; returns its JSON with the extension."""
     pos = streams["POSITION"]
@@ -71,7 +71,7 @@ def write_draco(b: Any, streams: dict[str, np.ndarray], indices: np.ndarray
         ids[name] = int(attr["unique_id"])
         attributes[name] = _draco_accessor(b, name, attr["data"])
     n_idx = int(np.asarray(decoded.faces).size)
-    acc = b.add_accessor(None, _UINT if len(decoded.points) >= 65535 else _USHORT,
+    acc = b.add_accessor(None, UINT if len(decoded.points) >= 65535 else USHORT,
                          n_idx, "SCALAR")
     b.use("KHR_draco_mesh_compression", required=True)
     return {"attributes": attributes, "indices": acc, "mode": 4,
@@ -79,16 +79,16 @@ def write_draco(b: Any, streams: dict[str, np.ndarray], indices: np.ndarray
                                                            "attributes": ids}}}
 
 
-def _draco_accessor(b: Any, name: str, data: np.ndarray) -> int:
+def _draco_accessor(b: GlbBuilder, name: str, data: np.ndarray) -> int:
     """An accessor without a buffer view describing what the Draco decoder yields."""
     n = len(data)
     if name == "POSITION":
-        return b.add_accessor(None, _FLOAT, n, "VEC3", minmax=(data.min(0), data.max(0)))
+        return b.add_accessor(None, FLOAT, n, "VEC3", minmax=(data.min(0), data.max(0)))
     if name == "COLOR_0":
-        return b.add_accessor(None, _UBYTE, n, "VEC4", normalized=True)
+        return b.add_accessor(None, UBYTE, n, "VEC4", normalized=True)
     if name == "_FEATURE_ID_0":
-        return b.add_accessor(None, _FLOAT, n, "SCALAR")
-    return b.add_accessor(None, _FLOAT, n, "VEC3" if name == "NORMAL" else "VEC2")
+        return b.add_accessor(None, FLOAT, n, "SCALAR")
+    return b.add_accessor(None, FLOAT, n, "VEC3" if name == "NORMAL" else "VEC2")
 
 
 def encode_exp_filter(values: np.ndarray, bits: int) -> np.ndarray:
@@ -127,10 +127,10 @@ class _Meshopt:
     """Collects meshopt-compressed views: compressed bytes go to buffer 0 (the glb BIN),
     the uncompressed layout lives in a fallback buffer that has no data."""
 
-    def __init__(self, b: Any) -> None:
+    def __init__(self, b: GlbBuilder) -> None:
         self.b = b
         if "meshopt_fallback" not in b.gltf:
-            b.gltf["meshopt_fallback"] = 0  # running size, turned into a buffer in finish
+            b.gltf["meshopt_fallback"] = 0  # running size, turned into a buffer by GlbBuilder.finish
         b.use("EXT_meshopt_compression", required=True)
         b.use("KHR_mesh_quantization", required=True)
 
@@ -162,7 +162,7 @@ class _Meshopt:
         return index
 
 
-def write_meshopt(b: Any, streams: dict[str, np.ndarray], indices: np.ndarray
+def write_meshopt(b: GlbBuilder, streams: dict[str, np.ndarray], indices: np.ndarray
                   ) -> dict[str, Any]:
     """Encode one primitive with meshopt codecs and quantised attributes."""
     m = _Meshopt(b)
@@ -171,27 +171,27 @@ def write_meshopt(b: Any, streams: dict[str, np.ndarray], indices: np.ndarray
     attributes: dict[str, int] = {}
     pos = streams["POSITION"]
     words = encode_exp_filter(pos, exp_bits(pos))
-    view = m.view(words, 12, "ATTRIBUTES", _ARRAY, "EXPONENTIAL")
+    view = m.view(words, 12, "ATTRIBUTES", ARRAY_BUFFER, "EXPONENTIAL")
     exact = decode_exp_filter(words)
-    attributes["POSITION"] = b.add_accessor(view, _FLOAT, n, "VEC3",
+    attributes["POSITION"] = b.add_accessor(view, FLOAT, n, "VEC3",
                                             minmax=(exact.min(0), exact.max(0)))
     if "NORMAL" in streams:
         q = np.zeros((n, 4), dtype=np.int8)
         q[:, :3] = np.round(np.clip(streams["NORMAL"], -1, 1) * 127)
-        attributes["NORMAL"] = b.add_accessor(m.view(q, 4, "ATTRIBUTES", _ARRAY), _BYTE,
+        attributes["NORMAL"] = b.add_accessor(m.view(q, 4, "ATTRIBUTES", ARRAY_BUFFER), BYTE,
                                               n, "VEC3", normalized=True)
     if "TEXCOORD_0" in streams:
         attributes["TEXCOORD_0"] = _meshopt_uv(b, m, streams["TEXCOORD_0"])
     if "COLOR_0" in streams:
         attributes["COLOR_0"] = b.add_accessor(
-            m.view(streams["COLOR_0"], 4, "ATTRIBUTES", _ARRAY), _UBYTE, n, "VEC4",
+            m.view(streams["COLOR_0"], 4, "ATTRIBUTES", ARRAY_BUFFER), UBYTE, n, "VEC4",
             normalized=True)
     if "_FEATURE_ID_0" in streams:
         attributes["_FEATURE_ID_0"] = _meshopt_feature_ids(b, m, streams["_FEATURE_ID_0"])
     small = n < 65535
     idx = indices.reshape(-1, 3).astype(np.uint16 if small else np.uint32)
-    view = m.view(idx, 2 if small else 4, "TRIANGLES", _ELEMENTS)
-    acc = b.add_accessor(view, _USHORT if small else _UINT, idx.size, "SCALAR")
+    view = m.view(idx, 2 if small else 4, "TRIANGLES", ELEMENT_ARRAY_BUFFER)
+    acc = b.add_accessor(view, USHORT if small else UINT, idx.size, "SCALAR")
     return {"attributes": attributes, "indices": acc, "mode": 4}
 
 
@@ -210,34 +210,22 @@ def reorder_for_codec(streams: dict[str, np.ndarray], indices: np.ndarray
     return {k: v[perm] for k, v in streams.items()}, remap[ordered]
 
 
-def _meshopt_uv(b: Any, m: _Meshopt, uv: np.ndarray) -> int:
+def _meshopt_uv(b: GlbBuilder, m: _Meshopt, uv: np.ndarray) -> int:
     n = len(uv)
     if uv.min() >= 0 and uv.max() <= 1:
         q = np.round(uv * 65535).astype(np.uint16)
-        return b.add_accessor(m.view(q, 4, "ATTRIBUTES", _ARRAY), _USHORT, n, "VEC2",
+        return b.add_accessor(m.view(q, 4, "ATTRIBUTES", ARRAY_BUFFER), USHORT, n, "VEC2",
                               normalized=True)
-    return b.add_accessor(m.view(uv.astype(np.float32), 8, "ATTRIBUTES", _ARRAY),
-                          _FLOAT, n, "VEC2")
+    return b.add_accessor(m.view(uv.astype(np.float32), 8, "ATTRIBUTES", ARRAY_BUFFER),
+                          FLOAT, n, "VEC2")
 
 
-def _meshopt_feature_ids(b: Any, m: _Meshopt, ids: np.ndarray) -> int:
+def _meshopt_feature_ids(b: GlbBuilder, m: _Meshopt, ids: np.ndarray) -> int:
     n = len(ids)
     top = int(ids.max())
     if top < 65535:
         q = np.zeros((n, 2), dtype=np.uint16)
         q[:, 0] = ids
-        return b.add_accessor(m.view(q, 4, "ATTRIBUTES", _ARRAY), _USHORT, n, "SCALAR")
+        return b.add_accessor(m.view(q, 4, "ATTRIBUTES", ARRAY_BUFFER), USHORT, n, "SCALAR")
     return b.add_accessor(m.view(ids.astype(np.float32).reshape(-1, 1), 4, "ATTRIBUTES",
-                                 _ARRAY), _FLOAT, n, "SCALAR")
-
-
-def finish_meshopt(gltf: dict[str, Any]) -> None:
-    """Turn the running fallback size into the fallback buffer (index 1)."""
-    size = gltf.pop("meshopt_fallback", None)
-    if size is None:
-        return
-    gltf["buffers"].append({"byteLength": max(int(size), 4), "extensions": {
-        "EXT_meshopt_compression": {"fallback": True}}})
-    for view in gltf["bufferViews"]:
-        if view.get("buffer") == "fallback":
-            view["buffer"] = len(gltf["buffers"]) - 1
+                                 ARRAY_BUFFER), FLOAT, n, "SCALAR")

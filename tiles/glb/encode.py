@@ -1,9 +1,9 @@
 """Encode one tile's meshes as glb bytes (glTF 2.0 + 3D Tiles 1.1 metadata extensions).
 
 ``to_glb`` writes EXT_mesh_features (per-vertex ``_FEATURE_ID_0`` -> property table row)
-and EXT_structural_metadata (typed binary columns, see :mod:`tiles.metadata`), so that in
+and EXT_structural_metadata (typed binary columns, see :mod:`tiles.glb.metadata`), so that in
 CesiumJS ``content.getFeature(i).getProperty(id)`` returns the imported value. Geometry
-may be compressed with Draco or meshopt (:mod:`tiles.compression`). Encoders return
+may be compressed with Draco or meshopt (:mod:`tiles.glb.compression`). Encoders return
 bytes; the caller decides where they go.
 
 Frames: input positions are z-up ENU metres relative to ``translation``; glTF is y-up,
@@ -12,24 +12,20 @@ runtime applies the y-up -> z-up axis correction).
 """
 from __future__ import annotations
 
-import json
-import struct
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
 from tiles.errors import TilesError
-from tiles.metadata import (CLASS_ID, MetadataSchema, PropertyTable, infer_schema,
-                            property_table_columns)
+from tiles.glb.builder import (ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, FLOAT, UBYTE, UINT,
+                               USHORT, GlbBuilder, feature_id_component, z_up_to_y_up)
+from tiles.glb.instancing import add_instanced_node, split_instances
+from tiles.glb.kernels import face_and_vertex_normals
+from tiles.glb.metadata import CLASS_ID, PropertyTable, property_table_columns
 from tiles.model import Material
 
-__all__ = ["Primitive", "PropertyTable", "MetadataSchema", "infer_schema", "to_glb",
-           "read_glb", "COMPRESSIONS"]
-
 COMPRESSIONS = ("none", "draco", "meshopt")
-FLOAT, UBYTE, USHORT, UINT, SHORT, BYTE = 5126, 5121, 5123, 5125, 5122, 5120
-ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 #: Corners whose face turns more than this from the smooth vertex normal get their own
 #: vertex with the face normal, so BIM boxes keep hard edges without tripling vertices.
 CREASE_COS = float(np.cos(np.radians(40.0)))
@@ -53,78 +49,6 @@ class Primitive:
     feature_ids: np.ndarray | None = None
 
 
-def z_up_to_y_up(v: np.ndarray) -> np.ndarray:
-    """(x, y, z) ENU -> (x, z, -y) glTF, for positions and directions alike."""
-    v = np.asarray(v)
-    return np.stack([v[..., 0], v[..., 2], -v[..., 1]], axis=-1)
-
-
-class GlbBuilder:
-    """Accumulates glTF JSON and one binary buffer; views are 8-byte aligned."""
-
-    def __init__(self) -> None:
-        self.gltf: dict[str, Any] = {"asset": {"version": "2.0", "generator": "cimtwin"},
-                                     "buffers": [], "bufferViews": [], "accessors": []}
-        self.bin = bytearray()
-        self.extensions_used: set[str] = set()
-        self.extensions_required: set[str] = set()
-
-    def add_view(self, data: bytes, target: int | None = None,
-                 stride: int | None = None) -> int:
-        """Append ``data`` as a bufferView of buffer 0; returns its index."""
-        self.bin.extend(b"\0" * (-len(self.bin) % 8))
-        view: dict[str, Any] = {"buffer": 0, "byteOffset": len(self.bin),
-                                "byteLength": len(data)}
-        if target is not None:
-            view["target"] = target
-        if stride is not None:
-            view["byteStride"] = stride
-        self.bin.extend(data)
-        self.gltf["bufferViews"].append(view)
-        return len(self.gltf["bufferViews"]) - 1
-
-    def add_accessor(self, view: int | None, component: int, count: int, kind: str,
-                     *, normalized: bool = False, minmax: tuple | None = None) -> int:
-        acc: dict[str, Any] = {"componentType": component, "count": int(count), "type": kind}
-        if view is not None:
-            acc["bufferView"] = view
-        if normalized:
-            acc["normalized"] = True
-        if minmax is not None:
-            acc["min"], acc["max"] = [list(map(float, m)) for m in minmax]
-        self.gltf["accessors"].append(acc)
-        return len(self.gltf["accessors"]) - 1
-
-    def add_list(self, key: str, item: dict[str, Any]) -> int:
-        self.gltf.setdefault(key, []).append(item)
-        return len(self.gltf[key]) - 1
-
-    def use(self, name: str, required: bool = False) -> None:
-        self.extensions_used.add(name)
-        if required:
-            self.extensions_required.add(name)
-
-    def finish(self) -> bytes:
-        """The glb container: 12-byte header, JSON chunk, BIN chunk (4-byte padded)."""
-        self.bin.extend(b"\0" * (-len(self.bin) % 4))
-        self.gltf["buffers"].insert(0, {"byteLength": len(self.bin)})
-        if "meshopt_fallback" in self.gltf:
-            from tiles.compression import finish_meshopt
-            finish_meshopt(self.gltf)
-        if self.extensions_used:
-            self.gltf["extensionsUsed"] = sorted(self.extensions_used)
-        if self.extensions_required:
-            self.gltf["extensionsRequired"] = sorted(self.extensions_required)
-        if not self.gltf["accessors"]:
-            del self.gltf["accessors"]
-        text = json.dumps(self.gltf, separators=(",", ":"), ensure_ascii=False).encode()
-        text += b" " * (-len(text) % 4)
-        total = 12 + 8 + len(text) + 8 + len(self.bin)
-        return b"".join([struct.pack("<4sII", b"glTF", 2, total),
-                         struct.pack("<I4s", len(text), b"JSON"), text,
-                         struct.pack("<I4s", len(self.bin), b"BIN\0"), bytes(self.bin)])
-
-
 def compute_normals(positions: np.ndarray, indices: np.ndarray,
                     attrs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray,
                                                           dict[str, np.ndarray], np.ndarray]:
@@ -133,7 +57,6 @@ def compute_normals(positions: np.ndarray, indices: np.ndarray,
     Returns (positions, indices, attrs, normals) with corners on a crease duplicated;
     ``attrs`` are the other per-vertex arrays, duplicated alongside.
     """
-    from tiles.kernels import face_and_vertex_normals
     face, vert = face_and_vertex_normals(positions, indices, len(positions))
     flat = indices.reshape(-1)
     unit_face = face / np.maximum(np.sqrt(np.einsum("ij,ij->i", face, face)), 1e-12)[:, None]
@@ -202,19 +125,6 @@ def vertex_streams(p: Primitive) -> tuple[dict[str, np.ndarray], np.ndarray]:
         if key in attrs:
             streams[key] = attrs[key]
     return streams, indices.reshape(-1)
-
-
-def feature_id_component(ids: np.ndarray) -> tuple[int, np.ndarray]:
-    """The smallest glTF component type holding the ids (UNSIGNED_INT is not allowed
-    for vertex attributes; float is exact up to 2**24)."""
-    top = int(ids.max()) if len(ids) else 0
-    if top < 255:
-        return UBYTE, ids.astype(np.uint8)
-    if top < 65535:
-        return USHORT, ids.astype(np.uint16)
-    if top >= 2**24:
-        raise TilesError(f"feature id {top} is too large for one tile; split the tile")
-    return FLOAT, ids.astype(np.float32)
 
 
 def write_plain(b: GlbBuilder, streams: dict[str, np.ndarray], indices: np.ndarray
@@ -307,11 +217,12 @@ def _metadata(b: GlbBuilder, table: PropertyTable) -> None:
 
 def _encode_primitive(b: GlbBuilder, p: Primitive, compression: str) -> dict[str, Any]:
     streams, indices = vertex_streams(p)
+    # deferred: tiles.glb.compression loads DracoPy, only for compressed tilesets
     if compression == "draco":
-        from tiles.compression import write_draco
+        from tiles.glb.compression import write_draco
         return write_draco(b, streams, indices)
     if compression == "meshopt":
-        from tiles.compression import write_meshopt
+        from tiles.glb.compression import write_meshopt
         return write_meshopt(b, streams, indices)
     return write_plain(b, streams, indices)
 
@@ -340,7 +251,7 @@ def to_glb(primitives: Sequence[Primitive], *, translation=(0.0, 0.0, 0.0),
     instances: optional, one entry per primitive: None or (K,4,4) transforms in the
         primitive's frame (z-up, rel. to ``translation``), via EXT_mesh_gpu_instancing.
     auto_instance: features of a primitive that repeat the same geometry (IFC mapped
-        items, type instances: :func:`tiles.instancing.split_instances`) are stored once
+        items, type instances: :func:`tiles.glb.instancing.split_instances`) are stored once
         and drawn per instance, each instance still its own feature (EXT_instance_features).
     """
     if compression not in COMPRESSIONS:
@@ -349,7 +260,6 @@ def to_glb(primitives: Sequence[Primitive], *, translation=(0.0, 0.0, 0.0),
         raise TilesError("a tile needs at least one primitive")
     if instances is not None and len(instances) != len(primitives):
         raise TilesError("instances must give one entry (or None) per primitive")
-    from tiles.instancing import add_instanced_node, split_instances  # imports gltf
     b = GlbBuilder()
     if properties is not None:
         _metadata(b, properties)
@@ -391,18 +301,3 @@ def _primitive_json(b: GlbBuilder, materials: dict, p: Primitive,
         prim.setdefault("extensions", {})["EXT_mesh_features"] = \
             _feature_extension(p, properties)
     return prim
-
-
-def read_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
-    """Split a glb into its JSON and BIN chunk (for tests and checks)."""
-    magic, version, total = struct.unpack_from("<4sII", data, 0)
-    if magic != b"glTF" or version != 2 or total != len(data):
-        raise TilesError("not a glTF 2.0 binary (bad header or length)")
-    json_len, _ = struct.unpack_from("<I4s", data, 12)
-    gltf = json.loads(data[20:20 + json_len])
-    rest = 20 + json_len
-    bin_chunk = b""
-    if rest < len(data):
-        bin_len, _ = struct.unpack_from("<I4s", data, rest)
-        bin_chunk = data[rest + 8:rest + 8 + bin_len]
-    return gltf, bin_chunk

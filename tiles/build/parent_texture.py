@@ -5,7 +5,7 @@ child atlas or a source material's image). Drawing them with separate images wou
 multiply draw calls per level and, worse, let bilinear filtering and mipmaps at a
 child's image border pull in nothing (seams where children meet). So every textured
 chunk of a parent is packed into one atlas with edge-bleed padding
-(:func:`tiles.texture.build_atlas`), each image at half its child's texel density (one
+(:func:`tiles.glb.texture.build_atlas`), each image at half its child's texel density (one
 level coarser), and the atlas is capped at ``max_texture_px``.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ import dataclasses
 
 import numpy as np
 
-from tiles.chunk import Chunk, merge_by_signature, texture_digest
+from tiles.build.chunk import Chunk, merge_by_signature, texture_digest
 from tiles.model import Material
-from tiles.texture import build_atlas
+from tiles.glb.texture import build_atlas
 
 #: Texel density of a parent relative to its children.
 LEVEL_SCALE = 0.5

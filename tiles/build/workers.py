@@ -75,7 +75,7 @@ def open_executor(workers: int, dask_scheduler: str = "") -> Iterator[cf.Executo
     """An executor for tile tasks, closed on exit."""
     if dask_scheduler:
         try:
-            from distributed import Client
+            from distributed import Client  # deferred: optional, heavy (Dask)
         except ImportError as exc:
             raise TilesError("dask_scheduler is set but dask.distributed is not installed: "
                              "pip install 'dask[distributed]' or clear dask_scheduler") from exc

@@ -1,4 +1,4 @@
-"""One tile's chunks -> glb bytes through :func:`tiles.gltf.to_glb`.
+"""One tile's chunks -> glb bytes through :func:`tiles.glb.encode.to_glb`.
 
 Feature ids are global within an import; a tile's property table holds only the
 features present in it, so ids are remapped to table rows here (row order = sorted
@@ -12,11 +12,11 @@ import functools
 
 import numpy as np
 
-from tiles.chunk import NO_FEATURE, Chunk
-from tiles.gltf import Primitive, to_glb
-from tiles.metadata import MetadataSchema, PropertyTable
+from tiles.build.chunk import NO_FEATURE, Chunk
+from tiles.glb.encode import Primitive, to_glb
+from tiles.glb.metadata import MetadataSchema, PropertyTable
 from tiles.model import Material
-from tiles.texture import downsample, mime_of
+from tiles.glb.texture import downsample, mime_of
 
 
 @functools.lru_cache(maxsize=8)

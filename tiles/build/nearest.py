@@ -1,6 +1,6 @@
 """Exact distance from points to a triangle mesh, on a uniform grid (compiled, numba).
 
-What feeds a parent tile's measured geometric error (:func:`tiles.lod.measured_error`):
+What feeds a parent tile's measured geometric error (:func:`tiles.build.lod.measured_error`):
 for each sampled input vertex, the distance to the nearest triangle of the simplified
 surface. The triangles are registered in every cell of a uniform grid that their
 bounding box touches; a query visits rings of cells around its own cell, nearest first,

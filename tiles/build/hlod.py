@@ -10,10 +10,10 @@ A finished task leaves ``nodes/<key>.json``; a re-run returns it without work
 (resumable builds).
 
 Geometric error (REPLACE): a parent's content is a quadric simplification of its
-children's LOD meshes (textures re-atlased, :mod:`tiles.parent_texture`); its error is
-the measured deviation (:func:`tiles.lod.measured_error`) plus the largest child error,
+children's LOD meshes (textures re-atlased, :mod:`tiles.build.parent_texture`); its error is
+the measured deviation (:func:`tiles.build.lod.measured_error`) plus the largest child error,
 so errors grow towards the root and leaves have 0.
-Geometric error (ADD): whole features are placed by size (:mod:`tiles.addtree`), so
+Geometric error (ADD): whole features are placed by size (:mod:`tiles.build.addtree`), so
 internal tiles hold the big ones; a tile's error is the largest feature extent below it
 that it does not hold itself, i.e. the size of what is missing when its children are
 not drawn (0 at leaves).
@@ -29,10 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tiles.chunk import (Chunk, append_chunk_file, chunk_file_bytes,
-                         merge_by_signature, read_chunk_file)
-from tiles.content import encode_tile
-from tiles.simplify import simplify_chunk
+from tiles.build.chunk import (Chunk, append_chunk_file, chunk_file_bytes,
+                               merge_by_signature, read_chunk_file)
+from tiles.build.content import encode_tile
+from tiles.build.parent_texture import atlas_parent
+from tiles.build.simplify import simplify_chunk
 from tiles.store import write_atomic
 
 #: A parent keeps this share of its children's triangles (then capped by the budget).
@@ -68,7 +69,7 @@ def load_context(path: str) -> BuildContext:
 
 
 def read_bucket(path: str) -> list[Chunk]:
-    """All chunks appended to a bucket file (:func:`tiles.chunk.read_chunk_file`)."""
+    """All chunks appended to a bucket file (:func:`tiles.build.chunk.read_chunk_file`)."""
     return read_chunk_file(path)
 
 
@@ -108,7 +109,6 @@ def _write_content(ctx: BuildContext, key: str, chunks: list[Chunk], texture_px:
 
 def _simplify_children(ctx: BuildContext, chunks: list[Chunk]) -> tuple[list[Chunk], float]:
     """Merge and simplify children's LOD meshes to the parent's share; max deviation."""
-    from tiles.parent_texture import atlas_parent
     total = sum(c.triangle_count for c in chunks)
     target_total = max(1, min(ctx.max_triangles_per_tile, int(total * PARENT_RATIO)))
     out, deviation = [], 0.0

@@ -4,7 +4,7 @@ A parent tile merges the textured meshes of its children; one atlas per parent k
 draw calls and requests down. Each packed image is surrounded by ``padding`` pixels copied
 from its own border (edge bleed), so bilinear filtering and lower mip levels never pull in
 a neighbour's colours: no seams. UVs use the OBJ convention (origin bottom-left), like
-:class:`tiles.gltf.Primitive`.
+:class:`tiles.glb.encode.Primitive`.
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ the tile's triangle budget (largest first); smaller features go down to the chil
 holding their centre. So the root holds the big buildings, and each level adds smaller
 ones. A tile's geometricError is the size of the largest feature below it that it does
 not hold itself (what is missing when only it is drawn; 0 at leaves): see
-:mod:`tiles.hlod`.
+:mod:`tiles.build.hlod`.
 
 Why this and not a simplified proxy in ADD parents: features stay exact and pickable at
 every level, nothing is drawn twice (a proxy would overlap the real building under it),
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tiles.chunk import NO_FEATURE, Chunk
-from tiles.tiling import MAX_DEPTH, MIN_CELL_M, PlanNode, TilePlan, _split
+from tiles.build.chunk import NO_FEATURE, Chunk
+from tiles.build.tiling import MAX_DEPTH, MIN_CELL_M, PlanNode, TilePlan, _split
 
 #: A feature stays in a tile when its bounding-box diagonal is at least this share of
 #: the tile cell's largest side (1/16: a 2 km district root keeps buildings >= 125 m).

@@ -12,9 +12,11 @@ from __future__ import annotations
 import io
 
 import numpy as np
+from PIL import Image
 
 from tiles import georef
-from tiles.chunk import NO_FEATURE, Chunk
+from tiles.build.chunk import NO_FEATURE, Chunk
+from tiles.build.kernels import valid_triangles
 from tiles.errors import InputError
 from tiles.model import MeshBatch
 
@@ -26,7 +28,7 @@ def expand_instances(batch: MeshBatch) -> tuple[np.ndarray, np.ndarray, dict]:
     """Positions/indices with instances applied, plus per-vertex extras repeated.
 
     Baked here so tiling, bounds and feature placement see every copy; the glb writer
-    stores copies found repeated in one tile once again (:mod:`tiles.instancing`)."""
+    stores copies found repeated in one tile once again (:mod:`tiles.glb.instancing`)."""
     pos = np.asarray(batch.positions, dtype=np.float64).reshape(-1, 3)
     idx = np.asarray(batch.indices).reshape(-1, 3).astype(np.int64)
     extras = {"feature_ids": batch.feature_ids, "normals": batch.normals,
@@ -57,8 +59,7 @@ def expand_instances(batch: MeshBatch) -> tuple[np.ndarray, np.ndarray, dict]:
 
 def _valid_triangles(pos: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Mask of triangles with in-range indices, finite vertices and non-zero area
-    (one compiled pass, :func:`tiles.kernels.valid_triangles`)."""
-    from tiles.kernels import valid_triangles
+    (one compiled pass, :func:`tiles.build.kernels.valid_triangles`)."""
     return valid_triangles(np.ascontiguousarray(pos, dtype=np.float64),
                            np.ascontiguousarray(idx, dtype=np.int64), (2 * MIN_AREA_M2) ** 2)
 
@@ -66,7 +67,6 @@ def _valid_triangles(pos: np.ndarray, idx: np.ndarray) -> np.ndarray:
 def texture_is_readable(data: bytes) -> bool:
     """True if Pillow can decode the texture bytes (so the glb will not carry junk)."""
     try:
-        from PIL import Image
         with Image.open(io.BytesIO(data)) as image:
             image.load()
         return True

@@ -13,7 +13,7 @@ larger of meshoptimizer's own quadric error in metres (the distance of every kep
 to the planes of the triangles its collapses removed, over *all* collapses) and the
 largest exact distance, both ways, between bounded random samples of the two surfaces
 (input vertices to the output, output edge midpoints and centroids to the input; exact
-nearest triangle on a compiled grid, :mod:`tiles.nearest`). The cost is bounded
+nearest triangle on a compiled grid, :mod:`tiles.build.nearest`). The cost is bounded
 (``SAMPLE_VERTICES`` queries a way) whatever the tile size. :func:`surface_deviation` is
 the full two-way sampled measure, kept for tests and benchmarks that check the cheap one.
 """
@@ -193,7 +193,8 @@ def surface_deviation(pos_a: np.ndarray, idx_a: np.ndarray, pos_b: np.ndarray,
     origin = a.mean(axis=0)
     a, b = a - origin, b - origin
     rng = np.random.default_rng(seed)
-    from tiles.nearest import point_mesh_distance  # exact nearest triangle
+    # deferred: tiles.build.nearest loads numba (exact nearest triangle)
+    from tiles.build.nearest import point_mesh_distance
     forward = point_mesh_distance(_surface_samples(a, idx_a, rng), b, idx_b).max()
     backward = point_mesh_distance(_surface_samples(b, idx_b, rng), a, idx_a).max()
     return float(max(forward, backward))
@@ -205,7 +206,7 @@ def measured_error(source_vertices: np.ndarray, out_pos: np.ndarray, out_idx: np
     """Geometric error (m) of a simplification whose output vertices are input vertices.
 
     The larger of the simplifier's quadric ``estimate`` and the largest exact distance
-    (nearest triangle found exactly on a grid, :mod:`tiles.nearest`) from up to
+    (nearest triangle found exactly on a grid, :mod:`tiles.build.nearest`) from up to
     ``SAMPLE_VERTICES`` random input vertices to the output surface and, when
     ``source_indices`` (the input triangles over ``source_vertices``) is given, from as
     many random output edge midpoints and centroids to the input surface: the way back
@@ -213,7 +214,8 @@ def measured_error(source_vertices: np.ndarray, out_pos: np.ndarray, out_idx: np
     """
     if len(out_idx) == 0:
         return float(np.ptp(source_vertices, axis=0).max()) if len(source_vertices) else 0.0
-    from tiles.nearest import point_mesh_distance  # compiled; loaded on first use
+    # deferred: tiles.build.nearest loads numba; only parents measure an error
+    from tiles.build.nearest import point_mesh_distance
     rng = np.random.default_rng(seed)
     points = source_vertices
     if source_indices is not None and len(source_indices):

@@ -2,7 +2,7 @@
 
 Each replaced several whole-array numpy passes with temporaries (profile in
 bench/README.md, "Tiling engine"): the leaf descent of the partition (one fancy-indexed
-pass per tree level over every triangle) and smooth vertex normals of every tile.
+pass per tree level over every triangle) and the triangle repair mask of ingest.
 Results are the same as the numpy versions they replace; ``cache=True`` keeps the
 compiled code between runs (first build on a machine: a few seconds of compiling).
 """
@@ -14,11 +14,11 @@ import numpy as np
 
 @numba.njit(cache=True)
 def descend(positions, indices, mid, split_z, children, depth):
-    """Leaf node index for each triangle's centroid (the tree of tiles.tiling.TilePlan).
+    """Leaf node index for each triangle's centroid (the tree of tiles.build.tiling.TilePlan).
 
     positions (N,3) float, indices (M,3) int; mid (nodes,3) cell centres, split_z
     (nodes,) bool, children (nodes,8) int (-1: none). Centroids are computed on the fly
-    in float64, like :meth:`tiles.chunk.Chunk.centroids`.
+    in float64, like :meth:`tiles.build.chunk.Chunk.centroids`.
     """
     out = np.empty(indices.shape[0], np.int64)
     for t in range(indices.shape[0]):
@@ -54,36 +54,6 @@ def descend_points(points, mid, split_z, children, depth):
             node = children[node, code]
         out[t] = node
     return out
-
-
-@numba.njit(cache=True)
-def face_and_vertex_normals(positions, indices, vertex_count):
-    """Area-weighted face normals (M,3) (cross products, not unit) and unit smooth
-    vertex normals (N,3), both float64: one pass over the triangles."""
-    m = indices.shape[0]
-    face = np.empty((m, 3))
-    vert = np.zeros((vertex_count, 3))
-    for t in range(m):
-        a, b, c = indices[t, 0], indices[t, 1], indices[t, 2]
-        ux = np.float64(positions[b, 0]) - positions[a, 0]
-        uy = np.float64(positions[b, 1]) - positions[a, 1]
-        uz = np.float64(positions[b, 2]) - positions[a, 2]
-        vx = np.float64(positions[c, 0]) - positions[a, 0]
-        vy = np.float64(positions[c, 1]) - positions[a, 1]
-        vz = np.float64(positions[c, 2]) - positions[a, 2]
-        fx, fy, fz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
-        face[t, 0], face[t, 1], face[t, 2] = fx, fy, fz
-        for k in range(3):
-            v = indices[t, k]
-            vert[v, 0] += fx
-            vert[v, 1] += fy
-            vert[v, 2] += fz
-    for v in range(vertex_count):
-        n = max(np.sqrt(vert[v, 0] ** 2 + vert[v, 1] ** 2 + vert[v, 2] ** 2), 1e-12)
-        vert[v, 0] /= n
-        vert[v, 1] /= n
-        vert[v, 2] /= n
-    return face, vert
 
 
 @numba.njit(cache=True)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tiles.build.kernels import descend, descend_points
+
 #: Sample size used to plan the tree (memory: 32 bytes per sample).
 SAMPLE_SIZE = 400_000
 #: Deepest level the planner goes to; 4**12 leaves is far beyond a district.
@@ -103,14 +105,12 @@ class TilePlan:
         self.depth = max(p.level for p in nodes)
 
     def assign(self, points: np.ndarray) -> np.ndarray:
-        """Leaf node index for each point (N, 3) (compiled descent, tiles.kernels)."""
-        from tiles.kernels import descend_points
+        """Leaf node index for each point (N, 3) (compiled descent, tiles.build.kernels)."""
         return descend_points(np.ascontiguousarray(points, dtype=np.float64), self._mid,
                               self._split_z, self._children, self.depth)
 
     def assign_triangles(self, positions: np.ndarray, indices: np.ndarray) -> np.ndarray:
         """Leaf node index for each triangle, by its centroid (no centroid array)."""
-        from tiles.kernels import descend
         return descend(np.ascontiguousarray(positions), np.ascontiguousarray(indices),
                        self._mid, self._split_z, self._children, self.depth)
 

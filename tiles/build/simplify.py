@@ -1,22 +1,23 @@
 """Simplify one chunk for a parent tile, keeping UVs, colours and feature ids.
 
-Quadric simplification with meshoptimizer (the same simplifier as :mod:`tiles.lod`),
+Quadric simplification with meshoptimizer (the same simplifier as :mod:`tiles.build.lod`),
 whose output is a subset of the input vertices, so per-vertex attributes survive
-unchanged; the geometric error is measured with :func:`tiles.lod.measured_error`.
+unchanged; the geometric error is measured with :func:`tiles.build.lod.measured_error`.
 
-Why not ``tiles.lod.simplify`` itself: it splits vertices shared by two features with a
+Why not ``tiles.build.lod.simplify`` itself: it splits vertices shared by two features with a
 row-wise ``np.unique`` over every corner, which dominated whole-pipeline time (5 s of
 17 s for 1 M triangles, bench/README.md). Chunks here come from readers with per-vertex
 ids, so a triangle whose corners disagree is rare; :func:`split_mixed_features` gives
 only those triangles their own vertices (a linear pass), after which no vertex is shared
-by two features and collapses never blend ids, exactly the guarantee ``tiles.lod`` gives.
+by two features and collapses never blend ids, exactly the guarantee ``tiles.build.lod`` gives.
 """
 from __future__ import annotations
 
+import meshoptimizer as mo
 import numpy as np
 
-from tiles.chunk import Chunk
-from tiles.lod import measured_error, meshopt_simplify
+from tiles.build.chunk import Chunk
+from tiles.build.lod import measured_error, meshopt_simplify
 
 #: A simplification keeping more than this times its target is retried (see simplify_chunk).
 OVER_TARGET = 1.25
@@ -45,7 +46,6 @@ def split_mixed_features(chunk: Chunk) -> Chunk:
 
 def _sloppy(positions: np.ndarray, indices: np.ndarray, target: int) -> np.ndarray:
     """meshoptimizer's topology-free simplifier (vertex clustering): reaches any target."""
-    import meshoptimizer as mo
     local = np.ascontiguousarray(positions - positions.min(axis=0), dtype=np.float32)
     flat = np.ascontiguousarray(indices.reshape(-1), dtype=np.uint32)
     out = np.empty_like(flat)

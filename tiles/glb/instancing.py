@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from tiles.errors import TilesError
+from tiles.glb.builder import FLOAT, GlbBuilder, feature_id_component
 
 _Z_TO_Y = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]], float)
 
@@ -70,7 +71,7 @@ def decompose(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return m[:, :3, 3], quat, scale
 
 
-def add_instanced_node(b: Any, prim: dict[str, Any], matrices: np.ndarray,
+def add_instanced_node(b: GlbBuilder, prim: dict[str, Any], matrices: np.ndarray,
                        feature_ids: np.ndarray | None = None,
                        property_table: bool = False) -> int:
     """Add a mesh for ``prim`` and a child node of the root drawing it per instance.
@@ -78,8 +79,6 @@ def add_instanced_node(b: Any, prim: dict[str, Any], matrices: np.ndarray,
     With ``feature_ids`` (K,) (property table rows) each instance is its own feature:
     an instance attribute ``_FEATURE_ID_0`` and EXT_instance_features on the node, so
     CesiumJS picks instance k as feature ``feature_ids[k]``."""
-    from tiles.gltf import FLOAT  # local: gltf imports this module lazily
-
     t, q, s = decompose(matrices)
     attrs = {}
     for name, arr, kind in (("TRANSLATION", t, "VEC3"), ("ROTATION", q, "VEC4"),
@@ -103,9 +102,8 @@ def add_instanced_node(b: Any, prim: dict[str, Any], matrices: np.ndarray,
     return node
 
 
-def _instance_ids_accessor(b: Any, ids: np.ndarray) -> int:
+def _instance_ids_accessor(b: GlbBuilder, ids: np.ndarray) -> int:
     """Per-instance feature ids in the smallest exact component type (4-byte strided)."""
-    from tiles.gltf import feature_id_component
     comp, data = feature_id_component(ids)
     stride = 4 if data.itemsize < 4 else None
     if stride:
@@ -130,7 +128,7 @@ class InstanceGroup:
     """One prototype (positions rel. to its centre) drawn at ``matrices`` (K,4,4, z-up,
     rel. to the tile translation), instance k being feature ``feature_ids[k]``."""
 
-    prototype: Any  # tiles.gltf.Primitive without feature ids
+    prototype: Any  # tiles.glb.encode.Primitive without feature ids
     matrices: np.ndarray
     feature_ids: np.ndarray
 
