@@ -149,8 +149,9 @@ def _body() -> dict:
 
 
 def _actor() -> str:
-    """Who made the change, for the history row (the token kind until users exist)."""
-    return "admin-token@" + (request.remote_addr or "unknown")
+    """Who made the change, for the history row: the user (or token) and how they came."""
+    principal = auth.current_principal()
+    return f"{principal.name} ({principal.via})"
 
 
 @bp.post("/collections/<collection_id>/items")
