@@ -71,3 +71,30 @@ def import_buildings(services: Services, path: str | Path, *, crs: str | None = 
         classification=classification, source=path.name, warnings=fs.warnings))
     return entry["summary"] | report | {"id": tileset_id, "layer": layer.id,
                                         "classification": classification}
+
+
+def import_citymodel(services: Services, path: str | Path, *, crs: str | None = None,
+                     name: str | None = None, tileset_id: str | None = None,
+                     classification: str = "internal", compression: str | None = None,
+                     progress: Progress = None) -> dict:
+    """CityJSON/CityGML buildings -> a tileset, one feature per Building/BuildingPart."""
+    import time
+
+    from tiles.pipeline import build_tileset
+    from tiles.readers.citymodel import read_citymodel
+    path = Path(path)
+    offset = float(services.config["tiles"]["geoid_offset_m"] or 0.0)
+    started = time.perf_counter()
+    model = read_citymodel(path, crs, geoid_offset_m=offset)
+    read_s = time.perf_counter() - started
+    name = name or path.name.split(".")[0]
+    tileset_id = tileset_id or services.catalog.new_id(name)
+    options = build_options(services, name=name, kind="buildings", compression=compression,
+                            geoid_offset_m=model.frame.geoid_offset_m)
+    summary = build_tileset(model.batches(), services.store, tileset_id, options,
+                            progress=progress)
+    report = {**model.stats, "crs": model.crs, "frame_crs": model.frame.crs,
+              "warnings": model.warnings, "read_seconds": round(read_s, 3)}
+    entry = register_tileset(services, summary, classification=classification,
+                             source=str(path), extra={"citymodel": report})
+    return entry["summary"] | report | {"id": tileset_id, "classification": classification}

@@ -8,6 +8,7 @@ import sys
 from typing import Any, Callable, Sequence
 
 from server.analysis_cli import add_check_commands
+from server.city_cli import add_city_import_commands
 from server.config import CLASSIFICATIONS, ConfigError, load_config
 from server.services import Services, open_services
 
@@ -250,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", help="text encoding of a Shapefile/CSV (e.g. GB18030)")
     p.add_argument("--description")
     p.set_defaults(func=cmd_import_layer)
+    add_city_import_commands(imp)  # import buildings / citymodel (server/city_cli.py)
 
     p = sub.add_parser("simulate", help="post simulated demo sensor readings to a server")
     p.add_argument("--url", default="http://127.0.0.1:8000")
