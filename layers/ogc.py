@@ -235,6 +235,9 @@ def queryables(info: LayerInfo, columns: tuple[str, ...], base: str) -> dict[str
     for name in columns:
         props[name] = json_type(info.schema.get(name, "string"))
         props[name]["title"] = name
+    for name, values in vocabulary(info.kind).items():
+        if name in props:  # the viewer's icons and colours key on these codes
+            props[name]["enum"] = values
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"{base}/collections/{info.id}/queryables", "type": "object",
             "title": info.title, "properties": props, "additionalProperties": False}
@@ -245,3 +248,10 @@ def json_type(kind: str) -> dict[str, Any]:
     return {"integer": {"type": "integer"}, "number": {"type": "number"},
             "boolean": {"type": "boolean"}, "date": {"type": "string", "format": "date"},
             "datetime": {"type": "string", "format": "date-time"}}.get(kind, {"type": "string"})
+
+
+def vocabulary(kind: str) -> dict[str, list[str]]:
+    """Controlled values of a layer kind: project stages, facility categories."""
+    from layers.vocab import CATEGORIES, STAGES
+    return {"projects": {"stage": list(STAGES)},
+            "facilities": {"category": list(CATEGORIES)}}.get(kind, {})

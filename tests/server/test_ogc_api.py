@@ -204,6 +204,7 @@ def test_queryables_document(client):
     assert response.mimetype == "application/schema+json"
     doc = response.get_json()
     assert doc["properties"]["category"]["type"] == "string"
+    assert {"bank", "library", "hospital", "school"} <= set(doc["properties"]["category"]["enum"])
     assert doc["properties"]["geometry"]["$ref"].startswith("https://geojson.org/schema/")
     assert doc["additionalProperties"] is False
 

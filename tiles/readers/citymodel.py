@@ -342,10 +342,11 @@ def _triangulate(rings: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.nd
     """(positions, triangles, normal) of one planar polygon with holes (earcut in 2D)."""
     import mapbox_earcut
     rings = [r[:-1] if len(r) > 3 and (r[0] == r[-1]).all() else r for r in rings]
-    x, y, z = rings[0].T
-    xn, yn, zn = np.roll(x, -1), np.roll(y, -1), np.roll(z, -1)
-    normal = np.array([((y - yn) * (z + zn)).sum(), ((z - zn) * (x + xn)).sum(),
-                       ((x - xn) * (y + yn)).sum()])  # Newell's method
+    ring = rings[0] - rings[0][0]
+    nxt = np.concatenate([ring[1:], ring[:1]])
+    (x, y, z), (xn, yn, zn) = ring.T, nxt.T
+    normal = np.array([(y * zn - z * yn).sum(), (z * xn - x * zn).sum(),
+                       (x * yn - y * xn).sum()])  # Newell's method
     length = float(np.sqrt(normal @ normal))
     if length < 1e-12:
         return None
@@ -373,6 +374,7 @@ def _chunk_batches(objects: list[CityObject], first_id: int, frame: GeoFrame
     features: dict[str, dict[int, dict]] = {}
     for offset, obj in enumerate(objects):
         fid = first_id + offset
+        props = feature_properties(obj)
         for kind, rings in obj.surfaces:
             group = kind if kind in SURFACE_COLOURS else "other"
             mesh = _triangulate(rings)
@@ -382,10 +384,10 @@ def _chunk_batches(objects: list[CityObject], first_id: int, frame: GeoFrame
             verts, tris, normal = mesh
             g["pos"].append(verts)
             g["tri"].append(tris + g["n"])
-            g["nrm"].append(np.tile(normal, (len(verts), 1)))
+            g["nrm"].append(np.broadcast_to(normal, (len(verts), 3)))
             g["ids"].append(np.full(len(verts), fid, dtype=np.uint32))
             g["n"] += len(verts)
-            features.setdefault(group, {})[fid] = feature_properties(obj)
+            features.setdefault(group, {})[fid] = props
     for group, g in sorted(groups.items()):
         yield MeshBatch(positions=np.concatenate(g["pos"]), indices=np.concatenate(g["tri"]).astype(np.uint32),
                         frame=frame, material=Material(name=f"citymodel-{group}",
