@@ -89,7 +89,8 @@ def _polygons_only(frame: Any, name: str) -> tuple[Any, list[str]]:
         rows = [str(i + 1) for i in invalid.to_numpy().nonzero()[0][:5]]
         repaired = shapely.make_valid(frame.geometry[invalid].to_numpy())
         polys = [shapely.union_all([g for g in shapely.get_parts(r)
-                                    if g.geom_type in ("Polygon", "MultiPolygon")]) for r in repaired]
+                                    if g.geom_type in ("Polygon", "MultiPolygon")])
+                 for r in repaired]
         frame.loc[invalid, frame.geometry.name] = polys
         warnings.append(f"{int(invalid.sum())} invalid footprints were repaired (make_valid), "
                         f"rows {', '.join(rows)}{'...' if invalid.sum() > 5 else ''}")

@@ -12,7 +12,8 @@ from typing import Any
 
 import shapely
 
-from layers.gpkg_geometry import decode_shape
+from layers import geojson
+from layers.gpkg_geometry import decode_shape, wkb_of
 from layers.model import LayerInfo, QueryResult
 from layers.query import Query, select_properties, where_clause
 from layers.sql_filter import FilterContext, sort_clause
@@ -74,8 +75,17 @@ def run_query(db: sqlite3.Connection, ref: TableRef, info: LayerInfo,
     else:
         total = db.execute(f'SELECT count(*) FROM "{ref.table}" t WHERE {where}',
                            params).fetchone()[0]
-    features = [select_properties(_feature(ref, row[:-1]), query.properties) for row in rows]
+    features = [select_properties(f, query.properties) for f in _features(ref, rows)]
     return QueryResult(features, int(total))
+
+
+def _features(ref: TableRef, rows: list[tuple]) -> list[dict[str, Any]]:
+    """Rows (fid, blob, columns..., [count]) -> GeoJSON features, geometry decoded at once."""
+    shapes = geojson.geometries([wkb_of(row[1]) for row in rows])
+    width = 2 + len(ref.columns)
+    return [{"type": "Feature", "id": row[0], "geometry": shape,
+             "properties": dict(zip(ref.columns, row[2:width]))}
+            for row, shape in zip(rows, shapes)]
 
 
 def explain_query(db: sqlite3.Connection, ref: TableRef, info: LayerInfo, query: Query) -> str:
@@ -91,12 +101,6 @@ def _select(ref: TableRef) -> str:
     return ", ".join(["t.fid", f't."{ref.geometry}"'] + [f't."{c}"' for c in ref.columns])
 
 
-def _feature(ref: TableRef, row: tuple) -> dict[str, Any]:
-    properties = dict(zip(ref.columns, row[2:]))
-    return {"type": "Feature", "id": row[0], "geometry": decode_geometry(row[1]),
-            "properties": properties}
-
-
 def fetch_feature(db: sqlite3.Connection, ref: TableRef, info: LayerInfo,
                   feature_id: Any) -> dict[str, Any] | None:
     """One feature by its id, or None."""
@@ -106,4 +110,4 @@ def fetch_feature(db: sqlite3.Connection, ref: TableRef, info: LayerInfo,
         return None
     row = db.execute(f'SELECT {_select(ref)} FROM "{ref.table}" t WHERE t.fid = ?',
                      (fid,)).fetchone()
-    return _feature(ref, row) if row else None
+    return _features(ref, [row])[0] if row else None

@@ -100,7 +100,8 @@ def items(result: QueryResult, info: LayerInfo, base: str, params: dict[str, str
         links.append(_link(page(max(0, offset - limit)), "prev", GEOJSON, "previous page"))
     return {"type": "FeatureCollection", "features": result.features,
             "numberMatched": result.number_matched, "numberReturned": len(result.features),
-            "timeStamp": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "timeStamp": datetime.now(timezone.utc).isoformat(timespec="seconds")
+            .replace("+00:00", "Z"),
             "links": links}
 
 

@@ -12,7 +12,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 UNDER_CONSTRUCTION = "#ff7a2f"  # layers.js STAGE_COLOURS.under_construction
 COLOUR_OF = """([layer, fid]) => {
-  const e = cimtwin.app.layers.get(layer).source.entities.values.find((x) => x.cimtwin.featureId === fid);
+  const entities = cimtwin.app.layers.get(layer).source.entities.values;
+  const e = entities.find((x) => x.cimtwin.featureId === fid);
   return { colour: e.polygon.material.color.getValue().toCssHexString().slice(0, 7), show: e.show };
 }"""
 

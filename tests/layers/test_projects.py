@@ -29,7 +29,8 @@ def store(tmp_path):
 
 def test_details_from_chinese_columns_are_typed_and_kept(store, tmp_path):
     path = _write(tmp_path, [
-        {"name": "CBD 一号地块", "stage": "在建", "建设单位": "济南城投", "许可证号": "370102-2024-017",
+        {"name": "CBD 一号地块", "stage": "在建", "建设单位": "济南城投",
+         "许可证号": "370102-2024-017",
          "限高": "100", "容积率": 3.5, "建筑密度": 35, "start_date": "2024-03-01",
          "completion_date_planned": "2026-12-31"},
         {"name": "二号地块", "stage": "planned"}])

@@ -211,7 +211,8 @@ def test_item_create_patch_replace_delete_with_history(backend):
     assert patched["properties"]["category"] == "clinic"
     assert patched["properties"]["updated_at"] >= first_update
     backend.replace_feature("fac", fid, {"type": "Feature", "geometry": {
-        "type": "Point", "coordinates": [117.5, 36.9]}, "properties": {"category": "bank"}}, "carol")
+        "type": "Point", "coordinates": [117.5, 36.9]}, "properties": {"category": "bank"}},
+        "carol")
     replaced = backend.get_feature("fac", fid)
     assert replaced["properties"]["name"] is None and replaced["geometry"]["coordinates"] == \
         pytest.approx((117.5, 36.9))

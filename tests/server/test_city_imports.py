@@ -154,7 +154,8 @@ def test_cli_reports_height_sources_and_refuses_points(tmp_path, shared_data):
     points = _cli(tmp_path, "import", "buildings",
                   str(shared_data("gis", "helsinki_facilities.geojson")), "--default-height", "9")
     assert points.returncode != 0 and "must be polygons" in points.stderr
-    done = _cli(tmp_path, "import", "buildings", str(shared_data("gis", "helsinki_buildings.geojson")),
+    done = _cli(tmp_path, "import", "buildings",
+                str(shared_data("gis", "helsinki_buildings.geojson")),
                 "--floors-field", "levels", "--storey-height", "3.2", "--default-height", "10",
                 "--json")
     assert done.returncode == 0, done.stderr

@@ -172,8 +172,8 @@ def test_bbox_crs_in_lat_lon_and_gk_selects_like_crs84(client):
     assert swapped["numberMatched"] == 0  # easting first is the wrong axis order
 
 
-@pytest.mark.parametrize("query", ["crs=EPSG:3857", "crs=EPSG:4555", "bbox-crs=EPSG:2056&bbox=1,2,3,4",
-                                   "bbox-crs=EPSG:4326"])
+@pytest.mark.parametrize("query", ["crs=EPSG:3857", "crs=EPSG:4555",
+                                   "bbox-crs=EPSG:2056&bbox=1,2,3,4", "bbox-crs=EPSG:4326"])
 def test_unsupported_crs_is_a_400(client, query):
     response = client.get(f"/ogc/collections/facilities/items?{query}")
     assert response.status_code == 400 and "crs" in response.get_json()["detail"]
