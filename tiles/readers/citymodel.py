@@ -389,10 +389,11 @@ def _chunk_batches(objects: list[CityObject], first_id: int, frame: GeoFrame
             g["n"] += len(verts)
             features.setdefault(group, {})[fid] = props
     for group, g in sorted(groups.items()):
-        yield MeshBatch(positions=np.concatenate(g["pos"]), indices=np.concatenate(g["tri"]).astype(np.uint32),
-                        frame=frame, material=Material(name=f"citymodel-{group}",
-                                                       base_color=SURFACE_COLOURS[group],
-                                                       roughness=0.9, double_sided=True),
+        material = Material(name=f"citymodel-{group}", base_color=SURFACE_COLOURS[group],
+                            roughness=0.9, double_sided=True)
+        yield MeshBatch(positions=np.concatenate(g["pos"]),
+                        indices=np.concatenate(g["tri"]).astype(np.uint32),
+                        frame=frame, material=material,
                         feature_ids=np.concatenate(g["ids"]), features=features[group],
                         normals=np.concatenate(g["nrm"]).astype(np.float32))
 
