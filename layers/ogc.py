@@ -236,9 +236,10 @@ def queryables(info: LayerInfo, columns: tuple[str, ...], base: str) -> dict[str
     for name in columns:
         props[name] = json_type(info.schema.get(name, "string"))
         props[name]["title"] = name
-    for name, values in vocabulary(info.kind).items():
+    for name, labels in vocabulary(info.kind).items():
         if name in props:  # the viewer's icons and colours key on these codes
-            props[name]["enum"] = values
+            props[name]["enum"] = list(labels)
+            props[name]["x-labels-zh"] = labels
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"{base}/collections/{info.id}/queryables", "type": "object",
             "title": info.title, "properties": props, "additionalProperties": False}
@@ -251,8 +252,8 @@ def json_type(kind: str) -> dict[str, Any]:
             "datetime": {"type": "string", "format": "date-time"}}.get(kind, {"type": "string"})
 
 
-def vocabulary(kind: str) -> dict[str, list[str]]:
-    """Controlled values of a layer kind: project stages, facility categories."""
+def vocabulary(kind: str) -> dict[str, dict[str, str]]:
+    """Controlled values of a layer kind (code -> Chinese label): stages, categories."""
     from layers.vocab import CATEGORIES, STAGES
-    return {"projects": {"stage": list(STAGES)},
-            "facilities": {"category": list(CATEGORIES)}}.get(kind, {})
+    return {"projects": {"stage": dict(STAGES)},
+            "facilities": {"category": dict(CATEGORIES)}}.get(kind, {})

@@ -205,6 +205,7 @@ def test_queryables_document(client):
     doc = response.get_json()
     assert doc["properties"]["category"]["type"] == "string"
     assert {"bank", "library", "hospital", "school"} <= set(doc["properties"]["category"]["enum"])
+    assert doc["properties"]["category"]["x-labels-zh"]["library"] == "图书馆"
     assert doc["properties"]["geometry"]["$ref"].startswith("https://geojson.org/schema/")
     assert doc["additionalProperties"] is False
 
