@@ -56,8 +56,15 @@ def filter_context(ref: TableRef, layer_id: str) -> FilterContext:
         if op in ("S_DISJOINT", "S_CONTAINS"):
             return f"({test})", params
         west, south, east, north = geom.bounds
-        return (f'(t.fid IN (SELECT id FROM "{ref.rtree}" WHERE maxx >= ? AND minx <= ? '
-                f"AND maxy >= ? AND miny <= ?) AND {test})", [west, east, south, north, *params])
+        candidates = (f'(t.fid IN (SELECT id FROM "{ref.rtree}" WHERE maxx >= ? AND minx <= ? '
+                      f"AND maxy >= ? AND miny <= ?)")
+        box = [west, east, south, north]
+        if op == "S_INTERSECTS" and geom.equals(shapely.box(*geom.bounds)):
+            # envelopes inside the box intersect it: only the edge ones need a real test
+            inside = (f'SELECT id FROM "{ref.rtree}" WHERE minx >= ? AND maxx <= ? '
+                      "AND miny >= ? AND maxy <= ?")
+            return (f"{candidates} AND (t.fid IN ({inside}) OR {test}))", [*box, *box, *params])
+        return f"{candidates} AND {test})", [*box, *params]
     return FilterContext(ref.columns, "?", spatial, layer_id)
 
 
