@@ -48,8 +48,9 @@ def test_official_edits_a_stage_in_the_card_and_everyone_sees_it(admin_viewer, v
     assert "审批" in card.inner_text() and "计划" in card.inner_text()  # milestones, in Chinese
     try:
         page.select_option("#projectStage", "under_construction")
-        page.wait_for_function("document.getElementById('projectMessage').textContent"
-                               ".startsWith('已保存')")
+        page.wait_for_function("!document.getElementById('projectMessage').textContent"
+                               ".startsWith('正在保存')", timeout=120_000)
+        assert page.locator("#projectMessage").inner_text().startswith("已保存")
         assert page.evaluate(COLOUR_OF, [layer, fid])["colour"] == UNDER_CONSTRUCTION
         served = requests.get(f"{server_url}/ogc/collections/{layer}/items/{fid}", timeout=10)
         assert served.json()["properties"]["stage"] == "under_construction"
