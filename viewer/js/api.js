@@ -91,3 +91,22 @@ export function fetchBimStoreys(tilesetId) {
 export function fetchBimClasses(tilesetId) {
   return getJson(`/api/bim/${encodeURIComponent(tilesetId)}/classes`, null);
 }
+
+/** Merge-patch one feature's properties (OGC API Part 4): {ok, feature} or {ok: false, detail}. */
+export async function patchItem(collectionId, featureId, properties) {
+  const url = `/ogc/collections/${encodeURIComponent(collectionId)}/items/${encodeURIComponent(featureId)}`;
+  try {
+    const response = await fetch(url, { method: "PATCH", headers: { "Content-Type": "application/merge-patch+json", Accept: "application/geo+json", ...authHeaders() }, body: JSON.stringify({ properties }) });
+    const body = await response.json().catch(() => ({}));
+    return response.ok ? { ok: true, feature: body } : { ok: false, detail: body.detail || body.title || String(response.status) };
+  } catch (error) {
+    return { ok: false, detail: String(error) };
+  }
+}
+
+/** Features of a collection changed at or after `since` (their updated_at), lon/lat. */
+export function fetchItemsChangedSince(collectionId, since, limit = 1000) {
+  if (!since) return Promise.resolve({ type: "FeatureCollection", features: [] });
+  const query = new URLSearchParams({ filter: `updated_at >= TIMESTAMP('${since}')`, "filter-lang": "cql2-text", limit: String(limit), f: "json" });
+  return getJson(`/ogc/collections/${encodeURIComponent(collectionId)}/items?${query}`, { type: "FeatureCollection", features: [] });
+}

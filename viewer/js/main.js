@@ -12,6 +12,7 @@ import { createBimState, applyBimState, collectBimIndex, namesFrom, GLOBAL_ID_PR
 import { pickAt as pickScene, enrichBimDescription } from "./picking.js";
 import { Inspector } from "./inspector.js";
 import { renderToggles, renderLegend, renderAlarms, BimPanel } from "./panel.js";
+import { initProjects, renderStageFilter, setProjectsAsOf, showProjectCard, refreshProjects, setProjectPolling } from "./projects.js";
 
 const Cesium = window.Cesium;
 const app = { errors: [], layers: new Map(), bim: new Map(), metricsOk: false };
@@ -49,6 +50,7 @@ function renderLayerToggles() {
 /** Recolour every project layer for the date the planner picked (empty: as recorded). */
 function onAsOfDate(isoDate) {
   app.layers.forEach((layer) => layer.kind === "projects" && showProjectsAsOf(layer.source, isoDate));
+  setProjectsAsOf(isoDate); // projects.js: the stage filter applies on every date
 }
 
 /** Called for each new tileset before its tiles load: BIM models start their index. */
@@ -66,6 +68,8 @@ async function loadGisLayers() {
     else app.layers.set(collection.id, { ...(await loadLayer(app.viewer, collection)), kind: collection.kind, title: collection.title });
   }
   renderLayerToggles();
+  initProjects({ viewer: app.viewer, layers: app.layers, tilesets: app.tilesets, entries: app.entries });
+  renderStageFilter(document.getElementById("stageFilter"));
 }
 
 /** Load the sensors collection, their latest values, and subscribe to the live stream. */
@@ -146,7 +150,7 @@ function highlight(picked) {
 async function select(x, y) {
   const { picked, description } = pickScene(app.viewer, x, y);
   highlight(picked);
-  if (!description) { app.inspector.hide(); focusBimElement(null); return null; }
+  if (!description) { app.inspector.hide(); showProjectCard(null); focusBimElement(null); return null; }
   if (description.type === "sensor") {
     focusBimElement(null);
     description.historyPoints = await inspectSensor(description);
@@ -154,6 +158,7 @@ async function select(x, y) {
   }
   const full = await enrichBimDescription(description);
   app.inspector.showFeature(full);
+  showProjectCard(full); // projects.js: the card of a picked project (hidden otherwise)
   focusBimElement(full);
   return full;
 }
@@ -221,6 +226,7 @@ function wireUi() {
     if (!app.entries) return; // still starting: the lists are drawn in the new language
     renderTilesetToggles();
     renderLayerToggles();
+    renderStageFilter(document.getElementById("stageFilter"));
     listBimModels();
     if (app.sensors) refreshAlarms();
   });
@@ -261,6 +267,8 @@ function exposeTestHook() {
     bimState: (id) => app.bim.get(id)?.state,
     applyBim: (id) => { const m = app.bim.get(id); applyBimState(m.tileset, m.state); },
     setLanguage,
+    refreshProjects, // projects.js: ask now for other users' project edits
+    setProjectPolling,
   };
 }
 
