@@ -27,7 +27,11 @@ def domain_errors() -> tuple[type[Exception], ...]:
     from server.config import ConfigError
     from server.metrics.errors import MetricError
     from tiles.errors import TilesError
-    return (TilesError, LayerError, BimError, MetricError, CatalogError, ConfigError)
+    from server.backup import BackupError
+    from server.hardening import ArchiveRefused
+    from server.users import AccountError
+    return (TilesError, LayerError, BimError, MetricError, CatalogError, ConfigError,
+            AccountError, BackupError, ArchiveRefused)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -18,6 +18,7 @@ from werkzeug.utils import secure_filename
 from server.auth import refusal, require
 from server.config import CLASSIFICATIONS
 from server.errors import problem
+from server.hardening import check_archive
 from server.services import current_services
 
 bp = Blueprint("jobs_api", __name__)
@@ -110,6 +111,8 @@ def post_import(kind: str):
     job_dir = services.data_dir / "uploads" / uuid.uuid4().hex[:12]
     try:
         path = _save_upload(job_dir)
+        if path.suffix.lower() == ".zip":  # zip bombs are refused before any reader opens them
+            check_archive(path, services.config["limits"])
         if path.suffix.lower() not in SUFFIXES[kind]:
             raise BadRequest(f"a {kind} import takes {', '.join(sorted(SUFFIXES[kind]))} files, "
                              f"not '{path.name}'")
