@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any, Callable, Sequence
 
+from server.analysis_cli import add_check_commands
 from server.config import CLASSIFICATIONS, ConfigError, load_config
 from server.services import Services, open_services
 
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=0, help="rounds to send (0 = until stopped)")
     p.set_defaults(func=cmd_simulate)
 
+    add_check_commands(sub)  # cimtwin check project ... (server/analysis_cli.py)
     from server import admin_cli  # users, share, audit, backup, restore (docs/security.md)
     admin_cli.add_commands(sub)
     admin_cli.audit_writes(parser)

@@ -23,15 +23,16 @@ def domain_errors() -> tuple[type[Exception], ...]:
     """Each package's root error: input a user can fix (400 unless the error says)."""
     from bim_import.errors import BimError
     from layers.errors import LayerError
+    from server.analysis_errors import AnalysisError
+    from server.backup import BackupError
     from server.catalog import CatalogError
     from server.config import ConfigError
-    from server.metrics.errors import MetricError
-    from tiles.errors import TilesError
-    from server.backup import BackupError
     from server.hardening import ArchiveRefused
+    from server.metrics.errors import MetricError
     from server.users import AccountError
+    from tiles.errors import TilesError
     return (TilesError, LayerError, BimError, MetricError, CatalogError, ConfigError,
-            AccountError, BackupError, ArchiveRefused)
+            AnalysisError, AccountError, BackupError, ArchiveRefused)
 
 
 def register_error_handlers(app: Flask) -> None:
