@@ -149,8 +149,8 @@ def _body() -> dict:
 
 
 def _actor() -> str:
-    """Who made the change, for the history row (the token kind until users exist)."""
-    return "admin-token@" + (request.remote_addr or "unknown")
+    """Who made the change, for the history row: the signed-in user (or token) and address."""
+    return auth.current_principal().name + "@" + (request.remote_addr or "unknown")
 
 
 @bp.post("/collections/<collection_id>/items")
