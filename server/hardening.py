@@ -102,7 +102,11 @@ def content_security_policy(index_html: str, imagery_url: str = "") -> str:
         parts = urlsplit(imagery_url.replace("{", "").replace("}", ""))
         if parts.scheme and parts.netloc:
             extra = f" {parts.scheme}://{parts.netloc}"
-    scripts = " ".join(["'self'", "'wasm-unsafe-eval'", *inline_script_hashes(index_html)])
+    # CesiumJS's combined build needs 'unsafe-eval' (its widgets' Knockout bindings compile
+    # with new Function), blob: and 'wasm-unsafe-eval' (workers and their WebAssembly);
+    # inline scripts only by hash, and nothing from any other origin.
+    scripts = " ".join(["'self'", "blob:", "'unsafe-eval'", "'wasm-unsafe-eval'",
+                        *inline_script_hashes(index_html)])
     return "; ".join([
         "default-src 'self'",
         f"script-src {scripts}",

@@ -12,6 +12,7 @@ import { createBimState, applyBimState, collectBimIndex, namesFrom, GLOBAL_ID_PR
 import { pickAt as pickScene, enrichBimDescription } from "./picking.js";
 import { Inspector } from "./inspector.js";
 import { renderToggles, renderLegend, renderAlarms, BimPanel } from "./panel.js";
+import { initLogin } from "./login.js";
 
 const Cesium = window.Cesium;
 const app = { errors: [], layers: new Map(), bim: new Map(), metricsOk: false };
@@ -268,6 +269,7 @@ function exposeTestHook() {
 async function main() {
   exposeTestHook();
   adoptTokenFromUrl();
+  app.user = await initLogin();  // sign-in button and dialog (login.js)
   const config = await fetchConfig();
   setLanguage(config.language === "en" ? "en" : "zh");
   app.viewer = createViewer("cesiumContainer", config);
