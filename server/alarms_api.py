@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from server.auth import allowed_levels, require_token
+from server.auth import allowed_levels, current_principal, require, require_token
 from server.metrics.errors import MetricConflict, MetricError, MetricNotFound
 from server.services import current_services
 
@@ -37,10 +37,10 @@ def alarm(alarm_id: int):
 
 
 @bp.post("/api/alarms/<int:alarm_id>/ack")
-@require_token("admin")
+@require("acknowledge")  # role operator (docs/security.md)
 def acknowledge(alarm_id: int):
     body = request.get_json(silent=True) or {}
-    note, by = body.get("note", ""), body.get("by", "operator")
+    note, by = body.get("note", ""), body.get("by", current_principal().name)
     if not isinstance(note, str) or len(note) > 2000:
         raise MetricError("'note' must be text of at most 2000 characters", field="note")
     if not isinstance(by, str) or not by.strip() or len(by) > 100:

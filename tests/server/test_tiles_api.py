@@ -22,6 +22,11 @@ def app(tmp_path, monkeypatch):
                                             "t/0.glb": b"glTF-bytes-for-the-http-test"})
         services.catalog.add({"id": tid, "name": tid, "kind": "mesh", "classification": level,
                               "bounds": [117.1, 36.6, 117.2, 36.7], "height": [0, 10]})
+    # The secret also where '../' and '../../' from the tileset folder would reach it
+    # (tests/server/test_auth_hardening.py shows an unguarded join does read it).
+    live = services.store.tileset_dir("open")
+    for place in (live.parent, services.store.root, services.store.root.parent):
+        (place / "outside.txt").write_text("secret outside the store")
     return app
 
 

@@ -110,3 +110,36 @@ export function fetchItemsChangedSince(collectionId, since, limit = 1000) {
   const query = new URLSearchParams({ filter: `updated_at >= TIMESTAMP('${since}')`, "filter-lang": "cql2-text", limit: String(limit), f: "json" });
   return getJson(`/ogc/collections/${encodeURIComponent(collectionId)}/items?${query}`, { type: "FeatureCollection", features: [] });
 }
+
+// --- sign-in (server/auth_api.py, docs/security.md) ---------------------------------------
+
+let csrfToken = null;
+
+/** Header a write needs when the user is signed in with the session cookie (CSRF). */
+export function csrfHeaders() {
+  return csrfToken ? { "X-CSRF-Token": csrfToken } : {};
+}
+
+/** Who this browser is: {name, role, via, levels, actions}; anonymous when not signed in. */
+export async function fetchMe() {
+  const me = await getJson("/api/me", { name: "anonymous", via: "anonymous", levels: [], actions: [] });
+  csrfToken = me.csrf || null;
+  return me;
+}
+
+/** Sign in; resolves {ok, status, user}. The server sets the HttpOnly session cookie. */
+export async function signIn(username, password) {
+  const response = await fetch("/api/login", {
+    method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (response.ok) csrfToken = body.csrf;
+  return { ok: response.ok, status: response.status, user: body.user };
+}
+
+/** End the session. */
+export async function signOut() {
+  await fetch("/api/logout", { method: "POST", headers: csrfHeaders() });
+  csrfToken = null;
+}
