@@ -8,7 +8,8 @@ POST /api/metrics (ingest token) | GET /api/metrics/latest | GET /api/metrics/hi
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 

@@ -9,8 +9,9 @@ Display levels (``level_of``) come from a datastream's thresholds or the metric 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from typing import Any
 
 from server.metrics.errors import MetricError
 from server.metrics.observation import Observation

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from server.metrics.errors import MetricError
 from server.metrics.fanout import DEFAULT_CAPACITY, StreamBuffer, make_event

@@ -100,6 +100,13 @@ class StreamBuffer:
             self._texts.clear()
             self._ready.notify_all()
 
+    def restart_after(self, seq: int) -> None:
+        """Forget every buffered event: events up to ``seq`` were missed by this process."""
+        with self._ready:
+            self._events.clear()
+            self._texts.clear()
+            self.head = self.floor = seq
+
     def wait(self, after: int, timeout: float) -> None:
         """Return when an event newer than ``after`` exists, the buffer closes, or later."""
         with self._ready:

@@ -17,9 +17,10 @@ error names the item's index and the field.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from server.metrics.errors import BatchTooLarge, MetricError
 from server.metrics.model import Datastream
@@ -43,7 +44,7 @@ class Observation:
 
 def format_time(ms: int) -> str:
     """UTC ISO 8601 with milliseconds and 'Z'."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -53,7 +54,7 @@ def parse_time(text: Any, where: str, field: str = "time", index: int | None = N
         raise MetricError(f"{where}'{field}' must be an ISO 8601 string, got {text!r}",
                           field=field, index=index)
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise MetricError(f"{where}'{field}' {text!r} is not ISO 8601 "
                           "(e.g. 2024-06-30T08:00:00+08:00)", field=field, index=index) from None

@@ -7,8 +7,8 @@ consistently. Commits are synchronous (the server default), so acknowledged data
 from __future__ import annotations
 
 import queue
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import psycopg
 
@@ -59,6 +59,21 @@ DIALECT = Dialect(placeholder="%s", begin="BEGIN", least="LEAST", greatest="GREA
 _SCHEMA_LOCK = 7340512
 
 
+class _Session:
+    """A connection with sqlite3's shape: execute/executemany return the cursor."""
+
+    def __init__(self, db: psycopg.Connection):
+        self.db = db
+
+    def execute(self, sql: str, params: tuple | list = ()) -> psycopg.Cursor:
+        return self.db.execute(sql, params or None)
+
+    def executemany(self, sql: str, rows: list) -> psycopg.Cursor:
+        cursor = self.db.cursor()
+        cursor.executemany(sql, rows)
+        return cursor
+
+
 class PostgresMetricStore(SqlMetricStore):
     """Metrics in the PostgreSQL database at ``url`` (password from PGPASSWORD or the URL)."""
 
@@ -85,7 +100,7 @@ class PostgresMetricStore(SqlMetricStore):
                               "that PostgreSQL runs and PGPASSWORD") from None
 
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection]:
+    def _connection(self) -> Iterator[_Session]:
         try:
             db = self._pool.get_nowait()
         except queue.Empty:
@@ -96,7 +111,7 @@ class PostgresMetricStore(SqlMetricStore):
                 db = self._pool.get()
         broken = False
         try:
-            yield db
+            yield _Session(db)
         except psycopg.OperationalError:
             broken = True
             raise

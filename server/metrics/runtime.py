@@ -9,15 +9,21 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from server.metrics.alarms import DEFAULT_THRESHOLDS, Rule, level_of, parse_rule, \
-    thresholds_from_config
+from server.metrics.alarms import (
+    DEFAULT_THRESHOLDS,
+    Rule,
+    level_of,
+    parse_rule,
+    thresholds_from_config,
+)
 from server.metrics.bus import MetricsBus, open_bus
 from server.metrics.errors import MetricError, MetricNotFound, StreamsFull
 from server.metrics.fanout import DEFAULT_CAPACITY, Gap, StreamFilter
-from server.metrics.model import Datastream, parse_sensor
+from server.metrics.model import CLASSIFICATIONS, Datastream, parse_sensor
 from server.metrics.observation import BatchParser, Observation, format_time, parse_time
 from server.metrics.registry import Registry
 from server.metrics.store import MetricStore, open_store
@@ -139,7 +145,7 @@ class MetricsRuntime:
             ds = find(obs.datastream)
             out.append(("observation", self.observation_dict(obs, ds), attrs(ds)))
         for change in result.alarm_events:
-            alarm = self.store.alarms({"public", "internal", "restricted"}, open_only=False,
+            alarm = self.store.alarms(set(CLASSIFICATIONS), open_only=False,
                                       alarm_id=change["alarm_id"])
             ds = find(alarm[0]["datastream"]) if alarm else None
             if ds is not None:
@@ -166,8 +172,11 @@ class MetricsRuntime:
         return self.store.compact(self.oldest_ms())
 
     # -- reads ------------------------------------------------------------------------
-    def latest(self, levels: set[str], sensor_id: str | None = None) -> list[dict[str, Any]]:
-        """Newest reading of every visible datastream (optionally one sensor's)."""
+    def latest(self, levels: set[str] | None = None,
+               sensor_id: str | None = None) -> list[dict[str, Any]]:
+        """Newest reading of every visible datastream (optionally one sensor's); in-process
+        callers (demo, CLI) may omit ``levels`` to see every level."""
+        levels = set(CLASSIFICATIONS) if levels is None else levels
         out = []
         for row in self.store.latest(levels):
             ds = self.registry.find(row["datastream"])
@@ -230,7 +239,7 @@ class MetricsRuntime:
         return done, alarm
 
     # -- stream -----------------------------------------------------------------------
-    def open_stream(self, flt: StreamFilter, last_id: int | None) -> "Stream":
+    def open_stream(self, flt: StreamFilter, last_id: int | None) -> Stream:
         if self.streams_open >= self.max_streams:
             raise StreamsFull(f"{self.max_streams} live streams are open on this worker, the "
                               "configured maximum (metrics.max_streams); retry later")

@@ -126,7 +126,7 @@ class AlarmTables:
         """Visible alarms, newest first: open ones (not both cleared and acknowledged), or
         those raised in [start, end], or one by id."""
         where, params = [f"d.classification IN ({', '.join('?' * len(levels)) or 'NULL'})"], \
-            list(sorted(levels))
+            sorted(levels)
         if open_only:
             where.append("(a.cleared_ms IS NULL OR a.ack_ms IS NULL)")
         if start_ms is not None:

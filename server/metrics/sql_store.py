@@ -9,13 +9,20 @@ Statements use ``?``; the dialect rewrites them for its driver.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from server.metrics.model import Datastream, Sensor
 from server.metrics.observation import Observation, format_time
-from server.metrics.series import HOUR_MS, MAX_POINTS, check_range, merge_buckets, too_many
+from server.metrics.series import (
+    HOUR_MS,
+    MAX_POINTS,
+    check_range,
+    merge_buckets,
+    too_many,
+)
 from server.metrics.sql_alarms import AlarmTables
 
 
