@@ -8,6 +8,7 @@ import sys
 from typing import Any, Callable, Sequence
 
 from server.config import CLASSIFICATIONS, ConfigError, load_config
+from server.metrics_cli import add_commands as add_metrics_commands
 from server.services import Services, open_services
 
 
@@ -252,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=2.0)
     p.add_argument("--count", type=int, default=0, help="rounds to send (0 = until stopped)")
     p.set_defaults(func=cmd_simulate)
+
+    add_metrics_commands(sub)  # sensors add|import|list, ingest mqtt
     return parser
 
 

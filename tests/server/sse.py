@@ -25,13 +25,17 @@ def parse_events(chunks: Iterable[bytes | str]) -> Iterator[dict]:
 
 
 def take(events: Iterator[dict], count: int, *, kinds=("observation", "alarm", "reset"),
-         comments: list | None = None) -> list[dict]:
-    """The next ``count`` events of the given kinds (comments go to ``comments``)."""
-    out = []
+         comments: list | None = None, max_heartbeats: int = 50) -> list[dict]:
+    """The next ``count`` events of the given kinds (comments go to ``comments``); gives
+    up (returning what it has) after ``max_heartbeats`` heartbeats without them."""
+    out, beats = [], 0
     for item in events:
         if "comment" in item:
             if comments is not None:
                 comments.append(item["comment"])
+            beats += item["comment"] == "heartbeat"
+            if beats > max_heartbeats:
+                return out
             continue
         if item["event"] in kinds:
             out.append(item)
