@@ -7,7 +7,7 @@ import selectors
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import requests
 
@@ -19,7 +19,7 @@ INGEST = {"Authorization": "Bearer ingest-secret"}
 ADMIN = {"Authorization": "Bearer admin-secret"}
 SENSORS = [{"id": f"s{n}", "classification": "public", "lon": 117.0, "lat": 36.6,
             "metrics": "pm25"} for n in range(5)]
-START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 
 
 def _batch(first: int, count: int) -> list[dict]:
