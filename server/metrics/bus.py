@@ -15,8 +15,8 @@ from typing import Any, Protocol
 from server.metrics.errors import MetricError
 from server.metrics.fanout import DEFAULT_CAPACITY, StreamBuffer, make_event
 
-#: (event name, JSON data, filter attributes) as the runtime publishes them.
-Outgoing = tuple[str, dict[str, Any], dict[str, Any]]
+#: (event name, JSON data text, filter attributes) as the runtime publishes them.
+Outgoing = tuple[str, str, tuple]
 
 
 class MetricsBus(Protocol):

@@ -8,7 +8,6 @@ fell out of the buffer (or comes from another epoch) gets ``reset``, never a sil
 """
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -30,15 +29,13 @@ class Event:
     classification: str
 
 
-def encode(seq: int, name: str, data: dict[str, Any]) -> str:
-    return f"id: {seq}\nevent: {name}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+#: What filters look at: (datastream, metric, feature id, lon, lat, classification).
+Attrs = tuple
 
 
-def make_event(seq: int, name: str, data: dict[str, Any], attrs: dict[str, Any]) -> Event:
-    """``attrs``: datastream, metric, feature, lon, lat, classification."""
-    return Event(seq, encode(seq, name, data), attrs["datastream"], attrs["metric"],
-                 attrs.get("feature"), attrs.get("lon"), attrs.get("lat"),
-                 attrs["classification"])
+def make_event(seq: int, name: str, data: str, attrs: Attrs) -> Event:
+    """An event from its JSON ``data`` text and filter attributes."""
+    return Event(seq, f"id: {seq}\nevent: {name}\ndata: {data}\n\n", *attrs)
 
 
 @dataclass(frozen=True)

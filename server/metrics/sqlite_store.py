@@ -49,7 +49,7 @@ SCHEMA = (
     "CREATE INDEX IF NOT EXISTS alarm_events_at ON alarm_events (at_ms)",
 )
 DIALECT = Dialect(placeholder="?", begin="BEGIN IMMEDIATE", least="min", greatest="max",
-                  lock_rows="")
+                  lock_rows="", json_texts="json_each(?)")
 
 
 class SqliteMetricStore(SqlMetricStore):

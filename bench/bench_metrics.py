@@ -1,0 +1,315 @@
+"""Benchmark: live metrics at city scale (ingest over HTTP, MQTT, and the SSE fan-out).
+
+Sections (all in one invocation, each run on a fresh server and data dir, `--repeat`
+runs, median reported):
+
+- ingest: HTTP batches of 1,000 observations (1,000 datastreams, each with an alarm rule),
+  `--clients` keep-alive connections posting pre-encoded bodies; observations/s and the
+  server's CPU ms per 1,000 observations. Side by side: the embedded default (SQLite WAL,
+  in-process bus, 1 gunicorn gevent worker) and PostgreSQL + Redis with 2 gevent workers.
+- mqtt: `--mqtt-messages` readings published (QoS 1) to a real Mosquitto, stored through
+  the MQTT subscriber (server.metrics.mqtt_ingest) into the embedded store; readings/s.
+- sse: `--subscribers` concurrent stream clients on one gevent worker (embedded), memory
+  per idle subscriber (worker RSS growth / subscribers), then `--rate` observations/s
+  (batches of 100 every 50 ms) for `--seconds`; p50/p99 latency from posting a batch to
+  each subscriber reading it, and events lost (expected - received, over all clients).
+
+Servers are real processes (tests/server/live_server.py); PostgreSQL, Redis and Mosquitto
+come from tests/services.py. Usage:
+`python bench/bench_metrics.py [--sections ingest,mqtt,sse] [--repeat 3]`.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import selectors
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.server.live_server import LiveServer  # noqa: E402
+from tests.services import start_mosquitto, start_postgres, start_redis  # noqa: E402
+
+ADMIN = {"Authorization": "Bearer admin-secret", "Content-Type": "application/json"}
+INGEST = {"Authorization": "Bearer ingest-secret", "Content-Type": "application/json"}
+
+
+def _sensors(count: int) -> bytes:
+    return json.dumps([{"id": f"s{i:04d}", "classification": "public", "lon": 117.0 + i * 1e-4,
+                        "lat": 36.6, "datastreams": [{"metric": "pm25", "rules": [
+                            {"condition": "above", "threshold": 150, "hysteresis": 5}]}]}
+                       for i in range(count)]).encode()
+
+
+def _post(port: int, path: str, body: bytes, headers: dict) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request("POST", path, body, headers)
+    answer = conn.getresponse()
+    data = answer.read()
+    conn.close()
+    if answer.status >= 300:
+        raise RuntimeError(f"{path}: {answer.status} {data[:300]!r}")
+    return json.loads(data)
+
+
+def _bodies(batches: int, size: int, streams: int, start: datetime) -> list[bytes]:
+    """Pre-encoded batches, every (datastream, time) unique; values below the rule."""
+    out = []
+    for b in range(batches):
+        t = start + timedelta(seconds=b)
+        stamp = t.isoformat(timespec="milliseconds")
+        out.append(json.dumps({"observations": [
+            {"datastream": f"s{i % streams:04d}:pm25", "value": float(20 + i % 50),
+             "time": stamp if i < streams else (t + timedelta(milliseconds=i // streams)).isoformat()}
+            for i in range(size)]}).encode())
+    return out
+
+
+def _server_cpu(server: LiveServer) -> float:
+    proc = psutil.Process(server.process.pid)
+    return sum(p.cpu_times().user + p.cpu_times().system
+               for p in [proc, *proc.children(recursive=True)])
+
+
+def _post_all(port: int, bodies: list[bytes], clients: int) -> None:
+    queue = list(reversed(bodies))
+    lock = threading.Lock()
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        while True:
+            with lock:
+                if not queue:
+                    break
+                body = queue.pop()
+            conn.request("POST", "/api/metrics", body, INGEST)
+            answer = conn.getresponse()
+            data = answer.read()
+            if answer.status != 202 or json.loads(data)["stored"] != 1000:
+                raise RuntimeError(f"ingest answered {answer.status}: {data[:200]!r}")
+        conn.close()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def ingest_once(store_url: str, bus_url: str, workers: int, batches: int, clients: int
+                ) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = LiveServer(Path(tmp), store_url=store_url, bus_url=bus_url, workers=workers)
+        try:
+            _post(server.port, "/api/sensors", _sensors(1000), ADMIN)
+            start = datetime.now(timezone.utc) - timedelta(hours=3)
+            bodies = _bodies(batches + 4, 1000, 1000, start)
+            _post_all(server.port, bodies[:4], clients)  # warm up every worker
+            cpu0, t0 = _server_cpu(server), time.perf_counter()
+            _post_all(server.port, bodies[4:], clients)
+            seconds, cpu = time.perf_counter() - t0, _server_cpu(server) - cpu0
+        finally:
+            server.stop()
+    return batches * 1000 / seconds, cpu * 1000 / batches
+
+
+def bench_ingest(args) -> None:
+    print(f"## ingest: HTTP batches of 1,000, {args.batches} batches per run, "
+          f"{args.clients} client connections")
+    pg = start_postgres()
+    redis_service = start_redis(Path(tempfile.mkdtemp()))
+    try:
+        cases = {"embedded: SQLite WAL + in-process bus, 1 gevent worker":
+                 (lambda: "sqlite://metrics.sqlite", "memory://", 1),
+                 "PostgreSQL + Redis, 2 gevent workers":
+                 (pg.create_database, redis_service.url + "/0", 2)}
+        runs: dict[str, list] = {name: [] for name in cases}
+        for _ in range(args.repeat):  # interleaved, so both see the same machine load
+            for name, (store, bus, workers) in cases.items():
+                runs[name].append(ingest_once(store(), bus, workers, args.batches, args.clients))
+        for name, values in runs.items():
+            rates = [r for r, _ in values]
+            print(f"{name}: median {statistics.median(rates):8.0f} obs/s "
+                  f"(runs {', '.join(f'{r:.0f}' for r in rates)}); server CPU "
+                  f"{statistics.median(c for _, c in values):.0f} ms per 1,000 obs")
+    finally:
+        redis_service.stop()
+        pg.stop()
+
+
+def mqtt_once(messages: int) -> float:
+    import paho.mqtt.client as mqtt
+    from server.metrics.bus import MemoryBus
+    from server.metrics.mqtt_ingest import MqttIngest
+    from server.metrics.runtime import MetricsRuntime
+    from server.metrics.store import open_store
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = start_mosquitto(Path(tmp) / "mqtt")
+        runtime = MetricsRuntime(open_store("sqlite://metrics.sqlite", Path(tmp)), MemoryBus())
+        runtime.register(json.loads(_sensors(100)))
+
+        def validate(item):
+            return runtime.parser.parse(item, int(time.time() * 1000))[0]
+        sub = MqttIngest(f"mqtt://127.0.0.1:{broker.port}", ["cimtwin/+/+"], validate,
+                         runtime.ingest_observations)
+        sub.start()
+        sub.connected.wait(30)
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        pub.max_inflight_messages_set(2000)
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        base = datetime.now(timezone.utc) - timedelta(hours=1)
+        payloads = [(f"cimtwin/s{i % 100:04d}/pm25", json.dumps(
+            {"value": 30.0, "time": (base + timedelta(milliseconds=i)).isoformat()}))
+            for i in range(messages)]
+        t0 = time.perf_counter()
+        for topic, payload in payloads:
+            pub.publish(topic, payload, qos=1)
+        while sub.stats.stored + sub.stats.duplicates < messages:
+            time.sleep(0.01)
+        seconds = time.perf_counter() - t0
+        pub.loop_stop()
+        pub.disconnect()
+        sub.stop()
+        runtime.close()
+        broker.stop()
+    return messages / seconds
+
+
+def bench_mqtt(args) -> None:
+    rates = [mqtt_once(args.mqtt_messages) for _ in range(args.repeat)]
+    print(f"## mqtt: {args.mqtt_messages} readings (QoS 1) through Mosquitto into the embedded "
+          f"store: median {statistics.median(rates):.0f} readings/s "
+          f"(runs {', '.join(f'{r:.0f}' for r in rates)})")
+
+
+class Subscribers:
+    """Raw SSE clients on one selector: per client, events counted and batches seen."""
+
+    def __init__(self, port: int, count: int):
+        self.socks = []
+        for _ in range(count):
+            s = socket.create_connection(("127.0.0.1", port), timeout=30)
+            s.sendall(b"GET /api/metrics/stream HTTP/1.1\r\nHost: b\r\n\r\n")
+            s.setblocking(False)
+            self.socks.append(s)
+        self.events = {s: 0 for s in self.socks}
+        self.tail = {s: b"" for s in self.socks}
+        self.seen = {s: -1 for s in self.socks}  # highest batch number read
+        self.latencies: list[float] = []
+        self.sent: dict[int, float] = {}
+        self.selector = selectors.DefaultSelector()
+        for s in self.socks:
+            self.selector.register(s, selectors.EVENT_READ)
+        self.stop = threading.Event()
+
+    def pump(self, until: float | None = None) -> None:
+        marker = b"event: observation"
+        while not self.stop.is_set() and (until is None or time.monotonic() < until):
+            for key, _ in self.selector.select(timeout=0.2):
+                s = key.fileobj
+                data = s.recv(262144)
+                if not data:
+                    continue
+                now = time.perf_counter()
+                joined = self.tail[s] + data
+                self.events[s] += joined.count(marker) - self.tail[s].count(marker)
+                self.tail[s] = joined[-40:]
+                at = joined.rfind(b'"value":')
+                if at >= 0:
+                    end = joined.find(b",", at)
+                    try:
+                        batch = int(float(joined[at + 8:end]))
+                    except ValueError:
+                        continue
+                    for b in range(self.seen[s] + 1, batch + 1):
+                        if b in self.sent:
+                            self.latencies.append(now - self.sent[b])
+                    self.seen[s] = max(self.seen[s], batch)
+
+    def close(self) -> None:
+        for s in self.socks:
+            s.close()
+
+
+def sse_once(subscribers: int, rate: int, seconds: float) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = LiveServer(Path(tmp), keepalive_s=5.0)
+        try:
+            _post(server.port, "/api/sensors", _sensors(100), ADMIN)
+            worker = psutil.Process(server.process.pid).children()[0]
+            rss0 = worker.memory_info().rss
+            clients = Subscribers(server.port, subscribers)
+            clients.pump(time.monotonic() + 3)
+            idle = (worker.memory_info().rss - rss0) / subscribers
+            reader = threading.Thread(target=clients.pump)
+            reader.start()
+            batches, size = int(seconds * rate / 100), 100
+            start = datetime.now(timezone.utc) - timedelta(hours=1)
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            t0 = time.perf_counter()
+            for b in range(batches):
+                stamp = (start + timedelta(milliseconds=b * 50)).isoformat()
+                body = json.dumps([{"datastream": f"s{i:04d}:pm25", "value": float(b),
+                                    "time": stamp} for i in range(size)]).encode()
+                wait = t0 + b * 0.05 - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+                clients.sent[b] = time.perf_counter()
+                conn.request("POST", "/api/metrics", body, INGEST)
+                conn.getresponse().read()
+            achieved = batches * size / (time.perf_counter() - t0)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and min(clients.seen.values()) < batches - 1:
+                time.sleep(0.1)
+            clients.stop.set()
+            reader.join()
+            expected = batches * size * subscribers
+            received = sum(clients.events.values())
+            lat = sorted(clients.latencies)
+            clients.close()
+        finally:
+            server.stop()
+    return {"idle_kib": idle / 1024, "rate": achieved, "lost": expected - received,
+            "p50": lat[len(lat) // 2] * 1000, "p99": lat[int(len(lat) * 0.99)] * 1000}
+
+
+def bench_sse(args) -> None:
+    runs = [sse_once(args.subscribers, args.rate, args.seconds) for _ in range(args.repeat)]
+    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    p99s = ", ".join(f"{r['p99']:.0f}" for r in runs)
+    print(f"## sse: {args.subscribers} subscribers on 1 gevent worker, {args.rate} obs/s asked "
+          f"({med['rate']:.0f} achieved) for {args.seconds:.0f} s: latency p50 "
+          f"{med['p50']:.0f} ms, p99 {med['p99']:.0f} ms (runs "
+          f"{p99s}); lost "
+          f"{', '.join(str(r['lost']) for r in runs)}; idle subscriber "
+          f"{med['idle_kib']:.1f} KiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sections", default="ingest,mqtt,sse")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=60)
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--mqtt-messages", type=int, default=20000)
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--rate", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+    print(f"machine: {psutil.cpu_count()} cores, load average {psutil.getloadavg()[0]:.1f}")
+    for section in args.sections.split(","):
+        {"ingest": bench_ingest, "mqtt": bench_mqtt, "sse": bench_sse}[section](args)
+
+
+if __name__ == "__main__":
+    main()
