@@ -30,15 +30,15 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.server.live_server import LiveServer  # noqa: E402
-from tests.services import start_mosquitto, start_postgres, start_redis  # noqa: E402
+from tests.server.live_server import LiveServer
+from tests.services import start_mosquitto, start_postgres, start_redis
 
 ADMIN = {"Authorization": "Bearer admin-secret", "Content-Type": "application/json"}
 INGEST = {"Authorization": "Bearer ingest-secret", "Content-Type": "application/json"}
@@ -111,7 +111,7 @@ def ingest_once(store_url: str, bus_url: str, workers: int, batches: int, client
         server = LiveServer(Path(tmp), store_url=store_url, bus_url=bus_url, workers=workers)
         try:
             _post(server.port, "/api/sensors", _sensors(1000), ADMIN)
-            start = datetime.now(timezone.utc) - timedelta(hours=3)
+            start = datetime.now(UTC) - timedelta(hours=3)
             bodies = _bodies(batches + 4, 1000, 1000, start)
             _post_all(server.port, bodies[:4], clients)  # warm up every worker
             cpu0, t0 = _server_cpu(server), time.perf_counter()
@@ -148,6 +148,7 @@ def bench_ingest(args) -> None:
 
 def mqtt_once(messages: int) -> float:
     import paho.mqtt.client as mqtt
+
     from server.metrics.bus import MemoryBus
     from server.metrics.mqtt_ingest import MqttIngest
     from server.metrics.runtime import MetricsRuntime
@@ -167,7 +168,7 @@ def mqtt_once(messages: int) -> float:
         pub.max_inflight_messages_set(2000)
         pub.connect("127.0.0.1", broker.port)
         pub.loop_start()
-        base = datetime.now(timezone.utc) - timedelta(hours=1)
+        base = datetime.now(UTC) - timedelta(hours=1)
         payloads = [(f"cimtwin/s{i % 100:04d}/pm25", json.dumps(
             {"value": 30.0, "time": (base + timedelta(milliseconds=i)).isoformat()}))
             for i in range(messages)]
@@ -192,94 +193,91 @@ def bench_mqtt(args) -> None:
           f"(runs {', '.join(f'{r:.0f}' for r in rates)})")
 
 
-class Subscribers:
-    """Raw SSE clients on one selector: per client, events counted and batches seen."""
-
-    def __init__(self, port: int, count: int):
-        self.socks = []
-        for _ in range(count):
-            s = socket.create_connection(("127.0.0.1", port), timeout=30)
-            s.sendall(b"GET /api/metrics/stream HTTP/1.1\r\nHost: b\r\n\r\n")
-            s.setblocking(False)
-            self.socks.append(s)
-        self.events = {s: 0 for s in self.socks}
-        self.tail = {s: b"" for s in self.socks}
-        self.seen = {s: -1 for s in self.socks}  # highest batch number read
-        self.latencies: list[float] = []
-        self.sent: dict[int, float] = {}
-        self.selector = selectors.DefaultSelector()
-        for s in self.socks:
-            self.selector.register(s, selectors.EVENT_READ)
-        self.stop = threading.Event()
-
-    def pump(self, until: float | None = None) -> None:
-        marker = b"event: observation"
-        while not self.stop.is_set() and (until is None or time.monotonic() < until):
-            for key, _ in self.selector.select(timeout=0.2):
-                s = key.fileobj
-                data = s.recv(262144)
-                if not data:
+def _read_streams(port: int, count: int, batches: int, limit_s: float, out) -> None:
+    """A reader process: ``count`` raw SSE clients on one selector. Sends back the events
+    each client counted and, per client, the clock time it first read each batch (the
+    value of a reading is its batch number; CLOCK_MONOTONIC is shared by processes)."""
+    socks = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        s.sendall(b"GET /api/metrics/stream HTTP/1.1\r\nHost: b\r\n\r\n")
+        s.setblocking(False)
+        socks.append(s)
+    selector = selectors.DefaultSelector()
+    for s in socks:
+        selector.register(s, selectors.EVENT_READ)
+    events = dict.fromkeys(socks, 0)
+    tails = dict.fromkeys(socks, b"")
+    seen = dict.fromkeys(socks, -1)
+    arrivals = {s: [] for s in socks}
+    out.put("open")
+    marker = b"event: observation"
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and min(seen.values()) < batches - 1:
+        for key, _ in selector.select(timeout=0.2):
+            s = key.fileobj
+            data = s.recv(262144)
+            if not data:
+                continue
+            now = time.monotonic()
+            joined = tails[s] + data
+            events[s] += joined.count(marker) - tails[s].count(marker)
+            tails[s] = joined[-40:]
+            at = joined.rfind(b'"value":')
+            if at >= 0:
+                try:
+                    batch = int(float(joined[at + 8:joined.find(b",", at)]))
+                except ValueError:
                     continue
-                now = time.perf_counter()
-                joined = self.tail[s] + data
-                self.events[s] += joined.count(marker) - self.tail[s].count(marker)
-                self.tail[s] = joined[-40:]
-                at = joined.rfind(b'"value":')
-                if at >= 0:
-                    end = joined.find(b",", at)
-                    try:
-                        batch = int(float(joined[at + 8:end]))
-                    except ValueError:
-                        continue
-                    for b in range(self.seen[s] + 1, batch + 1):
-                        if b in self.sent:
-                            self.latencies.append(now - self.sent[b])
-                    self.seen[s] = max(self.seen[s], batch)
-
-    def close(self) -> None:
-        for s in self.socks:
-            s.close()
+                arrivals[s].extend((b, now) for b in range(seen[s] + 1, batch + 1))
+                seen[s] = max(seen[s], batch)
+    out.put((sum(events.values()), [a for s in socks for a in arrivals[s]]))
+    for s in socks:
+        s.close()
 
 
-def sse_once(subscribers: int, rate: int, seconds: float) -> dict:
+def sse_once(subscribers: int, rate: int, seconds: float, readers: int = 2) -> dict:
+    import multiprocessing
     with tempfile.TemporaryDirectory() as tmp:
         server = LiveServer(Path(tmp), keepalive_s=5.0)
         try:
             _post(server.port, "/api/sensors", _sensors(100), ADMIN)
             worker = psutil.Process(server.process.pid).children()[0]
             rss0 = worker.memory_info().rss
-            clients = Subscribers(server.port, subscribers)
-            clients.pump(time.monotonic() + 3)
-            idle = (worker.memory_info().rss - rss0) / subscribers
-            reader = threading.Thread(target=clients.pump)
-            reader.start()
             batches, size = int(seconds * rate / 100), 100
-            start = datetime.now(timezone.utc) - timedelta(hours=1)
+            queue = multiprocessing.Queue()
+            procs = [multiprocessing.Process(target=_read_streams, args=(
+                server.port, subscribers // readers, batches, seconds + 120, queue))
+                for _ in range(readers)]
+            for p in procs:
+                p.start()
+            for _ in procs:
+                assert queue.get(timeout=120) == "open"
+            time.sleep(3)  # every stream answered and idle
+            idle = (worker.memory_info().rss - rss0) / subscribers
+            start = datetime.now(UTC) - timedelta(hours=1)
             conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-            t0 = time.perf_counter()
+            sent, t0 = {}, time.monotonic()
             for b in range(batches):
                 stamp = (start + timedelta(milliseconds=b * 50)).isoformat()
                 body = json.dumps([{"datastream": f"s{i:04d}:pm25", "value": float(b),
                                     "time": stamp} for i in range(size)]).encode()
-                wait = t0 + b * 0.05 - time.perf_counter()
+                wait = t0 + b * 100 / rate - time.monotonic()
                 if wait > 0:
                     time.sleep(wait)
-                clients.sent[b] = time.perf_counter()
+                sent[b] = time.monotonic()
                 conn.request("POST", "/api/metrics", body, INGEST)
                 conn.getresponse().read()
-            achieved = batches * size / (time.perf_counter() - t0)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and min(clients.seen.values()) < batches - 1:
-                time.sleep(0.1)
-            clients.stop.set()
-            reader.join()
-            expected = batches * size * subscribers
-            received = sum(clients.events.values())
-            lat = sorted(clients.latencies)
-            clients.close()
+            achieved = batches * size / (time.monotonic() - t0)
+            results = [queue.get(timeout=300) for _ in procs]
+            for p in procs:
+                p.join()
         finally:
             server.stop()
-    return {"idle_kib": idle / 1024, "rate": achieved, "lost": expected - received,
+    received = sum(r[0] for r in results)
+    lat = sorted(now - sent[b] for r in results for b, now in r[1])
+    return {"idle_kib": idle / 1024, "rate": achieved,
+            "lost": batches * size * (subscribers // readers) * readers - received,
             "p50": lat[len(lat) // 2] * 1000, "p99": lat[int(len(lat) * 0.99)] * 1000}
 
 

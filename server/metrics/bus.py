@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from server.metrics.errors import MetricError
 from server.metrics.fanout import DEFAULT_CAPACITY, StreamBuffer, make_event

@@ -123,7 +123,6 @@ class SqlMetricStore(AlarmTables):
         """Store a validated batch in one transaction: new readings, latest values and
         the alarm state they cause. Readings already stored (same datastream and
         phenomenon time) are skipped and counted; the first value is kept."""
-        q = self.dialect.sql
         rows = [(o.datastream, o.time_ms, o.value, o.result_ms, o.quality) for o in observations]
         with self._transaction() as db:
             new = self._insert_new(db, observations, rows)
