@@ -13,10 +13,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from server.metrics.errors import MetricError
-from server.metrics.fanout import DEFAULT_CAPACITY, StreamBuffer, make_event
+from server.metrics.fanout import DEFAULT_CAPACITY, Outgoing, StreamBuffer, make_event
 
-#: (event name, JSON data text, filter attributes) as the runtime publishes them.
-Outgoing = tuple[str, str, tuple]
 
 
 class MetricsBus(Protocol):

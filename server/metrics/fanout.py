@@ -30,6 +30,8 @@ class Event:
 
 #: What filters look at: (datastream, metric, feature id, lon, lat, classification).
 Attrs = tuple
+#: (event name, JSON data text, filter attributes) as the runtime publishes them.
+Outgoing = tuple[str, str, Attrs]
 
 
 def make_event(seq: int, name: str, data: str, attrs: Attrs) -> Event:

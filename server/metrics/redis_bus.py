@@ -18,9 +18,8 @@ import time
 
 import redis
 
-from server.metrics.bus import Outgoing
 from server.metrics.errors import MetricError
-from server.metrics.fanout import StreamBuffer, make_event
+from server.metrics.fanout import Outgoing, StreamBuffer, make_event
 
 log = logging.getLogger(__name__)
 SEQ_KEY, STREAM_KEY = "cimtwin:metrics:seq", "cimtwin:metrics:events"
