@@ -16,7 +16,6 @@ from server.metrics.errors import MetricError
 from server.metrics.fanout import DEFAULT_CAPACITY, Outgoing, StreamBuffer, make_event
 
 
-
 class MetricsBus(Protocol):
     buffer: StreamBuffer
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-
 from browser_harness import INGEST_TOKEN, open_viewer, running_server
 from browser_views import assert_clean
 
