@@ -270,13 +270,14 @@ def sse_once(subscribers: int, rate: int, seconds: float, readers: int = 2) -> d
                 conn.getresponse().read()
             achieved = batches * size / (time.monotonic() - t0)
             results = [queue.get(timeout=300) for _ in procs]
+            cpu = _server_cpu(server) - cpu0
             for p in procs:
                 p.join()
         finally:
             server.stop()
     received = sum(r[0] for r in results)
     lat = sorted(now - sent[b] for r in results for b, now in r[1])
-    return {"idle_kib": idle / 1024, "rate": achieved,
+    return {"idle_kib": idle / 1024, "rate": achieved, "cpu_us": cpu * 1e6 / max(received, 1),
             "lost": batches * size * (subscribers // readers) * readers - received,
             "p50": lat[len(lat) // 2] * 1000, "p99": lat[int(len(lat) * 0.99)] * 1000}
 
@@ -290,7 +291,7 @@ def bench_sse(args) -> None:
           f"{med['p50']:.0f} ms, p99 {med['p99']:.0f} ms (runs "
           f"{p99s}); lost "
           f"{', '.join(str(r['lost']) for r in runs)}; idle subscriber "
-          f"{med['idle_kib']:.1f} KiB")
+          f"{med['idle_kib']:.1f} KiB; server CPU {med['cpu_us']:.1f} µs per delivered event")
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from server.auth import allowed_levels, require_token
 from server.metrics.errors import BatchTooLarge, MetricError
 from server.metrics.fanout import StreamFilter
 from server.metrics.observation import MAX_BATCH
+from server.metrics.runtime import THREADED_MAX_STREAMS
 from server.metrics.stream_token import issue, verify
 from server.sensors_api import bp as sensors_bp
 from server.services import current_services
@@ -152,7 +153,9 @@ def stream():
     token = request.args.get("token")
     levels = verify(token, time.time()) if token else allowed_levels()
     keepalive = float(services.config["server"].get("sse_keepalive_s", 15))
-    live = services.metrics.open_stream(_filter(levels), _last_id())
+    threaded = request.environ.get("wsgi.multithread", False)
+    live = services.metrics.open_stream(_filter(levels), _last_id(),
+                                        THREADED_MAX_STREAMS if threaded else None)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return Response(_EventStream(live, keepalive), mimetype="text/event-stream",
                     headers=headers)

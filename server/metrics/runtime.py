@@ -29,6 +29,8 @@ from server.metrics.registry import Registry
 from server.metrics.store import MetricStore, open_store
 
 COMPACT_EVERY_MS = 3600 * 1000
+#: Streams per process under a threaded WSGI server (each holds a thread; waitress has 48).
+THREADED_MAX_STREAMS = 24
 DAY_MS = 86400 * 1000
 
 
@@ -252,10 +254,15 @@ class MetricsRuntime:
         return done, alarm
 
     # -- stream -----------------------------------------------------------------------
-    def open_stream(self, flt: StreamFilter, last_id: int | None) -> Stream:
-        if self.streams_open >= self.max_streams:
-            raise StreamsFull(f"{self.max_streams} live streams are open on this worker, the "
-                              "configured maximum (metrics.max_streams); retry later")
+    def open_stream(self, flt: StreamFilter, last_id: int | None,
+                    limit: int | None = None) -> Stream:
+        """A stream; StreamsFull (503) beyond ``limit`` (default metrics.max_streams)."""
+        limit = self.max_streams if limit is None else min(limit, self.max_streams)
+        if self.streams_open >= limit:
+            raise StreamsFull(f"{limit} live streams are open on this worker, its maximum "
+                              "(metrics.max_streams; a threaded server such as 'cimtwin serve' "
+                              f"allows {THREADED_MAX_STREAMS}: see README 'Live metrics at "
+                              "scale'); retry later")
         return Stream(self, flt, last_id)
 
     def close(self) -> None:

@@ -122,3 +122,28 @@ def test_heartbeats_flow_while_nothing_happens(app):
             break
     assert comments[0] == "connected"
     response.close()
+
+
+def test_streams_beyond_the_maximum_get_503_and_a_slot_frees_on_close(tmp_path):
+    app = create_app({"data": {"dir": str(tmp_path)}, "metrics": {"max_streams": 1}})
+    client = app.test_client()
+    first = client.get("/api/metrics/stream", buffered=False)
+    second = client.get("/api/metrics/stream")
+    assert second.status_code == 503 and "max_streams" in second.get_json()["detail"]
+    first.close()
+    assert client.get("/api/metrics/stream", buffered=False).status_code == 200
+    app.extensions["cimtwin"].close()
+
+
+def test_a_threaded_server_caps_streams_below_its_thread_count(app):
+    from server.metrics.runtime import THREADED_MAX_STREAMS
+    client = app.test_client()
+    threaded = {"wsgi.multithread": True}
+    opened = [client.get("/api/metrics/stream", buffered=False, environ_overrides=threaded)
+              for _ in range(THREADED_MAX_STREAMS)]
+    assert all(r.status_code == 200 for r in opened)
+    refused = client.get("/api/metrics/stream", environ_overrides=threaded)
+    assert refused.status_code == 503 and "cimtwin serve" in refused.get_json()["detail"]
+    assert client.get("/api/metrics/stream", buffered=False).status_code == 200  # evented
+    for r in opened:
+        r.close()
