@@ -257,6 +257,7 @@ def sse_once(subscribers: int, rate: int, seconds: float, readers: int = 2) -> d
             idle = (worker.memory_info().rss - rss0) / subscribers
             start = datetime.now(UTC) - timedelta(hours=1)
             conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            cpu0 = _server_cpu(server)
             sent, t0 = {}, time.monotonic()
             for b in range(batches):
                 stamp = (start + timedelta(milliseconds=b * 50)).isoformat()

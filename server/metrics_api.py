@@ -169,7 +169,7 @@ class _EventStream:
         self.live = live
         self._events = _events(live, keepalive)
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[bytes]:
         return self._events
 
     def close(self) -> None:
@@ -177,10 +177,10 @@ class _EventStream:
         self.live.close()
 
 
-def _events(live: Any, keepalive: float) -> Iterator[str]:
+def _events(live: Any, keepalive: float) -> Iterator[bytes]:
     """Events as they come; a heartbeat when nothing was sent for ``keepalive`` s."""
     try:
-        yield "retry: 3000\n: connected\n\n"
+        yield b"retry: 3000\n: connected\n\n"
         quiet_since = time.monotonic()
         while not live.closed:
             text = live.next_text(keepalive)
@@ -189,6 +189,6 @@ def _events(live: Any, keepalive: float) -> Iterator[str]:
                 yield text
             elif time.monotonic() - quiet_since >= keepalive:
                 quiet_since = time.monotonic()
-                yield ": heartbeat\n\n"
+                yield b": heartbeat\n\n"
     finally:
         live.close()

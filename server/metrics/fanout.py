@@ -81,7 +81,7 @@ class StreamBuffer:
         self.capacity = capacity
         self._events: list[Event] = []
         self._ready = threading.Condition()
-        self._texts: dict[tuple, str] = {}
+        self._texts: dict[tuple, bytes] = {}
         self.head = self.floor = start
         self.closed = False
 
@@ -111,8 +111,9 @@ class StreamBuffer:
             if self.head <= after and not self.closed:
                 self._ready.wait(timeout)
 
-    def read(self, after: int, flt: StreamFilter) -> tuple[int, str]:
-        """(new cursor, SSE text of the matching events newer than ``after``).
+    def read(self, after: int, flt: StreamFilter) -> tuple[int, bytes]:
+        """(new cursor, SSE bytes of the matching events newer than ``after``), encoded once
+        for every subscriber with the same filter and cursor.
         Raises :class:`Gap` when events after ``after`` are not all buffered here."""
         with self._ready:
             head = self.head
@@ -121,12 +122,13 @@ class StreamBuffer:
             if after < self.floor:
                 raise Gap(f"events after {after} are no longer buffered (from {self.floor + 1})")
             if after == head:
-                return head, ""
+                return head, b""
             key = (flt, after, head)
             text = self._texts.get(key)
             if text is None:
                 events = self._events
-                text = "".join(e.text for e in events[self._index(after):] if flt.matches(e))
+                text = "".join(e.text for e in events[self._index(after):]
+                               if flt.matches(e)).encode()
                 self._texts[key] = text
             return head, text
 

@@ -289,7 +289,7 @@ class Stream:
         self._open = True
         self._last_read = 0.0
 
-    def next_text(self, timeout: float) -> str:
+    def next_text(self, timeout: float) -> bytes:
         """SSE text of what arrived since the cursor (waits up to ``timeout``): events,
         a ``reset`` event when they cannot all be given, or "" when nothing came.
         Reads at most once per ``flush_s``: a client gets one write with several batches
@@ -303,7 +303,7 @@ class Stream:
             self.cursor, text = self.buffer.read(self.cursor, self.filter)
         except Gap as gap:
             self.cursor = self.buffer.head
-            return reset_text(self.cursor, str(gap))
+            return reset_text(self.cursor, str(gap)).encode()
         return text
 
     @property

@@ -183,11 +183,12 @@ def test_bus_numbers_events_and_a_cursor_reads_on_without_gap(bus_url):
         bus.publish([("observation", f'{{"v":{i}}}', ATTRS) for i in range(3)])
         bus.publish([("observation", '{"v":3}', INTERNAL)])
         _wait_for(bus.buffer, start + 4)
-        cursor, text = bus.buffer.read(start, StreamFilter(frozenset({"public"})))
+        cursor, raw = bus.buffer.read(start, StreamFilter(frozenset({"public"})))
+        text = raw.decode()
         assert cursor == start + 4
         assert [line for line in text.splitlines() if line.startswith("id:")] == [
             f"id: {start + i}" for i in (1, 2, 3)]
-        _, rest = bus.buffer.read(start + 2, StreamFilter(frozenset(ALL)))
+        rest = bus.buffer.read(start + 2, StreamFilter(frozenset(ALL)))[1].decode()
         assert '"v":2' in rest and '"v":3' in rest and '"v":1' not in rest
     finally:
         bus.close()
@@ -205,7 +206,7 @@ def test_bus_cursor_beyond_the_buffer_is_a_gap_never_a_silent_loss(bus_url):
         with pytest.raises(Gap):
             bus.buffer.read(start + 1000, StreamFilter(frozenset(ALL)))
         cursor, text = bus.buffer.read(start + 29, StreamFilter(frozenset(ALL)))
-        assert (cursor, text.count("event: observation")) == (start + 30, 1)
+        assert (cursor, text.count(b"event: observation")) == (start + 30, 1)
     finally:
         bus.close()
 
@@ -220,7 +221,7 @@ def test_two_redis_buses_see_one_order(redis_url):
         for bus in (first, second):
             _wait_for(bus.buffer, start + 2)
         texts = [b.buffer.read(start, StreamFilter(frozenset(ALL)))[1] for b in (first, second)]
-        assert texts[0] == texts[1] and texts[0].index("first") < texts[0].index("second")
+        assert texts[0] == texts[1] and texts[0].index(b"first") < texts[0].index(b"second")
     finally:
         first.close()
         second.close()
