@@ -7,6 +7,7 @@ POST /api/metrics (ingest token) | GET /api/metrics/latest | GET /api/metrics/hi
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -143,6 +144,15 @@ def _last_id() -> int | None:
     return int(raw)
 
 
+def _threaded() -> bool:
+    """True under a thread-per-request server (waitress), where every open stream holds
+    a thread; False under greenlets (gunicorn -k gevent, which also says multithread)."""
+    if not request.environ.get("wsgi.multithread", False):
+        return False
+    monkey = sys.modules.get("gevent.monkey")
+    return not (monkey is not None and monkey.is_module_patched("threading"))
+
+
 @bp.get("/api/metrics/stream")
 def stream():
     """Server-Sent Events (docs/metrics.md): `observation`, `alarm` and `reset` events
@@ -153,9 +163,8 @@ def stream():
     token = request.args.get("token")
     levels = verify(token, time.time()) if token else allowed_levels()
     keepalive = float(services.config["server"].get("sse_keepalive_s", 15))
-    threaded = request.environ.get("wsgi.multithread", False)
     live = services.metrics.open_stream(_filter(levels), _last_id(),
-                                        THREADED_MAX_STREAMS if threaded else None)
+                                        THREADED_MAX_STREAMS if _threaded() else None)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return Response(_EventStream(live, keepalive), mimetype="text/event-stream",
                     headers=headers)
