@@ -12,7 +12,7 @@ lands: the distance from cimtwin's placement of the same model.
 --what-if adds a third run per repetition: cimtwin as it would be with two changes outside
 bim_import, simulated by a wrapper (nothing in the project is changed): the CLI ending with
 os._exit after flushing (Python's teardown of scipy/ifcopenshell/pyproj is 0.2-0.5 s), and
-tiles.lod importing scipy.spatial where its KD-tree is built, not at module level.
+tiles.build.lod importing scipy.spatial where its KD-tree is built, not at module level.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ Measures, side by side in one invocation (median of REPS runs each):
    (../shared/data, textures left out so only geometry counts) and on a generated
    feature-carrying terrain, with the largest position error after decoding;
 2. simplify() throughput: meshoptimizer vs fast-simplification on the same mesh, and
-   tiles.lod.simplify (meshoptimizer + measured deviation) as the pipeline runs it.
+   tiles.build.lod.simplify (meshoptimizer + measured deviation) as the pipeline runs it.
 
 Run: python bench/bench_compression.py [--reps 3] [--grid 400]
 """
@@ -24,8 +24,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tiles.gltf import Primitive, read_glb, to_glb  # noqa: E402
-from tiles.lod import _meshopt_simplify, simplify, surface_deviation  # noqa: E402
+from tiles.glb.builder import read_glb  # noqa: E402
+from tiles.glb.encode import Primitive, to_glb  # noqa: E402
+from tiles.build.lod import _meshopt_simplify, simplify, surface_deviation  # noqa: E402
 from tiles.model import GeoFrame, Material  # noqa: E402
 
 OBJ = ROOT.parent / "shared" / "data" / "photogrammetry" / "cc_obj_production5" / "Data" / \
@@ -82,7 +83,7 @@ def decoded_error(prims: list[Primitive], glb: bytes, compression: str) -> float
 def _decode_positions(gltf, bin_chunk, prim, compression):
     import DracoPy
     import meshoptimizer
-    from tiles.compression import decode_exp_filter
+    from tiles.glb.compression import decode_exp_filter
     if compression == "draco":
         view = gltf["bufferViews"][prim["extensions"]["KHR_draco_mesh_compression"]["bufferView"]]
         raw = bin_chunk[view["byteOffset"]:view["byteOffset"] + view["byteLength"]]
@@ -114,10 +115,10 @@ def bench_simplify(prim: Primitive, reps: int) -> list[str]:
     pos, idx = prim.positions.astype(np.float64), prim.indices
     target = len(idx) // 4
     runs = {
-        "meshoptimizer (tiles.lod core)": lambda: _meshopt_simplify(pos, idx, target, False),
+        "meshoptimizer (tiles.build.lod core)": lambda: _meshopt_simplify(pos, idx, target, False),
         "fast-simplification": lambda: fast_simplification.simplify(
             pos.astype(np.float32), idx.astype(np.int64), target_reduction=0.75),
-        "tiles.lod.simplify (+ feature split, measured error)":
+        "tiles.build.lod.simplify (+ feature split, measured error)":
             lambda: simplify(pos, idx, target, feature_ids=prim.feature_ids),
     }
     rows = []
@@ -129,8 +130,8 @@ def bench_simplify(prim: Primitive, reps: int) -> list[str]:
     out = simplify(pos, idx, target, feature_ids=prim.feature_ids)
     secs, full = median_time(lambda: surface_deviation(pos, idx, out.positions, out.indices),
                              reps)
-    rows.append(f"\nmeasured error (tiles.lod.measured_error) {out.error * 1000:.1f} mm; full "
-                f"two-way sampled deviation (tiles.lod.surface_deviation, {secs * 1000:.0f} ms) "
+    rows.append(f"\nmeasured error (tiles.build.lod.measured_error) {out.error * 1000:.1f} mm; full "
+                f"two-way sampled deviation (tiles.build.lod.surface_deviation, {secs * 1000:.0f} ms) "
                 f"{full * 1000:.1f} mm")
     return rows
 

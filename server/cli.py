@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any, Callable, Sequence
 
+from server.analysis_cli import add_check_commands
 from server.config import CLASSIFICATIONS, ConfigError, load_config
 from server.metrics_cli import add_commands as add_metrics_commands
 from server.services import Services, open_services
@@ -66,6 +67,10 @@ def cmd_serve(args, services: Services) -> int:
     app = create_app(services.config)
     host = args.host or services.config["server"]["host"]
     port = args.port if args.port is not None else services.config["server"]["port"]
+    from server.hardening import check_serve_tokens
+    if (refusal := check_serve_tokens(host, os.environ)) is not None:
+        print(f"cimtwin: {refusal}", file=sys.stderr)
+        return 2
     if args.simulate:
         from server.demo.simulator import start_simulator_thread
         start_simulator_thread(app.extensions["cimtwin"], interval_s=args.simulate_interval)
@@ -255,13 +260,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     add_metrics_commands(sub)  # sensors add|import|list, ingest mqtt
+    add_check_commands(sub)  # cimtwin check project ... (server/analysis_cli.py)
+    from server import admin_cli  # users, share, audit, backup, restore (docs/security.md)
+    admin_cli.add_commands(sub)
+    admin_cli.audit_writes(parser)
     return parser
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
     """Errors whose message tells the user what to do: no traceback for them."""
     from server.errors import domain_errors
-    return (*domain_errors(), FileNotFoundError)
+    from server.backup import BackupError
+    from server.users import AccountError
+    return (*domain_errors(), FileNotFoundError, AccountError, BackupError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,11 +23,13 @@ def domain_errors() -> tuple[type[Exception], ...]:
     """Each package's root error: input a user can fix (400 unless the error says)."""
     from bim_import.errors import BimError
     from layers.errors import LayerError
+    from server.analysis_errors import AnalysisError
     from server.catalog import CatalogError
     from server.config import ConfigError
     from server.metrics.errors import MetricError
     from tiles.errors import TilesError
-    return (TilesError, LayerError, BimError, MetricError, CatalogError, ConfigError)
+    return (TilesError, LayerError, BimError, MetricError, CatalogError, ConfigError,
+            AnalysisError)
 
 
 def register_error_handlers(app: Flask) -> None:

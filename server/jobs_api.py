@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.utils import secure_filename
 
-from server.auth import require_token
+from server.auth import refusal, require
 from server.config import CLASSIFICATIONS
 from server.errors import problem
 from server.services import current_services
@@ -100,10 +100,12 @@ def _runner(kind: str, services, path: Path, form) -> callable:
 
 
 @bp.post("/api/imports/<kind>")
-@require_token("admin")
 def post_import(kind: str):
     if kind not in IMPORT_KINDS:
         raise NotFound(f"unknown import kind '{kind}'; one of {', '.join(IMPORT_KINDS)}")
+    refused = refusal("import-bim" if kind == "bim" else "import")
+    if refused is not None:
+        return refused
     services = current_services()
     job_dir = services.data_dir / "uploads" / uuid.uuid4().hex[:12]
     try:
@@ -124,13 +126,13 @@ def post_import(kind: str):
 
 
 @bp.get("/api/jobs")
-@require_token("admin")
+@require("jobs")
 def list_jobs():
     return jsonify(jobs().list())
 
 
 @bp.get("/api/jobs/<job_id>")
-@require_token("admin")
+@require("jobs")
 def get_job(job_id: str):
     job = jobs().get(job_id)
     if job is None:

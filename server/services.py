@@ -44,6 +44,13 @@ class Services:
         with self._lock:
             return open_metrics(self.config, self.data_dir)
 
+    @cached_property
+    def security(self):
+        """Roles, users, sessions, shares and the audit log (server.security)."""
+        from server.security import Security
+        with self._lock:
+            return Security(self)
+
     def close(self) -> None:
         """Stop background parts (metrics bus threads, database connections)."""
         for name in ("metrics", "layers"):

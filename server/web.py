@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import Blueprint, jsonify, send_from_directory
 from werkzeug.exceptions import NotFound
 
+from server.analysis import gauss_kruger_zone
 from server.config import PROJECT_ROOT
 from server.services import current_services
 
@@ -34,12 +35,14 @@ def cesium_file(path: str):
 @bp.get("/api/config")
 def viewer_config():
     viewer = current_services().config["viewer"]
-    return jsonify({k: viewer[k] for k in ("imagery", "imagery_url", "home", "language")})
+    body = {k: viewer[k] for k in ("imagery", "imagery_url", "home", "language")}
+    body["gauss_kruger"] = gauss_kruger_zone(  # the measuring tool's GK zone (tools)
+        current_services().config["analysis"]["gauss_kruger_crs"])
+    return jsonify(body)
 
 
 @bp.get("/api/health")
 def health():
-    services = current_services()
-    cesium = (services.config.cesium_dir / "Cesium.js").is_file()
-    return jsonify({"status": "ok", "tilesets": len(services.catalog.list()),
-                    "cesium": cesium, "data_dir": str(services.data_dir)})
+    """Liveness for load balancers: no paths, no counts (they would tell what is hidden)."""
+    cesium = (current_services().config.cesium_dir / "Cesium.js").is_file()
+    return jsonify({"status": "ok", "cesium": cesium})

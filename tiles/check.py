@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from tiles.errors import TilesError
+from tiles.glb.builder import read_glb
+from tiles.validate import validate_glb as run_validator
 
 TOLERANCE_M = 0.01
 _GLTF_TO_ZUP = np.array([[1, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], float)
@@ -98,7 +100,6 @@ _NORM = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0}
 def glb_position_corners(data: bytes) -> np.ndarray:
     """Corners of every primitive's POSITION min/max box, in z-up tile coordinates
     (for instanced prototypes: the placed vertices themselves)."""
-    from tiles.gltf import read_glb
     gltf, bin_chunk = read_glb(data)
     out = []
 
@@ -277,7 +278,6 @@ def check_directory(directory: str | Path, validate_glb: bool = True,
     walker = _Walker(base, report)
     walker.tile(root, "root", None, np.eye(4), None)
     if validate_glb and walker.glbs:
-        from tiles.validate import validate_glb as run_validator
         glbs = walker.glbs
         if 0 < validate_limit < len(glbs):
             picks = np.unique(np.linspace(0, len(glbs) - 1, validate_limit).round().astype(int))

@@ -4,9 +4,9 @@ Steps (memory stays bounded by one batch plus one tile's work at a time):
 
 1. read: repair each batch, place it once in float64 in the ENU frame at the first
    batch's centre, spill it to the work folder, sample triangle centroids, hash it;
-2. plan the tree from the sample (:mod:`tiles.tiling`) and bucket the spilled
+2. plan the tree from the sample (:mod:`tiles.build.tiling`) and bucket the spilled
    triangles into leaf files;
-3. build tiles bottom-up (:mod:`tiles.hlod`) on a process pool or Dask;
+3. build tiles bottom-up (:mod:`tiles.build.hlod`) on a process pool or Dask;
 4. write tileset.json, run :func:`tiles.check.check_directory`, publish atomically.
 
 The work and staging folders are named by a hash of the inputs and options, so a
@@ -20,22 +20,27 @@ import hashlib
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from collections import deque
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
 from tiles import georef
-from tiles.addtree import FeatureStats, plan_add_tree
+from tiles.build.addtree import FeatureStats, plan_add_tree
+from tiles.build.hlod import BuildContext, build_node
+from tiles.build.ingest import batch_ecef_centre, texture_is_readable
+from tiles.build.spill import bucket_spill, spill_batch
+from tiles.build.tileset import tileset_json
+from tiles.build.tiling import CentroidSample, plan_tree
+from tiles.build.workers import open_executor, worker_count
+from tiles.check import check_directory
 from tiles.errors import CheckError, InputError, TilesError
-from tiles.ingest import batch_ecef_centre, texture_is_readable
-from tiles.metadata import infer_schema
+from tiles.glb.metadata import infer_schema
 from tiles.model import MeshBatch
 from tiles.progress import Progress, ProgressTracker
-from tiles.store import FileTileStore
-from tiles.tiling import CentroidSample, plan_tree
-from tiles.workers import open_executor, worker_count
+from tiles.store import FileTileStore, check_tileset_id
 
 KINDS = ("bim", "reality", "buildings", "mesh", "terrain")
 #: Bump when the output format changes, so old staging/work folders are not reused.
@@ -121,7 +126,6 @@ def _material_index(state: _Ingest, batch: MeshBatch, label: str) -> tuple[int, 
         if material.texture is not None and not texture_is_readable(material.texture):
             state.warnings.append(f"{label}: texture of material {material.name!r} cannot "
                                   "be decoded; drawn with its base colour instead")
-            from dataclasses import replace
             material = replace(material, texture=None)
         state.material_keys[key] = len(state.materials)
         state.materials.append(material)
@@ -166,8 +170,6 @@ def _read(batches: Iterable[MeshBatch], state: _Ingest, tracker: ProgressTracker
     At most ``in_flight`` batches are queued at once, so memory stays bounded however
     fast the reader yields.
     """
-    from collections import deque
-    from tiles.spill import spill_batch
     pending: deque = deque()
     for number, batch in enumerate(batches):
         label = f"batch {number}"
@@ -230,7 +232,6 @@ def _plan(state: _Ingest, budget: int):
 def _partition(state: _Ingest, work: Path, budget: int, tracker: ProgressTracker,
                executor):
     """Step 2: plan the tree and split each spill into per-tile part files (resumable)."""
-    from tiles.spill import bucket_spill
     plan = _plan(state, budget)
     marker = work / "partition.done"
     buckets = work / "buckets"
@@ -249,7 +250,6 @@ def _partition(state: _Ingest, work: Path, budget: int, tracker: ProgressTracker
 
 def _schedule(plan, work: Path, context_path: str, executor, tracker) -> dict[str, dict]:
     """Step 3: build leaves, then parents level by level (deepest first)."""
-    from tiles.hlod import build_node
     nodes = plan.nodes
     inputs: dict[str, list[str]] = {}
     for part in sorted((work / "buckets").glob("*.chk")):
@@ -306,7 +306,6 @@ def _summary(tileset_id: str, options: BuildOptions, state: _Ingest, results: di
 
 def _with_geoid(batches: Iterable[MeshBatch], offset: float) -> Iterable[MeshBatch]:
     """Apply the build's geoid offset to orthometric batches that do not carry one."""
-    from dataclasses import replace
     for batch in batches:
         if offset and batch.frame.vertical == "orthometric" and not batch.frame.geoid_offset_m:
             batch = replace(batch, frame=replace(batch.frame, geoid_offset_m=offset))
@@ -338,9 +337,6 @@ def _ingest(batches, state: _Ingest, options: BuildOptions, refine: str, tracker
 def _tile_and_publish(state: _Ingest, plan, store: FileTileStore, tileset_id: str, key: str,
                       options: BuildOptions, refine: str, tracker, executor) -> dict:
     """Steps 3-5: build every tile, write tileset.json, check, publish atomically."""
-    from tiles.check import check_directory
-    from tiles.hlod import BuildContext
-    from tiles.tileset import tileset_json
     schema = infer_schema(state.features.values(), options.enum_properties) \
         if state.features else None
     with store.staging(tileset_id, key=key) as writer:
@@ -374,7 +370,6 @@ def build_tileset(batches: Iterable[MeshBatch], store: FileTileStore, tileset_id
     if the result breaks the 3D Tiles rules; in every failure the previous version of
     the tileset keeps serving, and a re-run with the same input resumes.
     """
-    from tiles.store import check_tileset_id
     options = options or BuildOptions()
     refine = options.resolved_refine()
     check_tileset_id(tileset_id)

@@ -10,8 +10,8 @@ from bim_import import BimError
 from bim_import.sample import write_sample_ifc
 from server.app import create_app
 from server.bim_api import element_index_path, import_bim_file
-from tiles.gltf import read_glb
-from tiles.metadata import decode_property_table
+from tiles.glb.builder import read_glb
+from tiles.glb.metadata import decode_property_table
 from tiles.validate import validate_glb
 
 ADMIN = {"Authorization": "Bearer admin-secret"}

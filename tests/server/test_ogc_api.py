@@ -80,7 +80,7 @@ def test_restricted_layer_is_404_for_anonymous_and_visible_to_admin(client):
 @pytest.mark.parametrize("query, text", [
     ("bbox=1,2,3", "bbox"), ("bbox=10,60,5,61", "antimeridian"), ("limit=0", "limit"),
     ("offset=-1", "offset"), ("datetime=yesterday", "RFC 3339"), ("colour=red", "colour"),
-    ("f=html", "f=json"),
+    ("f=xml", "f=json"),
 ])
 def test_bad_parameters_are_problems(client, query, text):
     response = client.get(f"/ogc/collections/facilities/items?{query}")

@@ -1,7 +1,9 @@
 """The numpy and compiled kernels agree, so small and large inputs are treated alike."""
 import numpy as np
 
-from tiles import kernels, kernels_jit
+from tiles.build import kernels, kernels_jit
+from tiles.glb import kernels as glb_kernels
+from tiles.glb import kernels_jit as glb_kernels_jit
 
 
 def _mesh(rng, n_vertices=500, n_triangles=2000):
@@ -28,8 +30,8 @@ def test_normals_numpy_path_matches_compiled():
     rng = np.random.default_rng(8)
     positions = rng.normal(size=(300, 3))
     indices = rng.integers(0, 300, size=(1000, 3)).astype(np.int64)
-    face_np, vert_np = kernels.face_and_vertex_normals(positions, indices, 300)
-    face_jit, vert_jit = kernels_jit.face_and_vertex_normals(positions, indices, 300)
+    face_np, vert_np = glb_kernels.face_and_vertex_normals(positions, indices, 300)
+    face_jit, vert_jit = glb_kernels_jit.face_and_vertex_normals(positions, indices, 300)
     assert np.allclose(face_np, face_jit) and np.allclose(vert_np, vert_jit, atol=1e-9)
     lengths = np.linalg.norm(vert_np, axis=1)
     assert np.allclose(lengths[lengths > 0], 1.0)

@@ -7,8 +7,8 @@ import trimesh
 from trimesh.triangles import closest_point
 
 from tiles.errors import TilesError
-from tiles.gltf import Primitive, to_glb
-from tiles.lod import closest_point_distance, simplify, surface_deviation
+from tiles.glb.encode import Primitive, to_glb
+from tiles.build.lod import closest_point_distance, simplify, surface_deviation
 from tiles.model import Material
 from tiles.validate import validate_glb
 

@@ -2,8 +2,8 @@
 against brute force (every triangle) on meshes the grid finds awkward."""
 import numpy as np
 
-from tiles.lod import closest_point_distance
-from tiles.nearest import point_mesh_distance
+from tiles.build.lod import closest_point_distance
+from tiles.build.nearest import point_mesh_distance
 
 
 def _brute(points, pos, idx):

@@ -1,0 +1,1 @@
+"""glTF encoding: tile meshes -> glb bytes (builder, metadata, compression, instancing, textures)."""
