@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import selectors
 import socket
 import statistics
@@ -81,7 +82,7 @@ def _server_cpu(server: LiveServer) -> float:
                for p in [proc, *proc.children(recursive=True)])
 
 
-def _post_all(port: int, bodies: list[bytes], clients: int) -> None:
+def _post_all(port: int, bodies: list[bytes], clients: int, legacy: bool = False) -> None:
     queue = list(reversed(bodies))
     lock = threading.Lock()
 
@@ -95,7 +96,9 @@ def _post_all(port: int, bodies: list[bytes], clients: int) -> None:
             conn.request("POST", "/api/metrics", body, INGEST)
             answer = conn.getresponse()
             data = answer.read()
-            if answer.status != 202 or json.loads(data)["stored"] != 1000:
+            stored = json.loads(data).get("accepted" if legacy else "stored") \
+                if answer.status == 202 else None
+            if stored != 1000:
                 raise RuntimeError(f"ingest answered {answer.status}: {data[:200]!r}")
         conn.close()
     threads = [threading.Thread(target=worker) for _ in range(clients)]
@@ -122,6 +125,47 @@ def ingest_once(store_url: str, bus_url: str, workers: int, batches: int, client
     return batches * 1000 / seconds, cpu * 1000 / batches
 
 
+class BaselineServer:
+    """`cimtwin serve` (waitress) from another source tree, e.g. the code before issue 10."""
+
+    def __init__(self, tree: Path, data_dir: Path):
+        import subprocess
+
+        from tests.services import free_port, wait_for_port
+        self.port = free_port()
+        env = {**os.environ, "CIMTWIN_DATA_DIR": str(data_dir), "PYTHONPATH": str(tree),
+               "CIMTWIN_INGEST_TOKEN": "ingest-secret", "CIMTWIN_ADMIN_TOKEN": "admin-secret"}
+        env.pop("CIMTWIN_CONFIG", None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port",
+             str(self.port)], cwd=tree, env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, 60, self.process)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def baseline_once(tree: Path, batches: int, clients: int) -> tuple[float, float]:
+    """The same load in the old observation shape (sensor_id, metric), no registration."""
+    with tempfile.TemporaryDirectory() as tmp:
+        server = BaselineServer(tree, Path(tmp))
+        try:
+            start = datetime.now(UTC) - timedelta(hours=3)
+            bodies = [json.dumps({"observations": [
+                {"sensor_id": f"s{i:04d}", "metric": "pm25", "value": float(20 + i % 50),
+                 "time": (start + timedelta(seconds=b)).isoformat()} for i in range(1000)]}
+            ).encode() for b in range(batches + 4)]
+            _post_all(server.port, bodies[:4], clients, legacy=True)
+            cpu0, t0 = _server_cpu(server), time.perf_counter()
+            _post_all(server.port, bodies[4:], clients, legacy=True)
+            seconds, cpu = time.perf_counter() - t0, _server_cpu(server) - cpu0
+        finally:
+            server.stop()
+    return batches * 1000 / seconds, cpu * 1000 / batches
+
+
 def bench_ingest(args) -> None:
     print(f"## ingest: HTTP batches of 1,000, {args.batches} batches per run, "
           f"{args.clients} client connections")
@@ -133,9 +177,15 @@ def bench_ingest(args) -> None:
                  "PostgreSQL + Redis, 2 gevent workers":
                  (pg.create_database, redis_service.url + "/0", 2)}
         runs: dict[str, list] = {name: [] for name in cases}
-        for _ in range(args.repeat):  # interleaved, so both see the same machine load
+        baseline = f"before issue 10: cimtwin serve (waitress) from {args.baseline}"
+        if args.baseline:
+            runs[baseline] = []
+        for _ in range(args.repeat):  # interleaved, so all see the same machine load
             for name, (store, bus, workers) in cases.items():
                 runs[name].append(ingest_once(store(), bus, workers, args.batches, args.clients))
+            if args.baseline:
+                runs[baseline].append(baseline_once(Path(args.baseline), args.batches,
+                                                    args.clients))
         for name, values in runs.items():
             rates = [r for r, _ in values]
             print(f"{name}: median {statistics.median(rates):8.0f} obs/s "
@@ -173,9 +223,12 @@ def mqtt_once(messages: int) -> float:
             {"value": 30.0, "time": (base + timedelta(milliseconds=i)).isoformat()}))
             for i in range(messages)]
         t0 = time.perf_counter()
-        for topic, payload in payloads:
+        for n, (topic, payload) in enumerate(payloads):
             pub.publish(topic, payload, qos=1)
-        while sub.stats.stored + sub.stats.duplicates < messages:
+            if n % 500 == 499:  # stay within Mosquitto's queue (max_queued_messages 1000)
+                while sub.stats.received < n - 400:
+                    time.sleep(0.005)
+        while sub.stats.stored + sub.stats.duplicates + sub.stats.bad < messages:
             time.sleep(0.01)
         seconds = time.perf_counter() - t0
         pub.loop_stop()
@@ -301,6 +354,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batches", type=int, default=60)
     parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--baseline", help="a source tree of the code to compare with (ingest)")
     parser.add_argument("--mqtt-messages", type=int, default=20000)
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--rate", type=int, default=2000)
