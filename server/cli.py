@@ -14,6 +14,7 @@ from server.config import ConfigError, load_config
 from server.demo.simulator import simulate_http, start_simulator_thread
 from server.imports import ImportOptionError, Option, get_kind, kinds, pairs, run_import
 from server.city_cli import add_city_import_commands
+from server.metrics_cli import add_commands as add_metrics_commands
 from server.services import Services, open_services
 from tiles.check import check_tileset
 from tiles.progress import tqdm_progress
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=0, help="rounds to send (0 = until stopped)")
     p.set_defaults(func=cmd_simulate)
 
+    add_metrics_commands(sub)  # sensors add|import|list, ingest mqtt
     add_check_commands(sub)  # cimtwin check project ... (server/analysis_cli.py)
     from server import admin_cli  # users, share, audit, backup, restore (docs/security.md)
     admin_cli.add_commands(sub)

@@ -67,10 +67,27 @@ export function fetchLatestMetrics() {
   return getJson("/api/metrics/latest", []);
 }
 
-/** Observations of one sensor's metric, oldest first or in any order. */
-export function fetchMetricHistory(sensorId, metric) {
-  const query = new URLSearchParams({ sensor: sensorId, metric });
+/** Observations of one sensor's metric over the last `hours`, in `bucketS` second buckets. */
+export function fetchMetricHistory(sensorId, metric, hours = 6, bucketS = 60) {
+  const from = new Date(Date.now() - hours * 3600 * 1000).toISOString();
+  const query = new URLSearchParams({ sensor: sensorId, metric, from, bucket: String(bucketS) });
   return getJson(`/api/metrics/history?${query}`, []);
+}
+
+/** Registered sensors (GeoJSON) with their datastreams: thresholds, sampling, attached feature. */
+export function fetchSensorRegistry() {
+  return getJson("/api/sensors", { type: "FeatureCollection", features: [] });
+}
+
+/** A short-lived token for the live stream carrying this user's access (or null). */
+export async function fetchStreamToken() {
+  try {
+    const response = await fetch("/api/metrics/stream-token", { method: "POST", headers: { Accept: "application/json", ...authHeaders() } });
+    return response.ok ? (await response.json()).token : null;
+  } catch (error) {
+    console.warn(`cimtwin: stream token failed: ${error}`);
+    return null;
+  }
 }
 
 /** Server-Sent Events stream URL of live observations. */

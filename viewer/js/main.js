@@ -7,7 +7,7 @@ import { setLanguage, getLanguage, onLanguageChange, t, translatePage, pickLangu
 import { createViewer, homeOf, flyHome, lookDownAt, windowPositionOf } from "./scene.js";
 import { createStats, loadTilesets, setTilesetVisible, allTilesetsLoaded } from "./tilesets.js";
 import { loadLayer, relabelLayer, showProjectsAsOf, STAGE_COLOURS } from "./layers.js";
-import { SensorLayer, historyFrom } from "./metrics.js";
+import { SensorLayer, historyFrom, styleBuildings } from "./metrics.js";
 import { createBimState, applyBimState, collectBimIndex, namesFrom, GLOBAL_ID_PROPERTY } from "./bim.js";
 import { pickAt as pickScene, enrichBimDescription } from "./picking.js";
 import { Inspector } from "./inspector.js";
@@ -82,12 +82,26 @@ async function loadSensors(collection) {
   app.layers.set(collection.id, { source: sensors.source, count: sensors.entities.size, kind: "sensors", title: collection.title });
   sensors.onObservation((o) => refreshInspectedSensor(o));
   sensors.onObservation(() => refreshAlarms());
+  sensors.onObservation(() => scheduleBuildingStyle());
+  await sensors.loadRegistry();
   await sensors.loadLatest();
+  scheduleBuildingStyle();
   sensors.subscribe((ok) => {
+    scheduleBuildingStyle();
     app.metricsOk = ok;
     if (!ok) setStatus("status.streamLost");
     else if (app.readyStatus) setStatus(...app.readyStatus);
   });
+}
+
+/** Colour the buildings tileset by its sensors' energy use, at most every 2 s. */
+function scheduleBuildingStyle() {
+  if (app.buildingStyleTimer) return;
+  app.buildingStyleTimer = setTimeout(() => {
+    app.buildingStyleTimer = null;
+    const entry = (app.entries || []).find((e) => e.kind === "buildings" && app.tilesets.has(e.id));
+    app.buildingStyle = styleBuildings(entry && app.tilesets.get(entry.id), app.sensors, document.getElementById("metricLegend"));
+  }, 2000);
 }
 
 /** Redraw the alarm list (operators: what is wrong now, click to go there). */
@@ -259,6 +273,8 @@ function exposeTestHook() {
     get lastMetric() { return app.sensors ? app.sensors.lastObservation : null; },
     get metricsReceived() { return app.sensors ? app.sensors.received : 0; },
     get metricsConnected() { return app.metricsOk; },
+    get buildingStyle() { return app.buildingStyle || null; },
+    sensorColour: (id) => (app.sensors ? app.sensors.colourOf(id) : null),
     allTilesLoaded: () => allTilesetsLoaded(app.tilesets, app.stats),
     waitForTiles,
     pickAt: (x, y) => select(x, y),
