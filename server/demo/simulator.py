@@ -98,7 +98,8 @@ def sensor_metrics(sensor: dict[str, Any]) -> list[str]:
 def readings_at(sensors: Iterable[dict[str, Any]], when: datetime, **kwargs) -> list[dict]:
     """One observation per sensor and metric, in the ``/api/metrics`` JSON shape."""
     stamp = when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return [{"sensor_id": s["sensor_id"], "metric": m, "value": reading(s["sensor_id"], m, when, **kwargs),
+    return [{"sensor_id": s["sensor_id"], "metric": m,
+             "value": reading(s["sensor_id"], m, when, **kwargs),
              "unit": UNITS.get(m, ""), "time": stamp}
             for s in sensors for m in sensor_metrics(s)]
 

@@ -22,7 +22,7 @@ from server.metrics.alarms import (
 )
 from server.metrics.bus import MetricsBus, open_bus
 from server.metrics.errors import MetricError, MetricNotFound, StreamsFull
-from server.metrics.fanout import DEFAULT_CAPACITY, Gap, StreamFilter
+from server.metrics.fanout import Gap, StreamFilter
 from server.metrics.model import CLASSIFICATIONS, Datastream, parse_sensor
 from server.metrics.observation import BatchParser, Observation, format_time, parse_time
 from server.metrics.registry import Registry
