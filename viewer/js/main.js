@@ -14,6 +14,7 @@ import { Inspector } from "./inspector.js";
 import { renderToggles, renderLegend, renderAlarms, BimPanel } from "./panel.js";
 import { initProjects, renderStageFilter, setProjectsAsOf, showProjectCard, refreshProjects, setProjectPolling } from "./projects.js";
 import { initLogin } from "./login.js";
+import { mountTools } from "./tools/toolbar.js";
 
 const Cesium = window.Cesium;
 const app = { errors: [], layers: new Map(), bim: new Map(), metricsOk: false };
@@ -246,7 +247,8 @@ function wireUi() {
     if (app.sensors) refreshAlarms();
   });
   const handler = new Cesium.ScreenSpaceEventHandler(app.viewer.scene.canvas);
-  handler.setInputAction((event) => select(event.position.x, event.position.y), Cesium.ScreenSpaceEventType.LEFT_CLICK);
+  // While an analysis tool is active, it takes the clicks (tools/toolbar.js).
+  handler.setInputAction((event) => (app.tools && app.tools.handleClick(event.position) ? null : select(event.position.x, event.position.y)), Cesium.ScreenSpaceEventType.LEFT_CLICK);
 }
 
 /** Resolve once the globe and every visible tileset have the tiles this view needs and
@@ -275,6 +277,7 @@ function exposeTestHook() {
     get metricsConnected() { return app.metricsOk; },
     get buildingStyle() { return app.buildingStyle || null; },
     sensorColour: (id) => (app.sensors ? app.sensors.colourOf(id) : null),
+    get tools() { return app.tools; },
     allTilesLoaded: () => allTilesetsLoaded(app.tilesets, app.stats),
     waitForTiles,
     pickAt: (x, y) => select(x, y),
@@ -303,6 +306,7 @@ async function main() {
   flyHome(app.viewer, app.home, 0);
   createBimPanel();
   wireUi();
+  app.tools = mountTools(app, config);
   await loadModels();
   await Promise.all([loadGisLayers(), loadBimIndexes()]);
   app.readyStatus = [app.tilesets.size ? "status.ready" : "status.noTilesets", { tilesets: app.tilesets.size, layers: app.layers.size }];
