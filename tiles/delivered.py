@@ -11,7 +11,6 @@ that rule of ``tiles.check`` (which holds for what cimtwin builds) is a warning 
 """
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import numpy as np
 from tiles import georef
 from tiles.errors import InputError
 from tiles.readers.tileset import TilesetScan, scan_tileset
-from tiles.store import FileTileStore
+from tiles.model import TileStore
+from tiles.store import write_tileset
 
 _RELAXED = ("leaf tile has geometricError",)
 
@@ -79,9 +79,12 @@ def _volume_bounds(document: dict) -> tuple[list[float], list[float]]:
              float(llh[:, 1].max())], [float(llh[:, 2].min()), float(llh[:, 2].max())])
 
 
-def import_delivered(path: str | Path, store: FileTileStore, tileset_id: str,
-                     name: str = "", validate: bool = True):
-    """Check and publish the tileset at ``path``; returns a BuildSummary."""
+def import_delivered(path: str | Path, store: TileStore, tileset_id: str,
+                     name: str = "", validate: bool = True, check_bounds=None):
+    """Check and publish the tileset at ``path``; returns a BuildSummary.
+
+    ``check_bounds(lon/lat bounds)`` may refuse the tileset before anything is copied.
+    """
     import json
 
     from tiles.pipeline import BuildSummary
@@ -95,11 +98,10 @@ def import_delivered(path: str | Path, store: FileTileStore, tileset_id: str,
                                     f"imported ({len(errors)} problems):", errors)
     document = json.loads(scan.entry.read_text(encoding="utf-8"))
     bounds, height = _volume_bounds(document)
-    with store.staging(tileset_id) as writer:
-        for file in scan.files:
-            target = writer.directory / file.relative_to(scan.folder)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(file, target)
+    if check_bounds is not None:
+        check_bounds(bounds)
+    write_tileset(store, tileset_id, ((file.relative_to(scan.folder).as_posix(),
+                                        file.read_bytes()) for file in scan.files))
     if scan.legacy:
         warnings.insert(0, f"{len(scan.legacy)} legacy contents (b3dm/i3dm/pnts/cmpt) are "
                            "served as delivered; import with --upgrade to convert them")

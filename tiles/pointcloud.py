@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from tiles import georef
-from tiles.build.points import PointTiler, tileset_bytes
+from tiles.build.points import FLAT_RATIO, PointTiler, tileset_bytes
 from tiles.errors import CheckError
 from tiles.model import GeoFrame
 from tiles.readers.pointcloud import PointCloud
-from tiles.store import FileTileStore
+from tiles.model import TileStore
 
 #: Points placed per transform call (bounds the float64 temporaries).
 PLACE_BATCH = 1_000_000
@@ -45,43 +45,50 @@ def place(cloud: PointCloud, frame: GeoFrame) -> tuple[np.ndarray, np.ndarray]:
     return out, centre
 
 
-def build_pointcloud(cloud: PointCloud, store: FileTileStore, tileset_id: str,
+def build_pointcloud(cloud: PointCloud, store: TileStore, tileset_id: str,
                      options: PointOptions | None = None):
     """Tile ``cloud`` into ``store``; returns a :class:`tiles.pipeline.BuildSummary`."""
-    from tiles.check import check_directory
+    import uuid
+
+    from tiles.check import check_tileset
     from tiles.pipeline import BuildSummary
     from tiles.store import check_tileset_id
-    from tiles.validate_early import EarlyValidator
+    from tiles.validate_early import EarlyValidator, validate_version
     options = options or PointOptions()
     check_tileset_id(tileset_id)
     started = time.monotonic()
     frame = GeoFrame(crs=cloud.crs, vertical=options.vertical, geoid=options.geoid,
                      geoid_offset_m=options.geoid_offset_m)
     validator = EarlyValidator() if options.validate_glb else None
+    version = uuid.uuid4().hex
     try:
         enu, centre = place(cloud, frame)
-        transform = georef.column_major(georef.enu_to_ecef_matrix(centre))
+        matrix = georef.enu_to_ecef_matrix(centre)
         described = frame.describe() | {"crs_name": cloud.crs_name,
                                          "vertical_factor_m": cloud.vertical_factor}
-        with store.staging(tileset_id) as writer:
-            tiler = PointTiler(writer.directory, options.max_points_per_tile)
-            lo, hi = enu.min(axis=0), enu.max(axis=0)
-            flat = (hi[2] - lo[2]) < 0.25 * float((hi - lo)[:2].max())
-            root = tiler.node(enu, cloud.colors, lo, hi, "r", 0, flat)
-            writer.put("tileset.json", tileset_bytes(root, transform, {"cimtwin": {
-                "kind": "pointcloud", "frame": described}}))
-            report = check_directory(writer.directory, validate_glb=False)
-            if validator is not None:
-                for result in validator.run(sorted(writer.directory.rglob("*.glb"))):
-                    report.validated += 1
-                    if not result.ok:
-                        report.errors.append(result.summary())
-            if not report.ok:
-                raise CheckError("the point tileset breaks the 3D Tiles rules and was not "
-                                 "published:\n" + report.to_text())
+        tiler = PointTiler((store, tileset_id, version), options.max_points_per_tile)
+        lo, hi = enu.min(axis=0), enu.max(axis=0)
+        flat = (hi[2] - lo[2]) < FLAT_RATIO * float((hi - lo)[:2].max())
+        root = tiler.node(enu, cloud.colors, lo, hi, "r", 0, flat)
+        store.put(tileset_id, "tileset.json", tileset_bytes(root, matrix, {"cimtwin": {
+            "kind": "pointcloud", "frame": described}}), version=version)
+        report = check_tileset(store, tileset_id, validate_glb=False, version=version)
+        if options.validate_glb:
+            for result in validate_version(validator, store, tileset_id, version):
+                report.validated += 1
+                if not result.ok:
+                    report.errors.append(result.summary())
+        if not report.ok:
+            raise CheckError("the point tileset breaks the 3D Tiles rules and was not "
+                             "published:\n" + report.to_text())
+        store.publish(tileset_id, version)
+    except BaseException:
+        store.delete(tileset_id, version=version)  # nothing half-written stays
+        raise
     finally:
         if validator is not None:
             validator.close()
+    transform = georef.column_major(matrix)
     corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
                         for z in (lo[2], hi[2])])
     llh = georef.ecef_to_lonlatheight(georef.enu_to_ecef_points(corners, centre))

@@ -29,14 +29,14 @@ import numpy as np
 from tiles import georef
 from tiles.build.pyramid import FolderJob, convert_folder
 from tiles.build.quadtree import build_parents
-from tiles.build.tileset import box_json
+from tiles.build.tileset import tileset_json
 from tiles.build.workers import open_executor
 from tiles.errors import CheckError, InputError
 from tiles.progress import Progress, ProgressTracker
 from tiles.readers.contextcapture import PhotoSource, grid_position
 from tiles.readers.osgb import read_osgb
-from tiles.store import FileTileStore
-from tiles.validate_early import EarlyValidator
+from tiles.model import BoundingBox, TileNode, TileStore
+from tiles.validate_early import EarlyValidator, validate_version
 
 FORMAT_VERSION = "photo-1"
 #: Productions with fewer tile folders convert in-process (see _workers).
@@ -86,7 +86,7 @@ def input_key(source: PhotoSource, options: PhotoOptions, origin: np.ndarray) ->
     return digest.hexdigest()
 
 
-def _convert_folders(source, staging: Path, work: Path, origin, options, executor,
+def _convert_folders(source, target: tuple, work: Path, origin, options, executor,
                      tracker) -> list[dict]:
     """Step 1: every folder once; folders with a marker from a killed run are reused."""
     results: dict[str, dict] = {}
@@ -95,7 +95,7 @@ def _convert_folders(source, staging: Path, work: Path, origin, options, executo
         job = FolderJob(folder=str(folder),
                         roots=tuple(str(p) for p in source.roots[folder.name]),
                         frame=source.frame, enu_origin=tuple(float(v) for v in origin),
-                        staging_dir=str(staging), work_dir=str(work),
+                        target=target, work_dir=str(work),
                         texture_format=options.texture_format,
                         compression=options.compression)
         if job.marker.is_file():
@@ -124,30 +124,25 @@ def _grid(folders: list[dict]) -> list[tuple[int, int]]:
     return [tuple(int(v) for v in np.floor((c - centres.min(axis=0)) / size)) for c in centres]
 
 
-def _tile_json(tile: dict, parent_error: float | None) -> dict:
-    """3D Tiles JSON of a subtree; errors clamped so none exceeds its parent's."""
+def tile_node(tile: dict, parent_error: float | None = None) -> TileNode:
+    """A converted subtree (plain dicts from the workers) as TileNodes; errors are
+    clamped so that none exceeds its parent's (3D Tiles requires it)."""
     error = float(tile["error"])
     if parent_error is not None:
         error = min(error, parent_error)
-    out: dict = {"boundingVolume": {"box": box_json(tile["lo"], tile["hi"])},
-                 "geometricError": error if tile["children"] else 0.0}
-    if tile.get("content"):
-        out["content"] = {"uri": tile["content"], "boundingVolume": {
-            "box": box_json(tile["content_lo"], tile["content_hi"])}}
-    if tile["children"]:
-        out["children"] = [_tile_json(c, error) for c in tile["children"]]
-    return out
+    content = tile.get("content")
+    return TileNode(
+        key=tile.get("key", ""), refine="REPLACE",
+        bounds=BoundingBox.of(tile["lo"], tile["hi"]),
+        geometric_error=error if tile["children"] else 0.0, content=content,
+        content_bounds=BoundingBox.of(tile["content_lo"], tile["content_hi"])
+        if content else None, triangles=int(tile.get("triangles", 0)),
+        children=[tile_node(child, error) for child in tile["children"]])
 
 
 def tileset_document(root: dict, origin: np.ndarray, extras: dict) -> bytes:
     """tileset.json bytes for the assembled tree (root carries ENU->ECEF)."""
-    tile = _tile_json(root, None)
-    tile["refine"] = "REPLACE"
-    tile["transform"] = georef.column_major(georef.enu_to_ecef_matrix(origin))
-    diagonal = float(np.linalg.norm(np.subtract(root["hi"], root["lo"])))
-    document = {"asset": {"version": "1.1", "generator": "cimtwin", "extras": extras},
-                "geometricError": max(diagonal, tile["geometricError"], 1.0), "root": tile}
-    return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+    return tileset_json(tile_node(root), georef.enu_to_ecef_matrix(origin), extras=extras)
 
 
 def _summary(tileset_id: str, options: PhotoOptions, source: PhotoSource, root: dict,
@@ -182,7 +177,7 @@ def _warnings(folders: list[dict]) -> list[str]:
     return out
 
 
-def build_production(source: PhotoSource, store: FileTileStore, tileset_id: str,
+def build_production(source: PhotoSource, store: TileStore, tileset_id: str,
                      options: PhotoOptions | None = None,
                      progress: Progress | None = None):
     """Convert ``source`` into ``store`` as ``tileset_id``; publish only a checked set.
@@ -190,7 +185,7 @@ def build_production(source: PhotoSource, store: FileTileStore, tileset_id: str,
     Returns a :class:`tiles.pipeline.BuildSummary` whose ``levels`` extra (in
     ``frame['levels']``) lists triangles per pyramid level.
     """
-    from tiles.check import check_directory
+    from tiles.check import check_tileset
     from tiles.store import check_tileset_id
     options = options or PhotoOptions()
     check_tileset_id(tileset_id)
@@ -198,29 +193,29 @@ def build_production(source: PhotoSource, store: FileTileStore, tileset_id: str,
     tracker = ProgressTracker(progress)
     origin = enu_origin(source)
     key = input_key(source, options, origin)
-    work_root = Path(options.work_dir) if options.work_dir else store.root / ".work"
+    work_root = Path(options.work_dir) if options.work_dir else \
+        Path(getattr(store, "root", ".")) / ".work"
     work = work_root / f"{tileset_id}.{key}"
     validator = EarlyValidator() if options.validate_glb else None
+    target = (store, tileset_id, key)  # where workers put their glbs (picklable)
     with open_executor(_workers(options, source), options.dask_scheduler) as executor, \
-            store.staging(tileset_id, key=key) as writer, _closing(validator):
-        folders = _convert_folders(source, writer.directory, work, origin, options,
-                                   executor, tracker)
+            _closing(validator):
+        folders = _convert_folders(source, target, work, origin, options, executor, tracker)
         readable = [f for f in folders if f["tiles"]]
         if not readable:
             raise InputError("no tile folder could be read (" + "; ".join(
                 _warnings(folders)[:3]) + "): check the .osgb files")
         folders = readable
-        root = build_parents(folders, _grid(folders), writer.directory, work, options,
-                             executor)
+        root = build_parents(folders, _grid(folders), target, work, options, executor)
         warnings = _warnings(folders)
         extras = {"cimtwin": {"kind": "reality", "frame": source.frame.describe(),
                               "levels": _levels(folders)}}
-        writer.put("tileset.json", tileset_document(root, origin, extras))
+        store.put(tileset_id, "tileset.json", tileset_document(root, origin, extras),
+                  version=key)
         tracker.update(phase="checking")
-        report = check_directory(writer.directory, validate_glb=False)
-        if validator is not None:
-            glbs = sorted(writer.directory.rglob("*.glb"))
-            for result in validator.run(glbs):
+        report = check_tileset(store, tileset_id, validate_glb=False, version=key)
+        if options.validate_glb:
+            for result in validate_version(validator, store, tileset_id, key):
                 report.validated += 1
                 if not result.ok:
                     report.errors.append(result.summary())
@@ -228,6 +223,7 @@ def build_production(source: PhotoSource, store: FileTileStore, tileset_id: str,
             raise CheckError("the built tileset breaks the 3D Tiles rules and was not "
                              "published:\n" + report.to_text())
         tracker.update(phase="publishing")
+        store.publish(tileset_id, key)
     if not options.keep_work:
         shutil.rmtree(work, ignore_errors=True)
     summary = _summary(tileset_id, options, source, root, folders, origin, warnings, started)

@@ -46,3 +46,14 @@ class EarlyValidator:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def validate_version(validator: EarlyValidator | None, store, tileset_id: str,
+                     version: str) -> list[ValidationReport]:
+    """Validate every glb of an unpublished version: through ``validator`` when the
+    store has files on disk, else (or without a validator) by bytes in one run."""
+    glbs = [p for p in store.list(tileset_id, version=version) if p.endswith(".glb")]
+    if validator is not None and hasattr(store, "path_for"):
+        return validator.run([store.path_for(tileset_id, p, version=version) for p in glbs])
+    from tiles.validate import validate_glb
+    return validate_glb([store.get(tileset_id, p, version=version) for p in glbs])

@@ -14,7 +14,7 @@ import pyproj
 import pytest
 
 from bim_import.sample import write_sample_ifc
-from server.bim_api import import_bim_file
+from server.bim_imports import import_bim_file
 from server.config import load_config
 from server.reality_imports import import_photo, import_pointcloud
 from server.services import Services

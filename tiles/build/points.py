@@ -12,13 +12,10 @@ relative to the tile's centre, COLOR_0 as normalized RGBA bytes, an unlit materi
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 from tiles.glb.builder import GlbBuilder
-from tiles.store import write_atomic
+from tiles.model import BoundingBox, TileNode
 
 FLOAT, UBYTE, ARRAY_BUFFER = 5126, 5121, 34962
 #: Cells along a node's longest side for its subsample.
@@ -84,10 +81,10 @@ def _children(points: np.ndarray, lo: np.ndarray, hi: np.ndarray, flat: bool):
 
 
 class PointTiler:
-    """Builds the tree and writes each node's glb into ``staging``."""
+    """Builds the tree and puts each node's glb into ``target`` (store, id, version)."""
 
-    def __init__(self, staging: Path, max_points: int, max_depth: int = 24):
-        self.staging, self.max_points, self.max_depth = staging, max_points, max_depth
+    def __init__(self, target: tuple, max_points: int, max_depth: int = 24):
+        self.target, self.max_points, self.max_depth = target, max_points, max_depth
         self.tiles = 0
 
     def node(self, points, colors, lo, hi, key: str, depth: int, flat: bool) -> dict:
@@ -114,7 +111,8 @@ class PointTiler:
     def _content(self, points, colors, key, children, error) -> dict:
         lo, hi = points.min(axis=0), points.max(axis=0)
         uri = f"points/{key}.glb"
-        write_atomic(self.staging / uri, points_glb(points, colors, (lo + hi) / 2.0))
+        store, tileset_id, version = self.target
+        store.put(tileset_id, uri, points_glb(points, colors, (lo + hi) / 2.0), version=version)
         self.tiles += 1
         box_lo = np.min([lo] + [c["lo"] for c in children], axis=0)
         box_hi = np.max([hi] + [c["hi"] for c in children], axis=0)
@@ -122,23 +120,16 @@ class PointTiler:
                 "hi": box_hi, "error": error, "children": children, "points": len(points)}
 
 
-def tile_json(node: dict) -> dict:
-    """3D Tiles JSON of a subtree (boxes axis-aligned in the ENU frame)."""
-    from tiles.build.tileset import box_json
-    out = {"boundingVolume": {"box": box_json(node["lo"], node["hi"])},
-           "geometricError": float(node["error"]) if node["children"] else 0.0,
-           "content": {"uri": node["content"], "boundingVolume": {
-               "box": box_json(node["content_lo"], node["content_hi"])}}}
-    if node["children"]:
-        out["children"] = [tile_json(c) for c in node["children"]]
-    return out
+def tile_node(node: dict) -> TileNode:
+    """A built subtree (dicts) as TileNodes (ADD: every tile keeps its content)."""
+    return TileNode(key=node["content"], refine="ADD",
+                    bounds=BoundingBox.of(node["lo"], node["hi"]),
+                    geometric_error=float(node["error"]) if node["children"] else 0.0,
+                    content=node["content"],
+                    content_bounds=BoundingBox.of(node["content_lo"], node["content_hi"]),
+                    children=[tile_node(child) for child in node["children"]])
 
 
-def tileset_bytes(root: dict, transform: list[float], extras: dict) -> bytes:
-    tile = tile_json(root)
-    tile["refine"] = "ADD"
-    tile["transform"] = transform
-    diagonal = float(np.linalg.norm(root["hi"] - root["lo"]))
-    return json.dumps({"asset": {"version": "1.1", "generator": "cimtwin", "extras": extras},
-                       "geometricError": max(diagonal, tile["geometricError"], 1.0),
-                       "root": tile}, ensure_ascii=False, indent=1).encode()
+def tileset_bytes(root: dict, enu_to_ecef: np.ndarray, extras: dict) -> bytes:
+    from tiles.build.tileset import tileset_json
+    return tileset_json(tile_node(root), enu_to_ecef, extras=extras)

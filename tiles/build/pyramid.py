@@ -48,7 +48,7 @@ class FolderJob:
     roots: tuple[str, ...]
     frame: GeoFrame
     enu_origin: tuple[float, float, float]
-    staging_dir: str
+    target: tuple  # (TileStore, tileset_id, version) the glbs are put into
     work_dir: str
     texture_format: str = "jpeg"
     compression: str = "none"
@@ -172,7 +172,7 @@ class _FolderConverter:
             hi = np.max([c.positions.max(axis=0) for c in chunks], axis=0)
             uri = f"tiles/{self.folder.name}/{key}.glb"
             glb = encode_chunks(chunks, (lo + hi) / 2.0, self.job.compression)
-            write_atomic(Path(self.job.staging_dir) / uri, glb)
+            put(self.job.target, uri, glb)
             triangles = sum(c.triangle_count for c in chunks)
             result.update(content=uri, content_lo=lo.tolist(), content_hi=hi.tolist(),
                           triangles=triangles)
@@ -195,6 +195,12 @@ class _FolderConverter:
             result["lo"] = np.min([b[0] for b in boxes], axis=0).tolist()
             result["hi"] = np.max([b[1] for b in boxes], axis=0).tolist()
         return result
+
+
+def put(target: tuple, path: str, data: bytes) -> None:
+    """Write one file into the build's unpublished version of the tileset."""
+    store, tileset_id, version = target
+    store.put(tileset_id, path, data, version=version)
 
 
 def chunks_present(tile: dict) -> bool:

@@ -65,20 +65,20 @@ def simplify_parent_chunk(chunk, target: int):
             np.arange(len(kept)))
 
 
-def build_parent(key: str, coarse: list[str], staging_dir: str, work_dir: str,
+def build_parent(key: str, coarse: list[str], target: tuple, work_dir: str,
                  max_triangles: int, max_texture_px: int, compression: str) -> dict:
     """Content of one parent from its children's coarse chunk files (a worker task)."""
     from tiles.build.parent_texture import atlas_parent
-    from tiles.build.pyramid import PHOTO_MATERIALS, encode_chunks
+    from tiles.build.pyramid import PHOTO_MATERIALS, encode_chunks, put
     marker = Path(work_dir) / "parents" / f"{key}.json"
     if marker.is_file():
         return json.loads(marker.read_text())
     chunks = merge_by_signature([c for path in coarse for c in read_chunk_file(path)])
     total = sum(c.triangle_count for c in chunks)
-    target = max(1, min(max_triangles, int(total * PARENT_RATIO)))
+    budget = max(1, min(max_triangles, int(total * PARENT_RATIO)))
     simple = []
     for chunk in chunks:
-        share = max(1, round(target * chunk.triangle_count / total))
+        share = max(1, round(budget * chunk.triangle_count / total))
         reduced = simplify_parent_chunk(chunk, share)
         if reduced.triangle_count:
             simple.append(reduced)
@@ -86,7 +86,7 @@ def build_parent(key: str, coarse: list[str], staging_dir: str, work_dir: str,
     lo = np.min([c.positions.min(axis=0) for c in simple], axis=0)
     hi = np.max([c.positions.max(axis=0) for c in simple], axis=0)
     uri = f"tiles/_parents/{key}.glb"
-    write_atomic(Path(staging_dir) / uri, encode_chunks(simple, (lo + hi) / 2.0, compression))
+    put(target, uri, encode_chunks(simple, (lo + hi) / 2.0, compression))
     own = Path(work_dir) / "coarse" / f"_{key}.chk"
     write_atomic(own, chunk_file_bytes(simple))
     result = {"content": uri, "content_lo": lo.tolist(), "content_hi": hi.tolist(),
@@ -102,7 +102,7 @@ def _union(tiles: list[dict], extra: list[dict] = ()) -> tuple[list, list]:
             np.max([b[1] for b in boxes], axis=0).tolist())
 
 
-def build_parents(folders: list[dict], cells: list[tuple[int, int]], staging: Path,
+def build_parents(folders: list[dict], cells: list[tuple[int, int]], target: tuple,
                   work: Path, options, executor) -> dict:
     """The production's root tile: parents over ``folders`` (see module doc)."""
     tree = quadtree(cells)
@@ -131,7 +131,7 @@ def build_parents(folders: list[dict], cells: list[tuple[int, int]], staging: Pa
         for node in wave:
             kids = [children_of(c) for c in node["children"]]
             coarse = [path for _, paths in kids for path in paths]
-            futures[executor.submit(build_parent, node["key"], coarse, str(staging),
+            futures[executor.submit(build_parent, node["key"], coarse, target,
                                     str(work), options.max_triangles_per_tile,
                                     options.max_texture_px, options.compression)] = \
                 (node, [t for tiles, _ in kids for t in tiles])

@@ -125,13 +125,10 @@ def open_photo(path: str | Path, crs: str | None = None, origin=None) -> PhotoSo
         meta = _find_metadata(path.parent)
         return PhotoSource(frame_for(meta, crs, origin), [path.parent],
                            {path.parent.name: [path]}, metadata=meta, single_file=path)
-    if (path / "Data").is_dir():
-        meta = path / "metadata.xml"
-        folders = tile_folders(path)
-    else:
-        meta = _find_metadata(path.parent)
-        folders = [path]
+    production = (path / "Data").is_dir()
+    meta = path / "metadata.xml" if production else _find_metadata(path.parent)
     frame = frame_for(meta if meta and meta.is_file() else None, crs, origin)
+    folders = tile_folders(path) if production else [path]
     if all(not any(f.glob("*.osgb")) for f in folders):
         if any(any(f.glob(f"*{s}")) for f in folders for s in MESH_SUFFIXES):
             return PhotoSource(frame, folders, {}, kind="obj", metadata=meta)

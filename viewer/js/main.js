@@ -7,12 +7,15 @@ import { setLanguage, getLanguage, onLanguageChange, t, translatePage, pickLangu
 import { createViewer, homeOf, flyHome, lookDownAt, windowPositionOf } from "./scene.js";
 import { createStats, loadTilesets, setTilesetVisible, allTilesetsLoaded } from "./tilesets.js";
 import { loadLayer, relabelLayer, showProjectsAsOf, STAGE_COLOURS } from "./layers.js";
-import { SensorLayer, historyFrom } from "./metrics.js";
+import { SensorLayer, historyFrom, styleBuildings } from "./metrics.js";
 import { createBimState, applyBimState, collectBimIndex, namesFrom, GLOBAL_ID_PROPERTY } from "./bim.js";
 import { pickAt as pickScene, enrichBimDescription } from "./picking.js";
 import { Inspector } from "./inspector.js";
 import { renderToggles, renderLegend, renderAlarms, BimPanel } from "./panel.js";
 import { ProjectClipping, projectsOf, renderClipToggles } from "./clipping.js";
+import { initProjects, renderStageFilter, setProjectsAsOf, showProjectCard, refreshProjects, setProjectPolling } from "./projects.js";
+import { initLogin } from "./login.js";
+import { mountTools } from "./tools/toolbar.js";
 
 const Cesium = window.Cesium;
 const app = { errors: [], layers: new Map(), bim: new Map(), metricsOk: false };
@@ -50,6 +53,7 @@ function renderLayerToggles() {
 /** Recolour every project layer for the date the planner picked (empty: as recorded). */
 function onAsOfDate(isoDate) {
   app.layers.forEach((layer) => layer.kind === "projects" && showProjectsAsOf(layer.source, isoDate));
+  setProjectsAsOf(isoDate); // projects.js: the stage filter applies on every date
 }
 
 /** Called for each new tileset before its tiles load: BIM models start their index. */
@@ -67,6 +71,8 @@ async function loadGisLayers() {
     else app.layers.set(collection.id, { ...(await loadLayer(app.viewer, collection)), kind: collection.kind, title: collection.title });
   }
   renderLayerToggles();
+  initProjects({ viewer: app.viewer, layers: app.layers, tilesets: app.tilesets, entries: app.entries });
+  renderStageFilter(document.getElementById("stageFilter"));
 }
 
 /** Load the sensors collection, their latest values, and subscribe to the live stream. */
@@ -78,8 +84,12 @@ async function loadSensors(collection) {
   app.layers.set(collection.id, { source: sensors.source, count: sensors.entities.size, kind: "sensors", title: collection.title });
   sensors.onObservation((o) => refreshInspectedSensor(o));
   sensors.onObservation(() => refreshAlarms());
+  sensors.onObservation(() => scheduleBuildingStyle());
+  await sensors.loadRegistry();
   await sensors.loadLatest();
+  scheduleBuildingStyle();
   sensors.subscribe((ok) => {
+    scheduleBuildingStyle();
     app.metricsOk = ok;
     if (!ok) setStatus("status.streamLost");
     else if (app.readyStatus) setStatus(...app.readyStatus);
@@ -98,6 +108,16 @@ function renderClipPanel() {
   const container = document.getElementById("clipPanel");
   if (!container || !app.clipping) return;
   renderClipToggles(container, app.clipProjects, app.clipping, (project, on) => app.clipping.setClipped(project.id, on ? project.rings : null));
+}
+
+/** Colour the buildings tileset by its sensors' energy use, at most every 2 s. */
+function scheduleBuildingStyle() {
+  if (app.buildingStyleTimer) return;
+  app.buildingStyleTimer = setTimeout(() => {
+    app.buildingStyleTimer = null;
+    const entry = (app.entries || []).find((e) => e.kind === "buildings" && app.tilesets.has(e.id));
+    app.buildingStyle = styleBuildings(entry && app.tilesets.get(entry.id), app.sensors, document.getElementById("metricLegend"));
+  }, 2000);
 }
 
 /** Redraw the alarm list (operators: what is wrong now, click to go there). */
@@ -161,7 +181,7 @@ function highlight(picked) {
 async function select(x, y) {
   const { picked, description } = pickScene(app.viewer, x, y);
   highlight(picked);
-  if (!description) { app.inspector.hide(); focusBimElement(null); return null; }
+  if (!description) { app.inspector.hide(); showProjectCard(null); focusBimElement(null); return null; }
   if (description.type === "sensor") {
     focusBimElement(null);
     description.historyPoints = await inspectSensor(description);
@@ -169,6 +189,7 @@ async function select(x, y) {
   }
   const full = await enrichBimDescription(description);
   app.inspector.showFeature(full);
+  showProjectCard(full); // projects.js: the card of a picked project (hidden otherwise)
   focusBimElement(full);
   return full;
 }
@@ -236,12 +257,14 @@ function wireUi() {
     if (!app.entries) return; // still starting: the lists are drawn in the new language
     renderTilesetToggles();
     renderLayerToggles();
+    renderStageFilter(document.getElementById("stageFilter"));
     listBimModels();
     renderClipPanel();
     if (app.sensors) refreshAlarms();
   });
   const handler = new Cesium.ScreenSpaceEventHandler(app.viewer.scene.canvas);
-  handler.setInputAction((event) => select(event.position.x, event.position.y), Cesium.ScreenSpaceEventType.LEFT_CLICK);
+  // While an analysis tool is active, it takes the clicks (tools/toolbar.js).
+  handler.setInputAction((event) => (app.tools && app.tools.handleClick(event.position) ? null : select(event.position.x, event.position.y)), Cesium.ScreenSpaceEventType.LEFT_CLICK);
 }
 
 /** Resolve once the globe and every visible tileset have the tiles this view needs and
@@ -268,6 +291,9 @@ function exposeTestHook() {
     get lastMetric() { return app.sensors ? app.sensors.lastObservation : null; },
     get metricsReceived() { return app.sensors ? app.sensors.received : 0; },
     get metricsConnected() { return app.metricsOk; },
+    get buildingStyle() { return app.buildingStyle || null; },
+    sensorColour: (id) => (app.sensors ? app.sensors.colourOf(id) : null),
+    get tools() { return app.tools; },
     allTilesLoaded: () => allTilesetsLoaded(app.tilesets, app.stats),
     waitForTiles,
     pickAt: (x, y) => select(x, y),
@@ -282,6 +308,8 @@ function exposeTestHook() {
       app.clipping.setClipped(project.id, on ? project.rings : null);
       renderClipPanel();
     },
+    refreshProjects, // projects.js: ask now for other users' project edits
+    setProjectPolling,
   };
 }
 
@@ -289,6 +317,7 @@ function exposeTestHook() {
 async function main() {
   exposeTestHook();
   adoptTokenFromUrl();
+  app.user = await initLogin();  // sign-in button and dialog (login.js)
   const config = await fetchConfig();
   setLanguage(config.language === "en" ? "en" : "zh");
   app.viewer = createViewer("cesiumContainer", config);
@@ -298,6 +327,7 @@ async function main() {
   flyHome(app.viewer, app.home, 0);
   createBimPanel();
   wireUi();
+  app.tools = mountTools(app, config);
   await loadModels();
   await Promise.all([loadGisLayers(), loadBimIndexes()]);
   setupClipping();
