@@ -14,7 +14,6 @@ import numpy as np
 
 from tiles import georef
 from tiles.build.points import FLAT_RATIO, PointTiler, tileset_bytes
-from tiles.errors import CheckError
 from tiles.model import GeoFrame
 from tiles.readers.pointcloud import PointCloud
 from tiles.model import TileStore
@@ -50,10 +49,8 @@ def build_pointcloud(cloud: PointCloud, store: TileStore, tileset_id: str,
     """Tile ``cloud`` into ``store``; returns a :class:`tiles.pipeline.BuildSummary`."""
     import uuid
 
-    from tiles.check import check_tileset
-    from tiles.pipeline import BuildSummary
     from tiles.store import check_tileset_id
-    from tiles.validate_early import EarlyValidator, validate_version
+    from tiles.validate_early import EarlyValidator, check_version
     options = options or PointOptions()
     check_tileset_id(tileset_id)
     started = time.monotonic()
@@ -72,15 +69,8 @@ def build_pointcloud(cloud: PointCloud, store: TileStore, tileset_id: str,
         root = tiler.node(enu, cloud.colors, lo, hi, "r", 0, flat)
         store.put(tileset_id, "tileset.json", tileset_bytes(root, matrix, {"cimtwin": {
             "kind": "pointcloud", "frame": described}}), version=version)
-        report = check_tileset(store, tileset_id, validate_glb=False, version=version)
-        if options.validate_glb:
-            for result in validate_version(validator, store, tileset_id, version):
-                report.validated += 1
-                if not result.ok:
-                    report.errors.append(result.summary())
-        if not report.ok:
-            raise CheckError("the point tileset breaks the 3D Tiles rules and was not "
-                             "published:\n" + report.to_text())
+        check_version(store, tileset_id, version, validator, options.validate_glb,
+                      "point tileset")
         store.publish(tileset_id, version)
     except BaseException:
         store.delete(tileset_id, version=version)  # nothing half-written stays
@@ -88,17 +78,25 @@ def build_pointcloud(cloud: PointCloud, store: TileStore, tileset_id: str,
     finally:
         if validator is not None:
             validator.close()
+    return _summary(tileset_id, options, tiler.tiles, lo, hi, centre, matrix, described,
+                    len(enu), started)
+
+
+def _summary(tileset_id, options, tiles, lo, hi, centre, matrix, described, points,
+             started):
+    """The BuildSummary of a published point tileset (bounds from its ENU box)."""
+    from tiles.pipeline import BuildSummary
     transform = georef.column_major(matrix)
     corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
                         for z in (lo[2], hi[2])])
     llh = georef.ecef_to_lonlatheight(georef.enu_to_ecef_points(corners, centre))
     return BuildSummary(
         tileset_id=tileset_id, name=options.name or tileset_id, kind="pointcloud",
-        triangles=0, tiles=tiler.tiles, features=0,
+        triangles=0, tiles=tiles, features=0,
         bounds=[float(llh[:, 0].min()), float(llh[:, 1].min()),
                 float(llh[:, 0].max()), float(llh[:, 1].max())],
         height=[float(llh[:, 2].min()), float(llh[:, 2].max())],
-        root_transform=transform, frame=described | {"points": len(enu)},
+        root_transform=transform, frame=described | {"points": points},
         seconds=round(time.monotonic() - started, 3), refine="ADD")
 
 

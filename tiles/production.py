@@ -31,12 +31,12 @@ from tiles.build.pyramid import FolderJob, convert_folder
 from tiles.build.quadtree import build_parents
 from tiles.build.tileset import tileset_json
 from tiles.build.workers import open_executor
-from tiles.errors import CheckError, InputError
+from tiles.errors import InputError
 from tiles.progress import Progress, ProgressTracker
 from tiles.readers.contextcapture import PhotoSource, grid_position
 from tiles.readers.osgb import read_osgb
 from tiles.model import BoundingBox, TileNode, TileStore
-from tiles.validate_early import EarlyValidator, validate_version
+from tiles.validate_early import EarlyValidator, check_version
 
 FORMAT_VERSION = "photo-1"
 #: Productions with fewer tile folders convert in-process (see _workers).
@@ -185,7 +185,6 @@ def build_production(source: PhotoSource, store: TileStore, tileset_id: str,
     Returns a :class:`tiles.pipeline.BuildSummary` whose ``levels`` extra (in
     ``frame['levels']``) lists triangles per pyramid level.
     """
-    from tiles.check import check_tileset
     from tiles.store import check_tileset_id
     options = options or PhotoOptions()
     check_tileset_id(tileset_id)
@@ -213,15 +212,7 @@ def build_production(source: PhotoSource, store: TileStore, tileset_id: str,
         store.put(tileset_id, "tileset.json", tileset_document(root, origin, extras),
                   version=key)
         tracker.update(phase="checking")
-        report = check_tileset(store, tileset_id, validate_glb=False, version=key)
-        if options.validate_glb:
-            for result in validate_version(validator, store, tileset_id, key):
-                report.validated += 1
-                if not result.ok:
-                    report.errors.append(result.summary())
-        if not report.ok:
-            raise CheckError("the built tileset breaks the 3D Tiles rules and was not "
-                             "published:\n" + report.to_text())
+        check_version(store, tileset_id, key, validator, options.validate_glb)
         tracker.update(phase="publishing")
         store.publish(tileset_id, key)
     if not options.keep_work:

@@ -57,3 +57,20 @@ def validate_version(validator: EarlyValidator | None, store, tileset_id: str,
         return validator.run([store.path_for(tileset_id, p, version=version) for p in glbs])
     from tiles.validate import validate_glb
     return validate_glb([store.get(tileset_id, p, version=version) for p in glbs])
+
+
+def check_version(store, tileset_id: str, version: str, validator: EarlyValidator | None,
+                  validate: bool, what: str = "tileset") -> None:
+    """tiles.check rules plus gltf-validator on every glb of an unpublished version;
+    CheckError (nothing is published) listing what is wrong."""
+    from tiles.check import check_tileset
+    from tiles.errors import CheckError
+    report = check_tileset(store, tileset_id, validate_glb=False, version=version)
+    if validate:
+        for result in validate_version(validator, store, tileset_id, version):
+            report.validated += 1
+            if not result.ok:
+                report.errors.append(result.summary())
+    if not report.ok:
+        raise CheckError(f"the built {what} breaks the 3D Tiles rules and was not "
+                         "published:\n" + report.to_text())
