@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from server.imports import Progress, build_options, register_tileset
+from server.tileset_imports import Progress, build_options, register_tileset
 from server.services import Services
 from tiles.model import GeoFrame
 
