@@ -7,8 +7,8 @@ PY := $(VENV)/bin/python
 CIMTWIN := $(VENV)/bin/cimtwin
 APT_PACKAGES := python3-venv chromium openscenegraph fonts-noto-cjk proj-data gdal-bin \
   postgresql-15-postgis-3 redis-server mosquitto mosquitto-clients nginx-light wrk
-export CIMTWIN_INGEST_TOKEN ?= demo-ingest-token
-export CIMTWIN_ADMIN_TOKEN ?= demo-admin-token
+# No token is exported here: sign in with a user account (docs/security.md). Break-glass
+# tokens, when wanted, come from the caller's environment, never from this file.
 
 .PHONY: all install venv npm system demo serve test test-fast lint bench clean
 
@@ -45,8 +45,8 @@ system:
 
 demo: system install
 	$(CIMTWIN) demo
-	@echo "Open http://127.0.0.1:8000/ for public data, or"
-	@echo "http://127.0.0.1:8000/#token=$(CIMTWIN_ADMIN_TOKEN) to also see internal data (the BIM model)."
+	@echo "Open http://127.0.0.1:8000/ for public data. To see internal data (the BIM model),"
+	@echo "create an account, e.g. '$(CIMTWIN) users add planner1 --role planner', and sign in."
 	$(CIMTWIN) serve --simulate
 
 serve: install

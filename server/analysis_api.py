@@ -111,6 +111,17 @@ def floor_area():
                     "project_id": project and project["properties"].get("project_id")})
 
 
+@bp.get("/api/analysis/storeys")
+def storeys():
+    """?tileset=ID: each storey's lowest and highest point (the viewer's storey cut)."""
+    from bim_import import ElementIndex
+    from server.bim_api import element_index_path
+    entry = _visible_bim(request.args.get("tileset"))
+    index = ElementIndex(element_index_path(current_services(), entry["id"]))
+    return jsonify({"tileset": entry["id"],
+                    "storeys": analysis.storey_levels(_geometry(entry), index.storeys())})
+
+
 @bp.get("/api/analysis/projects/<project_id>")
 def project_report(project_id: str):
     """Every check of one project (what `cimtwin check project` prints)."""

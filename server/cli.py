@@ -13,6 +13,8 @@ from server.analysis_cli import add_check_commands
 from server.config import ConfigError, load_config
 from server.demo.simulator import simulate_http, start_simulator_thread
 from server.imports import ImportOptionError, Option, get_kind, kinds, pairs, run_import
+from server.city_cli import add_city_import_commands
+from server.metrics_cli import add_commands as add_metrics_commands
 from server.services import Services, open_services
 from tiles.check import check_tileset
 from tiles.progress import tqdm_progress
@@ -153,7 +155,7 @@ def add_option(parser: argparse.ArgumentParser, option: Option) -> None:
                         action="append" if option.type is pairs else "store")
 
 
-def add_import_commands(sub) -> None:
+def add_import_commands(sub):
     """``cimtwin import <kind>`` for every kind in the registry."""
     imp = sub.add_parser("import", help="import data").add_subparsers(dest="what", required=True)
     for kind in kinds():
@@ -164,6 +166,7 @@ def add_import_commands(sub) -> None:
             add_option(p, option)
         p.add_argument("--json", action="store_true", help="print one JSON object")
         p.set_defaults(func=cmd_import, import_kind=kind.name)
+    return imp
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.set_defaults(func=cmd_tilesets_delete)
 
-    add_import_commands(sub)
+    imp = add_import_commands(sub)
+    add_city_import_commands(imp)  # import buildings / citymodel (server/city_cli.py)
 
     p = sub.add_parser("simulate", help="post simulated demo sensor readings to a server")
     p.add_argument("--url", default="http://127.0.0.1:8000")
@@ -204,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=0, help="rounds to send (0 = until stopped)")
     p.set_defaults(func=cmd_simulate)
 
+    add_metrics_commands(sub)  # sensors add|import|list, ingest mqtt
     add_check_commands(sub)  # cimtwin check project ... (server/analysis_cli.py)
     from server import admin_cli  # users, share, audit, backup, restore (docs/security.md)
     admin_cli.add_commands(sub)

@@ -28,13 +28,16 @@ def domain_errors() -> tuple[type[Exception], ...]:
     from bim_import.errors import BimError
     from layers.errors import LayerError
     from server.analysis_errors import AnalysisError
+    from server.backup import BackupError
     from server.catalog import CatalogError
     from server.config import ConfigError
     from server.imports import ImportOptionError
+    from server.hardening import ArchiveRefused
     from server.metrics.errors import MetricError
+    from server.users import AccountError
     from tiles.errors import TilesError
     return (TilesError, LayerError, BimError, MetricError, CatalogError, ConfigError,
-            ImportOptionError, AnalysisError)
+            ImportOptionError, AnalysisError, AccountError, BackupError, ArchiveRefused)
 
 
 def register_error_handlers(app: Flask) -> None:

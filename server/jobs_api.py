@@ -22,6 +22,7 @@ from server.auth import refusal, require
 from server.errors import domain_errors, problem
 from server.imports import ImportKind, kinds, pairs, run_import
 from server.jobs import JobQueue
+from server.hardening import check_archive
 from server.services import current_services
 
 bp = Blueprint("jobs_api", __name__)
@@ -93,9 +94,11 @@ def form_values(kind: ImportKind, form) -> dict:
     return values
 
 
-def _source(kind: ImportKind, job_dir: Path) -> Path:
+def _source(kind: ImportKind, job_dir: Path, limits: dict) -> Path:
     """Save the upload and check it fits the kind; a folder kind's zip is unpacked."""
     path = _save_upload(job_dir)
+    if path.suffix.lower() == ".zip":  # zip bombs are refused before any reader opens them
+        check_archive(path, limits)
     accepted = kind.inputs.upload_suffixes()
     if path.suffix.lower() not in accepted:
         raise BadRequest(f"a {kind.name} import takes {', '.join(sorted(accepted))} files, "
@@ -131,7 +134,7 @@ def post_import(kind: str):
     services = current_services()
     job_dir = services.data_dir / "uploads" / uuid.uuid4().hex[:12]
     try:
-        source = _source(entry, job_dir)
+        source = _source(entry, job_dir, services.config["limits"])
         values = form_values(entry, request.form)
         entry.resolve(values)  # a bad option is refused now, not in the job
     except Exception:

@@ -42,7 +42,8 @@ def build_options(services: Services, *, name: str, kind: str, **overrides: Any)
     values = {"name": name, "kind": kind,
               **{key: tiles_cfg[key] for key in ("max_triangles_per_tile", "max_texture_px",
                                                  "compression", "workers", "dask_scheduler",
-                                                 "geoid_offset_m")}}
+                                                 "geoid_offset_m")},
+              "work_dir": str(services.data_dir / "work")}  # kept: a failed import resumes
     values.update({k: v for k, v in overrides.items() if v is not None})
     return BuildOptions(**values)
 

@@ -175,6 +175,8 @@ def build_demo(services, progress: Progress = None, params: dict | None = None,
     src = _generate(services, params, digest)
     _step(progress, "layers")
     layers = _import_layers(services, src)
+    from server.demo.simulator import register_demo_sensors  # metrics: sensors of the layer
+    register_demo_sensors(services)
     result = {"hash": digest, "source": str(src), "layers": layers,
               "terrain": _build_terrain(services, src, _step(progress, "terrain")),
               "buildings": _build_buildings(services, src, _step(progress, "buildings")),

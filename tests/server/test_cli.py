@@ -10,6 +10,7 @@ import pytest
 from pyproj import Transformer
 
 from server.cli import main
+from tiles.store import write_tileset
 from tiles.validate import validate_glb
 
 OBJ_PRODUCTION = ("photogrammetry", "cc_obj_production5")
@@ -78,8 +79,7 @@ def test_check_fails_on_a_broken_tileset_and_unknown_id(tmp_path, monkeypatch, c
         "refine": "REPLACE", "children": [{
             "boundingVolume": {"box": [50, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]},
             "geometricError": 0}]}}
-    with services.store.staging("broken") as writer:
-        writer.put("tileset.json", json.dumps(tileset).encode())
+    write_tileset(services.store, "broken", {"tileset.json": json.dumps(tileset).encode()})
     services.catalog.add({"id": "broken", "name": "broken", "kind": "mesh",
                           "classification": "public"})
     capsys.readouterr()

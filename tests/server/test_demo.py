@@ -201,15 +201,17 @@ def test_readings_follow_the_day_and_spike_now_and_then():
     assert max(values) > 400 and np.median(values) < 250
 
 
-def test_simulator_rounds_pass_the_metrics_api_validation():
-    from server.metrics.observation import parse_batch
+def test_simulator_rounds_pass_the_metrics_api_validation(tmp_path):
+    from server.app import create_app
+    services = create_app({"data": {"dir": str(tmp_path)}}).extensions["cimtwin"]
+    simulator.register_demo_sensors(services)
     sensors = simulator.demo_sensors()
     got: list[list[dict]] = []
 
     def ingest(observations):
         got.append(observations)
-        return len(parse_batch({"observations": observations},
-                               int(datetime.now(timezone.utc).timestamp() * 1000)))
+        return len(services.metrics.parser.parse(
+            {"observations": observations}, int(datetime.now(timezone.utc).timestamp() * 1000)))
     stored = simulator.run_simulator(ingest, sensors, threading.Event(), interval_s=0.01, rounds=2)
     per_round = sum(len(simulator.sensor_metrics(s)) for s in sensors)
     assert len(got) == 2 and stored == 2 * per_round
