@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from server.app import create_app
-from server.bim_api import element_index_path, import_bim_file
+from server.bim_imports import element_index_path, import_bim_file
 from tests.conftest import require_shared_data
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"

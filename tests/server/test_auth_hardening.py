@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from server.app import create_app
-from server.imports import import_mesh
+from server.tileset_imports import import_mesh
 from tiles.errors import UnsafePathError
 
 ADMIN = {"Authorization": "Bearer a-long-random-admin-token-for-tests"}
