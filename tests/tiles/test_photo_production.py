@@ -208,3 +208,29 @@ def test_a_moved_root_moves_its_child_files_too(tmp_path, shared_data):
     transform = np.asarray(doc["root"]["transform"]).reshape(4, 4).T
     got = _glb_vertex0(store, "tiles/Tile_+001_+000/Tile_+000_+014_L15_0u.glb", transform)
     assert np.linalg.norm(got - np.asarray(expected)) < 0.01
+
+
+def test_a_grid_of_folders_becomes_a_quadtree_of_parents(tmp_path, shared_data):
+    """Five folders on a 3 x 2 grid: a root over a parent of four folders and one folder."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "gen_photo", Path(__file__).resolve().parents[2] / "bench" / "gen_photo_production.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    shared_data(*PRODUCTION)
+    production = gen.generate(tmp_path / "gen", 5)
+    store = FileTileStore(tmp_path / "store")
+    summary = build_production(open_photo(production), store, "g", PhotoOptions(
+        workers=1, validate_glb=False))
+    # SOURCES.md, all levels of each real tile; cells (0,0), (2,0), (1,1) repeat +013
+    tile_013 = 2399 + 3527 + 5748 + 10325 + 20454 + 38807
+    tile_014 = 4290 + 5934 + 9174 + 15574 + 30584 + 53542
+    assert summary.triangles == 3 * tile_013 + 2 * tile_014
+    doc = json.loads(store.get("g", "tileset.json"))
+    root = doc["root"]
+    kids = root["children"]
+    assert len(kids) == 2 and all("content" in k for k in kids)
+    inner = next(k for k in kids if k["content"]["uri"].startswith("tiles/_parents/"))
+    assert len(inner["children"]) == 4
+    assert inner["geometricError"] < root["geometricError"]
+    assert check_tileset(store, "g", validate_glb=False).ok

@@ -123,8 +123,8 @@ def build_parents(folders: list[dict], cells: list[tuple[int, int]], target: tup
         if "items" in node:
             tiles = [t for i in node["items"] for t in folders[i]["tiles"]]
             return tiles, [folders[i]["coarse"] for i in node["items"] if folders[i]["coarse"]]
-        tiles = [built[c["key"]] for c in node["children"]]
-        return tiles, [t["coarse"] for t in tiles if t.get("coarse")]
+        tile = built[node["key"]]  # a parent of the wave below: its own content
+        return [tile], [tile["coarse"]] if tile.get("coarse") else []
 
     for wave in reversed(waves):
         futures = {}
