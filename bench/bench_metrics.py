@@ -71,7 +71,8 @@ def _bodies(batches: int, size: int, streams: int, start: datetime) -> list[byte
         stamp = t.isoformat(timespec="milliseconds")
         out.append(json.dumps({"observations": [
             {"datastream": f"s{i % streams:04d}:pm25", "value": float(20 + i % 50),
-             "time": stamp if i < streams else (t + timedelta(milliseconds=i // streams)).isoformat()}
+             "time": stamp if i < streams
+             else (t + timedelta(milliseconds=i // streams)).isoformat()}
             for i in range(size)]}).encode())
     return out
 

@@ -162,7 +162,7 @@ def stream():
     services = current_services()
     token = request.args.get("token")
     levels = verify(token, time.time()) if token else allowed_levels()
-    keepalive = float(services.config["server"].get("sse_keepalive_s", 15))
+    keepalive = float(services.config["server"]["sse_keepalive_s"])
     live = services.metrics.open_stream(_filter(levels), _last_id(),
                                         THREADED_MAX_STREAMS if _threaded() else None)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

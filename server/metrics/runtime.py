@@ -22,7 +22,7 @@ from server.metrics.alarms import (
 )
 from server.metrics.bus import MetricsBus, open_bus
 from server.metrics.errors import MetricError, MetricNotFound, StreamsFull
-from server.metrics.fanout import DEFAULT_CAPACITY, Gap, StreamFilter
+from server.metrics.fanout import Gap, StreamFilter
 from server.metrics.model import CLASSIFICATIONS, Datastream, parse_sensor
 from server.metrics.observation import BatchParser, Observation, format_time, parse_time
 from server.metrics.registry import Registry
@@ -324,12 +324,11 @@ def reset_text(seq: int, reason: str) -> str:
 
 
 def open_metrics(config: Any, data_dir: Path) -> MetricsRuntime:
-    """The runtime for a loaded config (section [metrics]; missing keys use defaults)."""
-    section = dict(config.get("metrics", {}) if hasattr(config, "get") else {})
-    store = open_store(section.get("store_url", "sqlite://metrics.sqlite"), Path(data_dir))
-    bus = open_bus(section.get("bus_url", "memory://"),
-                   int(section.get("replay_events", DEFAULT_CAPACITY)))
+    """The runtime for a loaded config (section [metrics]; defaults in config/default.toml)."""
+    section = config["metrics"]
+    store = open_store(section["store_url"], Path(data_dir))
+    bus = open_bus(section["bus_url"], int(section["replay_events"]))
     return MetricsRuntime(store, bus, thresholds=thresholds_from_config(section.get("alarms")),
-                          retention_days=int(section.get("retention_days", 90)),
-                          max_streams=int(section.get("max_streams", 5000)),
-                          stream_flush_s=float(section.get("stream_flush_ms", 200)) / 1000)
+                          retention_days=int(section["retention_days"]),
+                          max_streams=int(section["max_streams"]),
+                          stream_flush_s=float(section["stream_flush_ms"]) / 1000)

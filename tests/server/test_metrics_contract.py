@@ -101,8 +101,8 @@ def test_compaction_keeps_hourly_aggregates_incrementally(store):
 
 
 def _rule(store, **kw) -> Rule:
-    return store.add_rule(Rule(None, "a:pm25", kw.pop("condition", "above"), kw.pop("threshold", 100),
-                               **kw))
+    return store.add_rule(Rule(None, "a:pm25", kw.pop("condition", "above"),
+                               kw.pop("threshold", 100), **kw))
 
 
 def test_rule_raises_after_its_duration_and_clears_past_the_hysteresis(store):
@@ -115,7 +115,8 @@ def test_rule_raises_after_its_duration_and_clears_past_the_hysteresis(store):
     assert cleared == [{"event": "cleared", "alarm_id": raised[0]["alarm_id"]}]
     [alarm] = store.alarms(ALL, open_only=False, alarm_id=raised[0]["alarm_id"])
     assert (alarm["rule_id"], alarm["raised_value"], alarm["raised_at"][11:16], alarm["active"],
-            alarm["last_value"], alarm["location"]["lon"]) == (rule.id, 155, "00:02", False, 89, 117)
+            alarm["last_value"], alarm["location"]["lon"]) == (rule.id, 155, "00:02", False, 89,
+                                                               117)
     assert [r.id for r in store.rules("a:pm25")] == [rule.id]
 
 

@@ -108,3 +108,55 @@ export function fetchBimStoreys(tilesetId) {
 export function fetchBimClasses(tilesetId) {
   return getJson(`/api/bim/${encodeURIComponent(tilesetId)}/classes`, null);
 }
+
+/** Merge-patch one feature's properties (OGC API Part 4): {ok, feature} or {ok: false, detail}. */
+export async function patchItem(collectionId, featureId, properties) {
+  const url = `/ogc/collections/${encodeURIComponent(collectionId)}/items/${encodeURIComponent(featureId)}`;
+  try {
+    const response = await fetch(url, { method: "PATCH", headers: { "Content-Type": "application/merge-patch+json", Accept: "application/geo+json", ...authHeaders() }, body: JSON.stringify({ properties }) });
+    const body = await response.json().catch(() => ({}));
+    return response.ok ? { ok: true, feature: body } : { ok: false, detail: body.detail || body.title || String(response.status) };
+  } catch (error) {
+    return { ok: false, detail: String(error) };
+  }
+}
+
+/** Features of a collection changed at or after `since` (their updated_at), lon/lat. */
+export function fetchItemsChangedSince(collectionId, since, limit = 1000) {
+  if (!since) return Promise.resolve({ type: "FeatureCollection", features: [] });
+  const query = new URLSearchParams({ filter: `updated_at >= TIMESTAMP('${since}')`, "filter-lang": "cql2-text", limit: String(limit), f: "json" });
+  return getJson(`/ogc/collections/${encodeURIComponent(collectionId)}/items?${query}`, { type: "FeatureCollection", features: [] });
+}
+
+// --- sign-in (server/auth_api.py, docs/security.md) ---------------------------------------
+
+let csrfToken = null;
+
+/** Header a write needs when the user is signed in with the session cookie (CSRF). */
+export function csrfHeaders() {
+  return csrfToken ? { "X-CSRF-Token": csrfToken } : {};
+}
+
+/** Who this browser is: {name, role, via, levels, actions}; anonymous when not signed in. */
+export async function fetchMe() {
+  const me = await getJson("/api/me", { name: "anonymous", via: "anonymous", levels: [], actions: [] });
+  csrfToken = me.csrf || null;
+  return me;
+}
+
+/** Sign in; resolves {ok, status, user}. The server sets the HttpOnly session cookie. */
+export async function signIn(username, password) {
+  const response = await fetch("/api/login", {
+    method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (response.ok) csrfToken = body.csrf;
+  return { ok: response.ok, status: response.status, user: body.user };
+}
+
+/** End the session. */
+export async function signOut() {
+  await fetch("/api/logout", { method: "POST", headers: csrfHeaders() });
+  csrfToken = null;
+}
