@@ -22,6 +22,11 @@ def app(tmp_path, monkeypatch):
                                             "t/0.glb": b"glTF-bytes-for-the-http-test"})
         services.catalog.add({"id": tid, "name": tid, "kind": "mesh", "classification": level,
                               "bounds": [117.1, 36.6, 117.2, 36.7], "height": [0, 10]})
+    # The secret also where '../' and '../../' from the tileset folder would reach it
+    # (tests/server/test_auth_hardening.py shows an unguarded join does read it).
+    live = services.store.tileset_dir("open")
+    for place in (live.parent, services.store.root, services.store.root.parent):
+        (place / "outside.txt").write_text("secret outside the store")
     return app
 
 
@@ -43,7 +48,8 @@ def test_anonymous_users_see_public_tilesets_only(app):
     assert client.get("/api/tilesets/closed").status_code == 404
     assert client.get("/tiles/closed/tileset.json").status_code == 404
     admin = {"Authorization": "Bearer admin-secret"}
-    assert {t["id"] for t in client.get("/api/tilesets", headers=admin).get_json()} == {"open", "closed"}
+    listed = client.get("/api/tilesets", headers=admin).get_json()
+    assert {t["id"] for t in listed} == {"open", "closed"}
     assert client.get("/tiles/closed/tileset.json", headers=admin).status_code == 200
 
 
