@@ -59,6 +59,7 @@ def import_buildings(services: Services, path: str | Path, *, crs: str | None = 
     batches = extrude_footprints(footprints, frame)
     name = name or path.stem
     tileset_id = tileset_id or services.catalog.new_id(name)
+    existed = services.catalog.get(tileset_id) is not None
     options = build_options(services, name=name, kind="buildings", compression=compression,
                             geoid_offset_m=frame.geoid_offset_m)
     summary = build_tileset(batches, services.store, tileset_id, options, progress=progress)
@@ -66,9 +67,15 @@ def import_buildings(services: Services, path: str | Path, *, crs: str | None = 
               "warnings": fs.warnings, "crs": fs.crs}
     entry = register_tileset(services, summary, classification=classification,
                              source=str(path), extra={"buildings": report})
-    layer = services.layers.put_layer(fs.frame, LayerInfo(
-        id=layer_id or layer_id_from(path), title=name, kind="buildings",
-        classification=classification, source=path.name, warnings=fs.warnings))
+    try:
+        layer = services.layers.put_layer(fs.frame, LayerInfo(
+            id=layer_id or layer_id_from(path), title=name, kind="buildings",
+            classification=classification, source=path.name, warnings=fs.warnings))
+    except Exception:
+        if not existed:  # a new tileset without its layer is half an import: take it back
+            services.catalog.delete(tileset_id)
+            services.store.delete(tileset_id)
+        raise
     return entry["summary"] | report | {"id": tileset_id, "layer": layer.id,
                                         "classification": classification}
 
