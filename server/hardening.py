@@ -16,12 +16,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import json
 import re
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, request
 
 from server.auth import current_principal
+from server.config import PROJECT_ROOT
 from server.errors import problem
 from server.sessions import COOKIE, CSRF_HEADER
 
@@ -100,7 +102,11 @@ def content_security_policy(index_html: str, imagery_url: str = "") -> str:
         parts = urlsplit(imagery_url.replace("{", "").replace("}", ""))
         if parts.scheme and parts.netloc:
             extra = f" {parts.scheme}://{parts.netloc}"
-    scripts = " ".join(["'self'", "'wasm-unsafe-eval'", *inline_script_hashes(index_html)])
+    # CesiumJS's combined build needs 'unsafe-eval' (its widgets' Knockout bindings compile
+    # with new Function), blob: and 'wasm-unsafe-eval' (workers and their WebAssembly);
+    # inline scripts only by hash, and nothing from any other origin.
+    scripts = " ".join(["'self'", "blob:", "'unsafe-eval'", "'wasm-unsafe-eval'",
+                        *inline_script_hashes(index_html)])
     return "; ".join([
         "default-src 'self'",
         f"script-src {scripts}",
@@ -133,6 +139,36 @@ def _headers(csp: str):
     return add
 
 
+def _scrub_text(text: str, paths: list[str]) -> str:
+    text = text.split("\nTraceback (most recent call last)")[0]
+    for path, label in zip(paths, ("<data>", "<app>")):
+        text = text.replace(path, label)
+    return text
+
+
+def _scrub(value, paths: list[str]):
+    if isinstance(value, str):
+        return _scrub_text(value, paths)
+    if isinstance(value, list):
+        return [_scrub(v, paths) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v, paths) for k, v in value.items()}
+    return value
+
+
+def _no_paths(paths: list[str]):
+    """After each error or job answer: no server paths, no stack traces in the body."""
+    def scrub(response):
+        scrubbed = response.status_code >= 400 or request.path.startswith("/api/jobs")
+        if not scrubbed or not response.is_json or response.direct_passthrough:
+            return response
+        body = response.get_json(silent=True)
+        if body is not None:
+            response.set_data(json.dumps(_scrub(body, paths), ensure_ascii=False))
+        return response
+    return scrub
+
+
 def _install_rate_limits(app: Flask, auth_cfg: dict) -> None:
     from flask_limiter import Limiter
     from flask_limiter.util import get_remote_address
@@ -160,6 +196,8 @@ def install(app: Flask) -> None:
     app.extensions["cimtwin.failures"] = FailureLimiter(config["auth"]["failed_auth_limit"])
     _install_rate_limits(app, config["auth"])
     app.before_request(_check_request)
+    paths = [str(app.extensions["cimtwin"].data_dir), str(PROJECT_ROOT)]
+    app.after_request(_no_paths(paths))
     index = VIEWER_DIR / "index.html"
     html = index.read_text(encoding="utf-8") if index.is_file() else ""
     app.after_request(_headers(content_security_policy(html, config["viewer"]["imagery_url"])))
@@ -193,3 +231,37 @@ def check_serve_tokens(host: str, env: dict) -> str | None:
             f"{'is a well-known demo token' if demo else 'is shorter than 24 characters'}; "
             "set a long random token (e.g. `openssl rand -hex 32`) or unset it and use "
             "user accounts (`cimtwin users add`)")
+
+
+class ArchiveRefused(Exception):
+    """An uploaded archive refused before it is opened (too big unpacked, too many files)."""
+    status = 400
+
+
+def check_archive(path, limits: dict) -> None:
+    """Refuse a zip bomb before any reader unpacks it: the members' declared sizes
+    (Python's zipfile stops at them, and checks the CRC) against ``[limits]``."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile:
+        raise ArchiveRefused(f"'{path.name}' is not a readable zip archive") from None
+    if len(members) > limits["max_zip_members"]:
+        raise ArchiveRefused(f"'{path.name}' holds {len(members)} files, more than "
+                             f"limits.max_zip_members = {limits['max_zip_members']}")
+    total = sum(m.file_size for m in members)
+    if total > limits["max_unzipped_mib"] * MIB:
+        raise ArchiveRefused(f"'{path.name}' unpacks to {total // MIB} MiB, more than "
+                             f"limits.max_unzipped_mib = {limits['max_unzipped_mib']}; "
+                             "import it from a server path with the CLI")
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > MIB and ratio > limits["max_zip_ratio"]:
+            raise ArchiveRefused(f"'{member.filename}' in '{path.name}' is compressed "
+                                 f"{ratio:.0f}:1 (limit {limits['max_zip_ratio']}:1): "
+                                 "refused as a zip bomb")
+        name = member.filename.replace("\\", "/")
+        if name.startswith("/") or ".." in name.split("/"):
+            raise ArchiveRefused(f"'{member.filename}' in '{path.name}' points outside "
+                                 "the archive")

@@ -7,12 +7,14 @@ import { setLanguage, getLanguage, onLanguageChange, t, translatePage, pickLangu
 import { createViewer, homeOf, flyHome, lookDownAt, windowPositionOf } from "./scene.js";
 import { createStats, loadTilesets, setTilesetVisible, allTilesetsLoaded } from "./tilesets.js";
 import { loadLayer, relabelLayer, showProjectsAsOf, STAGE_COLOURS } from "./layers.js";
-import { SensorLayer, historyFrom } from "./metrics.js";
+import { SensorLayer, historyFrom, styleBuildings } from "./metrics.js";
 import { createBimState, applyBimState, collectBimIndex, namesFrom, GLOBAL_ID_PROPERTY } from "./bim.js";
 import { pickAt as pickScene, enrichBimDescription } from "./picking.js";
 import { Inspector } from "./inspector.js";
 import { renderToggles, renderLegend, renderAlarms, BimPanel } from "./panel.js";
 import { initProjects, renderStageFilter, setProjectsAsOf, showProjectCard, refreshProjects, setProjectPolling } from "./projects.js";
+import { initLogin } from "./login.js";
+import { mountTools } from "./tools/toolbar.js";
 
 const Cesium = window.Cesium;
 const app = { errors: [], layers: new Map(), bim: new Map(), metricsOk: false };
@@ -81,12 +83,26 @@ async function loadSensors(collection) {
   app.layers.set(collection.id, { source: sensors.source, count: sensors.entities.size, kind: "sensors", title: collection.title });
   sensors.onObservation((o) => refreshInspectedSensor(o));
   sensors.onObservation(() => refreshAlarms());
+  sensors.onObservation(() => scheduleBuildingStyle());
+  await sensors.loadRegistry();
   await sensors.loadLatest();
+  scheduleBuildingStyle();
   sensors.subscribe((ok) => {
+    scheduleBuildingStyle();
     app.metricsOk = ok;
     if (!ok) setStatus("status.streamLost");
     else if (app.readyStatus) setStatus(...app.readyStatus);
   });
+}
+
+/** Colour the buildings tileset by its sensors' energy use, at most every 2 s. */
+function scheduleBuildingStyle() {
+  if (app.buildingStyleTimer) return;
+  app.buildingStyleTimer = setTimeout(() => {
+    app.buildingStyleTimer = null;
+    const entry = (app.entries || []).find((e) => e.kind === "buildings" && app.tilesets.has(e.id));
+    app.buildingStyle = styleBuildings(entry && app.tilesets.get(entry.id), app.sensors, document.getElementById("metricLegend"));
+  }, 2000);
 }
 
 /** Redraw the alarm list (operators: what is wrong now, click to go there). */
@@ -231,7 +247,8 @@ function wireUi() {
     if (app.sensors) refreshAlarms();
   });
   const handler = new Cesium.ScreenSpaceEventHandler(app.viewer.scene.canvas);
-  handler.setInputAction((event) => select(event.position.x, event.position.y), Cesium.ScreenSpaceEventType.LEFT_CLICK);
+  // While an analysis tool is active, it takes the clicks (tools/toolbar.js).
+  handler.setInputAction((event) => (app.tools && app.tools.handleClick(event.position) ? null : select(event.position.x, event.position.y)), Cesium.ScreenSpaceEventType.LEFT_CLICK);
 }
 
 /** Resolve once the globe and every visible tileset have the tiles this view needs and
@@ -258,6 +275,9 @@ function exposeTestHook() {
     get lastMetric() { return app.sensors ? app.sensors.lastObservation : null; },
     get metricsReceived() { return app.sensors ? app.sensors.received : 0; },
     get metricsConnected() { return app.metricsOk; },
+    get buildingStyle() { return app.buildingStyle || null; },
+    sensorColour: (id) => (app.sensors ? app.sensors.colourOf(id) : null),
+    get tools() { return app.tools; },
     allTilesLoaded: () => allTilesetsLoaded(app.tilesets, app.stats),
     waitForTiles,
     pickAt: (x, y) => select(x, y),
@@ -276,6 +296,7 @@ function exposeTestHook() {
 async function main() {
   exposeTestHook();
   adoptTokenFromUrl();
+  app.user = await initLogin();  // sign-in button and dialog (login.js)
   const config = await fetchConfig();
   setLanguage(config.language === "en" ? "en" : "zh");
   app.viewer = createViewer("cesiumContainer", config);
@@ -285,6 +306,7 @@ async function main() {
   flyHome(app.viewer, app.home, 0);
   createBimPanel();
   wireUi();
+  app.tools = mountTools(app, config);
   await loadModels();
   await Promise.all([loadGisLayers(), loadBimIndexes()]);
   app.readyStatus = [app.tilesets.size ? "status.ready" : "status.noTilesets", { tilesets: app.tilesets.size, layers: app.layers.size }];
