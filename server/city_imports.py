@@ -11,14 +11,20 @@ import math
 from pathlib import Path
 from typing import Any
 
-from server.imports import Progress, build_options, register_tileset
+from server.placement import Placement
 from server.services import Services
+from server.tileset_imports import Progress, build_options, register_tileset
 from tiles.model import GeoFrame
 
 
-def _frame(services: Services, crs: str, origin: tuple[float, float, float]) -> GeoFrame:
-    """Heights orthometric when a geoid offset is configured, else used as ellipsoidal."""
-    n = float(services.config["tiles"]["geoid_offset_m"] or 0.0)
+def _geoid(services: Services, given: float | None) -> float:
+    return float(services.config["tiles"]["geoid_offset_m"] or 0.0) if given is None else given
+
+
+def _frame(services: Services, crs: str, origin: tuple[float, float, float],
+           geoid_offset_m: float | None) -> GeoFrame:
+    """Heights orthometric when a geoid offset is given or configured, else ellipsoidal."""
+    n = _geoid(services, geoid_offset_m)
     return GeoFrame(crs=crs, origin=origin, vertical="orthometric" if n else "ellipsoidal",
                     geoid_offset_m=n)
 
@@ -40,8 +46,10 @@ def import_buildings(services: Services, path: str | Path, *, crs: str | None = 
                      base_height: float = 0.0, name: str | None = None,
                      tileset_id: str | None = None, layer_id: str | None = None,
                      classification: str = "internal", compression: str | None = None,
-                     progress: Progress = None) -> dict:
+                     geoid_offset_m: float | None = None, progress: Progress = None,
+                     placement: Placement | None = None) -> dict:
     """Footprints (GeoJSON/Shapefile/GeoPackage/...) -> white-model tileset + footprint layer."""
+    placement = placement or Placement()
     from layers import LayerInfo
     from layers.footprints import read_footprints
     from layers.importer import layer_id_from
@@ -55,8 +63,8 @@ def import_buildings(services: Services, path: str | Path, *, crs: str | None = 
     records = fs.frame[columns].to_dict("records")
     footprints = [Footprint(poly, base, top, {k: _plain(v) for k, v in rec.items()}, group="")
                   for poly, base, top, rec in zip(fs.polygons, fs.base, fs.top, records)]
-    frame = _frame(services, fs.crs, (fs.origin[0], fs.origin[1], 0.0))
-    batches = extrude_footprints(footprints, frame)
+    frame = _frame(services, fs.crs, (fs.origin[0], fs.origin[1], 0.0), geoid_offset_m)
+    batches = placement.batches(extrude_footprints(footprints, frame))
     name = name or path.stem
     tileset_id = tileset_id or services.catalog.new_id(name)
     existed = services.catalog.get(tileset_id) is not None
@@ -77,20 +85,23 @@ def import_buildings(services: Services, path: str | Path, *, crs: str | None = 
             services.store.delete(tileset_id)
         raise
     return entry["summary"] | report | {"id": tileset_id, "layer": layer.id,
-                                        "classification": classification}
+                                        "classification": classification,
+                                        "warnings": fs.warnings + placement.warnings}
 
 
 def import_citymodel(services: Services, path: str | Path, *, crs: str | None = None,
                      name: str | None = None, tileset_id: str | None = None,
                      classification: str = "internal", compression: str | None = None,
-                     progress: Progress = None) -> dict:
+                     geoid_offset_m: float | None = None, progress: Progress = None,
+                     placement: Placement | None = None) -> dict:
     """CityJSON/CityGML buildings -> a tileset, one feature per Building/BuildingPart."""
+    placement = placement or Placement()
     import time
 
     from tiles.pipeline import build_tileset
     from tiles.readers.citymodel import read_citymodel
     path = Path(path)
-    offset = float(services.config["tiles"]["geoid_offset_m"] or 0.0)
+    offset = _geoid(services, geoid_offset_m)
     started = time.perf_counter()
     model = read_citymodel(path, crs, geoid_offset_m=offset)
     read_s = time.perf_counter() - started
@@ -98,10 +109,10 @@ def import_citymodel(services: Services, path: str | Path, *, crs: str | None = 
     tileset_id = tileset_id or services.catalog.new_id(name)
     options = build_options(services, name=name, kind="buildings", compression=compression,
                             geoid_offset_m=model.frame.geoid_offset_m)
-    summary = build_tileset(model.batches(), services.store, tileset_id, options,
-                            progress=progress)
+    summary = build_tileset(placement.batches(model.batches()), services.store, tileset_id,
+                            options, progress=progress)
     report = {**model.stats, "crs": model.crs, "frame_crs": model.frame.crs,
-              "warnings": model.warnings, "read_seconds": round(read_s, 3)}
+              "warnings": model.warnings + placement.warnings, "read_seconds": round(read_s, 3)}
     entry = register_tileset(services, summary, classification=classification,
                              source=str(path), extra={"citymodel": report})
     return entry["summary"] | report | {"id": tileset_id, "classification": classification}

@@ -13,7 +13,6 @@ from server.analysis_cli import add_check_commands
 from server.config import ConfigError, load_config
 from server.demo.simulator import simulate_http, start_simulator_thread
 from server.imports import ImportOptionError, Option, get_kind, kinds, pairs, run_import
-from server.city_cli import add_city_import_commands
 from server.metrics_cli import add_commands as add_metrics_commands
 from server.services import Services, open_services
 from tiles.check import check_tileset
@@ -50,7 +49,8 @@ def _print_summary(result: dict, as_json: bool, title: str) -> None:
         return
     print(f"{title}: {result.get('id')}")
     for key in ("name", "kind", "classification", "triangles", "tiles", "features",
-                "elements", "count", "bounds", "georef_source", "seconds"):
+                "elements", "count", "bounds", "georef_source", "seconds",
+                "crs", "buildings", "height_sources", "objects", "lods", "surfaces", "layer"):
         if result.get(key) is not None:
             print(f"  {key:15} {result[key]}")
     for warning in result.get("warnings") or []:
@@ -198,8 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.set_defaults(func=cmd_tilesets_delete)
 
-    imp = add_import_commands(sub)
-    add_city_import_commands(imp)  # import buildings / citymodel (server/city_cli.py)
+    add_import_commands(sub)
 
     p = sub.add_parser("simulate", help="post simulated demo sensor readings to a server")
     p.add_argument("--url", default="http://127.0.0.1:8000")
