@@ -53,7 +53,7 @@ def import_buildings(services: Services, path: str | Path, *, crs: str | None = 
     from layers import LayerInfo
     from layers.footprints import read_footprints
     from layers.importer import layer_id_from
-    from server.demo.extrude import Footprint, extrude_footprints
+    from server.white_models import white_model_batches
     from tiles.pipeline import build_tileset
     path = Path(path)
     fs = read_footprints(path, crs=crs, height_field=height_field, floors_field=floors_field,
@@ -61,17 +61,17 @@ def import_buildings(services: Services, path: str | Path, *, crs: str | None = 
                          base_height=base_height)
     columns = [c for c in fs.frame.columns if c != fs.frame.geometry.name]
     records = fs.frame[columns].to_dict("records")
-    footprints = [Footprint(poly, base, top, {k: _plain(v) for k, v in rec.items()}, group="")
-                  for poly, base, top, rec in zip(fs.polygons, fs.base, fs.top, records)]
+    properties = [{k: _plain(v) for k, v in rec.items()} for rec in records]
     frame = _frame(services, fs.crs, (fs.origin[0], fs.origin[1], 0.0), geoid_offset_m)
-    batches = placement.batches(extrude_footprints(footprints, frame))
+    batches = placement.batches(white_model_batches(fs.polygons, fs.base, fs.top, properties,
+                                                    frame))
     name = name or path.stem
     tileset_id = tileset_id or services.catalog.new_id(name)
     existed = services.catalog.get(tileset_id) is not None
     options = build_options(services, name=name, kind="buildings", compression=compression,
                             geoid_offset_m=frame.geoid_offset_m)
     summary = build_tileset(batches, services.store, tileset_id, options, progress=progress)
-    report = {"buildings": len(footprints), "height_sources": fs.sources,
+    report = {"buildings": len(properties), "height_sources": fs.sources,
               "warnings": fs.warnings, "crs": fs.crs}
     entry = register_tileset(services, summary, classification=classification,
                              source=str(path), extra={"buildings": report})
