@@ -115,7 +115,7 @@ def floor_area():
 def storeys():
     """?tileset=ID: each storey's lowest and highest point (the viewer's storey cut)."""
     from bim_import import ElementIndex
-    from server.bim_api import element_index_path
+    from server.bim_imports import element_index_path
     entry = _visible_bim(request.args.get("tileset"))
     index = ElementIndex(element_index_path(current_services(), entry["id"]))
     return jsonify({"tileset": entry["id"],

@@ -2,8 +2,10 @@
 CityJSON/CityGML buildings -> a tileset with one feature per Building/BuildingPart.
 
 Each function is what one ``cimtwin import buildings|citymodel`` command does, minus
-argument parsing. The tileset is built (and published atomically by the engine) before
-the footprint layer is stored, so a failed import leaves both as they were.
+argument parsing (their options are declared in the registry, :mod:`server.imports`;
+geometry goes through its placement check). The tileset is built (and published
+atomically by the engine) before the footprint layer is stored; a new tileset whose layer
+cannot be stored is taken back.
 """
 from __future__ import annotations
 
@@ -13,18 +15,14 @@ from typing import Any
 
 from server.placement import Placement
 from server.services import Services
-from server.tileset_imports import Progress, build_options, register_tileset
+from server.tileset_imports import Progress, build_options, geoid_offset, register_tileset
 from tiles.model import GeoFrame
-
-
-def _geoid(services: Services, given: float | None) -> float:
-    return float(services.config["tiles"]["geoid_offset_m"] or 0.0) if given is None else given
 
 
 def _frame(services: Services, crs: str, origin: tuple[float, float, float],
            geoid_offset_m: float | None) -> GeoFrame:
     """Heights orthometric when a geoid offset is given or configured, else ellipsoidal."""
-    n = _geoid(services, geoid_offset_m)
+    n = geoid_offset(services, geoid_offset_m)
     return GeoFrame(crs=crs, origin=origin, vertical="orthometric" if n else "ellipsoidal",
                     geoid_offset_m=n)
 
@@ -101,7 +99,7 @@ def import_citymodel(services: Services, path: str | Path, *, crs: str | None = 
     from tiles.pipeline import build_tileset
     from tiles.readers.citymodel import read_citymodel
     path = Path(path)
-    offset = _geoid(services, geoid_offset_m)
+    offset = geoid_offset(services, geoid_offset_m)
     started = time.perf_counter()
     model = read_citymodel(path, crs, geoid_offset_m=offset)
     read_s = time.perf_counter() - started

@@ -48,9 +48,9 @@ def _print_summary(result: dict, as_json: bool, title: str) -> None:
         print(json.dumps(result, ensure_ascii=False, default=str))
         return
     print(f"{title}: {result.get('id')}")
-    for key in ("name", "kind", "classification", "triangles", "tiles", "features",
-                "elements", "count", "bounds", "georef_source", "seconds",
-                "crs", "buildings", "height_sources", "objects", "lods", "surfaces", "layer"):
+    for key in ("name", "kind", "classification", "crs", "buildings", "height_sources",
+                "objects", "lods", "surfaces", "layer", "triangles", "tiles", "features",
+                "elements", "count", "bounds", "georef_source", "seconds"):
         if result.get(key) is not None:
             print(f"  {key:15} {result[key]}")
     for warning in result.get("warnings") or []:
@@ -166,7 +166,6 @@ def add_import_commands(sub):
             add_option(p, option)
         p.add_argument("--json", action="store_true", help="print one JSON object")
         p.set_defaults(func=cmd_import, import_kind=kind.name)
-    return imp
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,7 +32,7 @@ def domain_errors() -> tuple[type[Exception], ...]:
     from server.catalog import CatalogError
     from server.config import ConfigError
     from server.imports import ImportOptionError
-    from server.hardening import ArchiveRefused
+    from server.archives import ArchiveRefused
     from server.metrics.errors import MetricError
     from server.users import AccountError
     from tiles.errors import TilesError

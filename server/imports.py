@@ -285,32 +285,28 @@ def _builtin_kinds() -> Iterable[ImportKind]:
          Option("description", help="a description shown with the layer")),
         "server.layer_imports:import_layer_file",
         help="a GIS layer (GeoJSON, Shapefile, GeoPackage, CSV)", title="imported layer")
-    yield from _city_kinds()
 
-
-def _city_kinds() -> Iterable[ImportKind]:
-    """buildings (footprints -> white models) and citymodel (CityJSON/CityGML): layers issue."""
     yield ImportKind(
-        "buildings", Inputs(suffixes=(".geojson", ".json", ".gpkg", ".zip", ".shp", ".csv")),
+        "buildings", Inputs(suffixes=(".geojson", ".json", ".gpkg", ".zip", ".shp")),
         (*COMMON, with_help(CRS, "source CRS when the file has none (e.g. EPSG:4548)"),
          Option("layer_id", help="id of the footprint layer (default: from the file name)"),
-         Option("height_field", metavar="FIELD", help="column with the height in metres "
-                "(default: height_m, height, measuredHeight, 建筑高度 ... if present)"),
-         Option("floors_field", metavar="FIELD", help="column with the number of floors "
-                "(default: floors, levels, building:levels, 层数 ... if present)"),
+         Option("height_field", help="column with the height in metres "
+                                     "(default: height_m, height, ... if present)"),
+         Option("floors_field", help="column with the number of floors (default: floors, "
+                                     "levels, building:levels, 层数 ... if present)"),
          Option("storey_height", type=float, default=3.0, metavar="M",
                 help="metres per floor with --floors-field (default 3.0)"),
          Option("default_height", type=float, metavar="M",
-                help="height for buildings with neither (a warning counts them)"),
+                help="height in metres for buildings with neither (a warning counts them)"),
          Option("base_height", type=float, default=0.0, metavar="M",
-                help="ground height where a footprint has no Z (default 0)")),
+                help="ground height in metres where a footprint has no Z (default 0)")),
         "server.city_imports:import_buildings",
         help="building footprints -> white models (LoD1, flat roofs) as 3D Tiles, plus the "
              "footprint layer", title="imported white models")
     yield ImportKind(
-        "citymodel", Inputs(suffixes=(".json", ".gml", ".xml")),
-        (*COMMON, with_help(CRS, "CRS when the file declares none (e.g. EPSG:4548 or "
-                                 "EPSG:4548+5773)")),
+        "citymodel", Inputs(suffixes=(".json", ".cityjson", ".jsonl", ".gml", ".xml", ".citygml")),
+        (*COMMON, with_help(CRS, "CRS when the file declares none "
+                                 "(e.g. EPSG:4548 or EPSG:4548+5773)")),
         "server.city_imports:import_citymodel",
         help="CityJSON 1.1/2.0 or CityGML 1.0/2.0 buildings (LoD1/LoD2) -> 3D Tiles, one "
              "feature per Building/BuildingPart", title="imported city model")

@@ -22,7 +22,7 @@ from server.auth import refusal, require
 from server.errors import domain_errors, problem
 from server.imports import ImportKind, kinds, pairs, run_import
 from server.jobs import JobQueue
-from server.hardening import check_archive
+from server.archives import check_archive
 from server.services import current_services
 
 bp = Blueprint("jobs_api", __name__)

@@ -52,16 +52,10 @@ def imported_names(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
             for alias in node.names:  # `from pkg import submodule` depends on the submodule
                 sub = f"{base}.{alias.name}"
                 found.add(sub if sub in modules else base)
-    return {n if n in modules else _project_prefix(n, modules) or n.split(".")[0]
+    # A project module that does not exist stays as named (not its package: that would
+    # invent an edge); third-party imports count by their top-level name.
+    return {n if n in modules or n.split(".")[0] in PACKAGES else n.split(".")[0]
             for n in found}
-
-
-def _project_prefix(name: str, modules: dict[str, Path]) -> str | None:
-    parts = name.split(".")
-    for end in range(len(parts), 0, -1):
-        if ".".join(parts[:end]) in modules:
-            return ".".join(parts[:end])
-    return None
 
 
 def import_graph() -> dict[str, set[str]]:
