@@ -134,3 +134,27 @@ def test_backup_inside_the_data_dir_is_refused(source):
     data_dir = source.extensions["cimtwin"].data_dir
     done = cli(data_dir, "backup", str(data_dir / "backups"))
     assert done.returncode == 1 and "inside the data dir" in done.stderr
+
+
+def test_a_postgis_layer_store_is_dumped_and_the_dump_restores(tmp_path, postgres_url):
+    """layers.url = postgresql://...: `backup` runs pg_dump -Fc; the dump lists the layer."""
+    import shutil as sh
+    import_app = create_app({"data": {"dir": str(tmp_path / "data")},
+                             "layers": {"url": postgres_url}})
+    services = import_app.extensions["cimtwin"]
+    geojson = tmp_path / "f.geojson"
+    geojson.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [117.13, 36.66]},
+         "properties": {"name": "医院"}}]}))
+    import_layer(services.layers, geojson, layer_id="hospitals", classification="public")
+    from server.backup import backup, restore
+    result = backup(services, tmp_path / "b")
+    manifest = json.loads((tmp_path / "b" / "snapshots" / result["snapshot"] /
+                           "manifest.json").read_text())
+    assert list(manifest["postgresql"]) == ["layers.pgdump"]
+    done = restore(tmp_path / "b", tmp_path / "restored")
+    dump = tmp_path / "restored" / "postgresql" / "layers.pgdump"
+    assert done["postgresql_dumps"] == ["layers.pgdump"] and dump.is_file()
+    listing = subprocess.run([sh.which("pg_restore"), "-l", str(dump)], capture_output=True,
+                             text=True, check=True).stdout
+    assert "hospitals" in listing
