@@ -12,6 +12,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "planner password 1"
 
 
+def click(page, selector: str) -> None:
+    """A real mouse click without waiting for two equal animation frames: with software
+    WebGL drawing the district, frames come seconds apart (Playwright's 'stable' check)."""
+    page.locator(selector).click(force=True)
+
+
 @pytest.fixture(scope="module")
 def planner(demo_data_dir):
     from server.config import load_config
@@ -32,10 +38,10 @@ def test_sign_in_shows_internal_models_and_sign_out_hides_them(browser, server_u
     assert internal, "the demo has internal tilesets"
     assert set(page.evaluate("[...cimtwin.tilesets.keys()]")) == public
 
-    page.click("#loginButton")
+    click(page, "#loginButton")
     page.fill("#loginUser", planner)
     page.fill("#loginPassword", "not the password")
-    page.click("#loginSubmit")
+    click(page, "#loginSubmit")
     page.wait_for_selector("#loginError:not([hidden])")
     assert "密码错误" in page.inner_text("#loginError")
     # the refused sign-in is the one expected 401 in the console
@@ -43,7 +49,7 @@ def test_sign_in_shows_internal_models_and_sign_out_hides_them(browser, server_u
 
     page.fill("#loginPassword", PASSWORD)
     with page.expect_navigation():
-        page.click("#loginSubmit")
+        click(page, "#loginSubmit")
     page.wait_for_function("window.cimtwin && window.cimtwin.ready", timeout=180_000)
     wait_for_initial_tiles(page)
     assert set(page.evaluate("[...cimtwin.tilesets.keys()]")) == public | internal
@@ -53,7 +59,7 @@ def test_sign_in_shows_internal_models_and_sign_out_hides_them(browser, server_u
     assert page.evaluate("document.cookie").find("cimtwin_session") == -1
 
     with page.expect_navigation():
-        page.click("#loginButton")
+        click(page, "#loginButton")
     page.wait_for_function("window.cimtwin && window.cimtwin.ready", timeout=180_000)
     assert set(page.evaluate("[...cimtwin.tilesets.keys()]")) == public
     assert_clean(watch)
