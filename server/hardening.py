@@ -18,6 +18,7 @@ import hashlib
 import ipaddress
 import json
 import re
+import time
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, request
@@ -41,11 +42,19 @@ class FailureLimiter:
         from limits.strategies import MovingWindowRateLimiter
         self.item = parse(rate)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.window_s = self.item.get_expiry()
+        self.last_failure: dict[str, float] = {}  # so clean addresses cost one dict lookup
 
     def blocked(self, address: str) -> bool:
+        last = self.last_failure.get(address)
+        if last is None or time.monotonic() - last > self.window_s:
+            return False
         return not self.limiter.test(self.item, "fail", address)
 
     def fail(self, address: str) -> None:
+        if len(self.last_failure) > 100_000:
+            self.last_failure.clear()
+        self.last_failure[address] = time.monotonic()
         self.limiter.hit(self.item, "fail", address)
 
 
@@ -124,13 +133,16 @@ def content_security_policy(index_html: str, imagery_url: str = "") -> str:
 
 
 def _headers(csp: str):
+    page_headers = (("Content-Security-Policy", csp), ("X-Frame-Options", "SAMEORIGIN"),
+                    ("Cross-Origin-Opener-Policy", "same-origin"))
+
     def add(response):
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", csp)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        headers.setdefault("Referrer-Policy", "no-referrer")  # share links stay private
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "no-referrer"  # share links stay private
+        if response.mimetype == "text/html":  # the policies that govern a page
+            for name, value in page_headers:
+                headers.setdefault(name, value)
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if g.get("cimtwin_clear_cookie"):
@@ -173,10 +185,10 @@ def _install_rate_limits(app: Flask, auth_cfg: dict) -> None:
     from flask_limiter import Limiter
     from flask_limiter.util import get_remote_address
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
-                      default_limits=[auth_cfg["write_rate"]],
-                      default_limits_exempt_when=lambda: request.method in SAFE_METHODS,
-                      headers_enabled=True)
+                      default_limits=[auth_cfg["write_rate"]], headers_enabled=True)
     app.extensions["cimtwin.limiter"] = limiter
+    # reads are never rate limited here: exempt them before any limit is resolved
+    limiter.request_filter(lambda: request.method in SAFE_METHODS)
 
     @app.errorhandler(429)
     def rate_limited(exc):

@@ -95,15 +95,17 @@ def test_backup_restore_round_trip_serves_the_same_data(source, tmp_path):
 def test_a_second_backup_copies_only_the_new_tileset(source, tmp_path):
     services = source.extensions["cimtwin"]
     first = json.loads(cli(services.data_dir, "backup", str(tmp_path / "b"), "--json").stdout)
-    assert first["copied_files"] == first["tile_files"]
+    assert first["copied_tile_files"] == first["tile_files"]
     import_mesh(services, grid_obj(tmp_path / "tower.obj", 6, 80.0), crs="EPSG:4548",
                 origin="500100,4060100,0", tileset_id="tower", classification="public")
     new_files = list(services.store.list("tower"))
     second = json.loads(cli(services.data_dir, "backup", str(tmp_path / "b"), "--json").stdout)
     assert second["tile_files"] == first["tile_files"] + len(new_files)
-    assert second["copied_files"] == len(new_files)
+    assert second["copied_tile_files"] == len(new_files)
     new_bytes = sum(len(services.store.get("tower", p)) for p in new_files)
-    assert second["copied_bytes"] == new_bytes
+    assert second["copied_tile_bytes"] == new_bytes
+    # besides the new tiles only the databases that changed (the catalog, the audit log)
+    assert second["copied_files"] - second["copied_tile_files"] <= second["databases"]
 
 
 def test_verify_finds_a_damaged_tile_or_database(source, tmp_path):
@@ -112,15 +114,18 @@ def test_verify_finds_a_damaged_tile_or_database(source, tmp_path):
     assert cli(data_dir, "backup", str(backup)).returncode == 0
     ok = cli(data_dir, "backup", "verify", str(backup))
     assert ok.returncode == 0 and "backup OK" in ok.stdout
-    victim = next(p for p in (backup / "objects").rglob("*") if p.is_file())
-    victim.write_bytes(victim.read_bytes()[:-1] + b"!")
-    catalog = next((backup / "snapshots").glob("*/db/catalog.sqlite"))
-    with open(catalog, "r+b") as handle:
-        handle.seek(200)
-        handle.write(b"damage")
+    manifest = json.loads(next((backup / "snapshots").glob("*/manifest.json")).read_text())
+    tile = manifest["tilesets"]["site"]["files"]["tileset.json"]["sha256"]
+    catalog = manifest["databases"]["catalog.sqlite"]["sha256"]
+    for digest, damage in ((tile, b"!"), (catalog, b"damage")):
+        victim = backup / "objects" / digest[:2] / digest
+        data = bytearray(victim.read_bytes())
+        data[200:200 + len(damage)] = damage
+        victim.write_bytes(bytes(data))
     bad = cli(data_dir, "backup", "verify", str(backup))
     assert bad.returncode == 1
-    assert f"object {victim.name[:12]}" in bad.stdout and "catalog.sqlite" in bad.stdout
+    assert f"object {tile[:12]}" in bad.stdout and "site/tileset.json" in bad.stdout
+    assert f"object {catalog[:12]}" in bad.stdout and "catalog.sqlite" in bad.stdout
 
 
 def test_restore_refuses_a_folder_that_is_not_empty(source, tmp_path):
