@@ -10,7 +10,7 @@ APT_PACKAGES := python3-venv chromium openscenegraph fonts-noto-cjk proj-data gd
 # No token is exported here: sign in with a user account (docs/security.md). Break-glass
 # tokens, when wanted, come from the caller's environment, never from this file.
 
-.PHONY: all install venv npm system demo serve test test-fast bench clean
+.PHONY: all install venv npm system demo serve test test-fast lint bench clean
 
 all: install
 
@@ -52,14 +52,20 @@ demo: system install
 serve: install
 	$(CIMTWIN) serve
 
-test: system install
+test: system install lint
 	CI=$${CI:-} $(PY) -m pytest -q
+
+# pyflakes + line length (rules in pyproject.toml [tool.ruff]).
+lint: venv
+	$(PY) -m ruff check server tiles layers bim_import tests bench
 
 test-fast: install
 	$(PY) -m pytest -q -m "not browser and not slow"
 
+# Benchmarks (bench/README.md): their own packages, then every run; QUICK=1 for a smoke run.
 bench: install
-	$(PY) bench/run_all.py
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	$(PY) bench/run_all.py $(if $(QUICK),--quick)
 
 clean:
 	rm -rf var bench/out .pytest_cache

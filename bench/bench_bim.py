@@ -171,7 +171,8 @@ def report(path: Path, runs: dict, elements: int) -> list[str]:
             _, _, dist = pyproj.Geod(ellps="WGS84").inv(centre[0], centre[1], ours[0], ours[1])
             note += f"; root {dist / 1000:,.0f} km from the site"
         rows.append(f"| {path.name} ({size_mb:.1f} MB) | {tool} | {elements} | {secs:.2f} | "
-                    f"{elements / secs:.0f} | {speed_ratio(runs, tool) if tool != 'py3dtiles' else ''} | {peak:.0f} | "
+                    f"{elements / secs:.0f} | "
+                    f"{speed_ratio(runs, tool) if tool != 'py3dtiles' else ''} | {peak:.0f} | "
                     f"{note} |")
     return rows
 

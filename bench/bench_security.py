@@ -77,7 +77,7 @@ def grid_obj(path: Path, n: int) -> Path:
 def tile_data(work: Path) -> tuple[str, list[str], str]:
     """(data dir, tile URLs, session cookie) for the tile benchmark."""
     from server.app import create_app
-    from server.imports import import_mesh
+    from server.tileset_imports import import_mesh
     data = work / "tiles-data"
     app = create_app({"data": {"dir": str(data)}})
     services = app.extensions["cimtwin"]
@@ -149,7 +149,7 @@ def bench_backup(reps: int, work: Path) -> None:
     from server.backup import backup, restore, verify_backup
     from server.config import load_config
     from server.demo.build import build_demo
-    from server.imports import import_mesh
+    from server.tileset_imports import import_mesh
     from server.services import open_services
     data = work / "demo"
     services = open_services(load_config({"data": {"dir": str(data)}}))

@@ -123,7 +123,8 @@ class GeoPackageLayerStore(ItemEditing):
             except BaseException as exc:
                 db.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise LayerError(f"could not store layer {info.id!r} in {self.path}: {exc}") from exc
+                    raise LayerError(f"could not store layer {info.id!r} in {self.path}: "
+                                     f"{exc}") from exc
                 raise
         finally:
             db.execute("DETACH DATABASE staging")

@@ -33,6 +33,16 @@ def decode_shape(blob: bytes | None) -> Any:
     return shapely.from_wkb(blob[8 + envelope:])
 
 
+def wkb_of(blob: bytes | None) -> bytes | None:
+    """The WKB part of a GeoPackage blob (None for null/empty geometry)."""
+    if blob is None or len(blob) < 8 or blob[:2] != b"GP" or blob[3] & 0b10000:
+        return None
+    envelope = _ENVELOPE_BYTES.get((blob[3] >> 1) & 0b111)
+    if envelope is None:
+        raise LayerError("a stored geometry has an invalid GeoPackage header; re-import the layer")
+    return bytes(blob[8 + envelope:])
+
+
 def encode_shape(shape: Any, srs_id: int) -> bytes | None:
     """shapely geometry -> GeoPackage blob with an xy envelope (little-endian)."""
     import shapely

@@ -12,7 +12,8 @@ from typing import Any
 
 import shapely
 
-from layers.gpkg_geometry import decode_shape
+from layers import geojson
+from layers.gpkg_geometry import decode_shape, wkb_of
 from layers.model import LayerInfo, QueryResult
 from layers.query import Query, select_properties, where_clause
 from layers.sql_filter import FilterContext, sort_clause
@@ -55,8 +56,15 @@ def filter_context(ref: TableRef, layer_id: str) -> FilterContext:
         if op in ("S_DISJOINT", "S_CONTAINS"):
             return f"({test})", params
         west, south, east, north = geom.bounds
-        return (f'(t.fid IN (SELECT id FROM "{ref.rtree}" WHERE maxx >= ? AND minx <= ? '
-                f"AND maxy >= ? AND miny <= ?) AND {test})", [west, east, south, north, *params])
+        candidates = (f'(t.fid IN (SELECT id FROM "{ref.rtree}" WHERE maxx >= ? AND minx <= ? '
+                      f"AND maxy >= ? AND miny <= ?)")
+        box = [west, east, south, north]
+        if op == "S_INTERSECTS" and geom.equals(shapely.box(*geom.bounds)):
+            # envelopes inside the box intersect it: only the edge ones need a real test
+            inside = (f'SELECT id FROM "{ref.rtree}" WHERE minx >= ? AND maxx <= ? '
+                      "AND miny >= ? AND maxy <= ?")
+            return (f"{candidates} AND (t.fid IN ({inside}) OR {test}))", [*box, *box, *params])
+        return f"{candidates} AND {test})", [*box, *params]
     return FilterContext(ref.columns, "?", spatial, layer_id)
 
 
@@ -74,8 +82,17 @@ def run_query(db: sqlite3.Connection, ref: TableRef, info: LayerInfo,
     else:
         total = db.execute(f'SELECT count(*) FROM "{ref.table}" t WHERE {where}',
                            params).fetchone()[0]
-    features = [select_properties(_feature(ref, row[:-1]), query.properties) for row in rows]
+    features = [select_properties(f, query.properties) for f in _features(ref, rows)]
     return QueryResult(features, int(total))
+
+
+def _features(ref: TableRef, rows: list[tuple]) -> list[dict[str, Any]]:
+    """Rows (fid, blob, columns..., [count]) -> GeoJSON features, geometry decoded at once."""
+    shapes = geojson.geometries([wkb_of(row[1]) for row in rows])
+    width = 2 + len(ref.columns)
+    return [{"type": "Feature", "id": row[0], "geometry": shape,
+             "properties": dict(zip(ref.columns, row[2:width]))}
+            for row, shape in zip(rows, shapes)]
 
 
 def explain_query(db: sqlite3.Connection, ref: TableRef, info: LayerInfo, query: Query) -> str:
@@ -91,12 +108,6 @@ def _select(ref: TableRef) -> str:
     return ", ".join(["t.fid", f't."{ref.geometry}"'] + [f't."{c}"' for c in ref.columns])
 
 
-def _feature(ref: TableRef, row: tuple) -> dict[str, Any]:
-    properties = dict(zip(ref.columns, row[2:]))
-    return {"type": "Feature", "id": row[0], "geometry": decode_geometry(row[1]),
-            "properties": properties}
-
-
 def fetch_feature(db: sqlite3.Connection, ref: TableRef, info: LayerInfo,
                   feature_id: Any) -> dict[str, Any] | None:
     """One feature by its id, or None."""
@@ -106,4 +117,4 @@ def fetch_feature(db: sqlite3.Connection, ref: TableRef, info: LayerInfo,
         return None
     row = db.execute(f'SELECT {_select(ref)} FROM "{ref.table}" t WHERE t.fid = ?',
                      (fid,)).fetchone()
-    return _feature(ref, row) if row else None
+    return _features(ref, [row])[0] if row else None

@@ -100,7 +100,8 @@ def items(result: QueryResult, info: LayerInfo, base: str, params: dict[str, str
         links.append(_link(page(max(0, offset - limit)), "prev", GEOJSON, "previous page"))
     return {"type": "FeatureCollection", "features": result.features,
             "numberMatched": result.number_matched, "numberReturned": len(result.features),
-            "timeStamp": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "timeStamp": datetime.now(timezone.utc).isoformat(timespec="seconds")
+            .replace("+00:00", "Z"),
             "links": links}
 
 
@@ -214,7 +215,7 @@ def parse_filter(args: dict[str, str]) -> tuple | None:
     """filter= in CQL2 text (filter-lang must be cql2-text; filter-crs CRS84)."""
     from layers.cql2 import parse
     lang = args.get("filter-lang") or "cql2-text"
-    if lang != "cql2-text":
+    if lang not in ("cql2-text", "cql-text"):  # cql-text: the draft's name, sent by GDAL
         raise LayerError(f"filter-lang={lang!r} is not offered; use cql2-text")
     filter_crs = args.get("filter-crs")
     if filter_crs and parse_crs_arg(filter_crs, "filter-crs") != CRS84:
@@ -235,6 +236,10 @@ def queryables(info: LayerInfo, columns: tuple[str, ...], base: str) -> dict[str
     for name in columns:
         props[name] = json_type(info.schema.get(name, "string"))
         props[name]["title"] = name
+    for name, labels in vocabulary(info.kind).items():
+        if name in props:  # the viewer's icons and colours key on these codes
+            props[name]["enum"] = list(labels)
+            props[name]["x-labels-zh"] = labels
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"{base}/collections/{info.id}/queryables", "type": "object",
             "title": info.title, "properties": props, "additionalProperties": False}
@@ -245,3 +250,10 @@ def json_type(kind: str) -> dict[str, Any]:
     return {"integer": {"type": "integer"}, "number": {"type": "number"},
             "boolean": {"type": "boolean"}, "date": {"type": "string", "format": "date"},
             "datetime": {"type": "string", "format": "date-time"}}.get(kind, {"type": "string"})
+
+
+def vocabulary(kind: str) -> dict[str, dict[str, str]]:
+    """Controlled values of a layer kind (code -> Chinese label): stages, categories."""
+    from layers.vocab import CATEGORIES, STAGES
+    return {"projects": {"stage": dict(STAGES)},
+            "facilities": {"category": dict(CATEGORIES)}}.get(kind, {})

@@ -15,8 +15,9 @@ text-align:left;vertical-align:top}}</style></head><body><h1>{title}</h1>{body}<
 
 
 def _links(links: list[dict[str, Any]]) -> str:
-    items = "".join(f'<li><a href="{escape(link["href"])}">{escape(link.get("title") or link["rel"])}'
-                    f'</a> ({escape(link["rel"])}, {escape(link.get("type", ""))})</li>'
+    items = "".join(f'<li><a href="{escape(link["href"])}">'
+                    f'{escape(link.get("title") or link["rel"])}</a> '
+                    f'({escape(link["rel"])}, {escape(link.get("type", ""))})</li>'
                     for link in links)
     return f"<ul>{items}</ul>"
 

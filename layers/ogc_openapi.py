@@ -40,7 +40,7 @@ def _parameters() -> dict[str, Any]:
                            {"type": "string"}),
         "filter": _param("filter", "CQL2 text expression", {"type": "string"}),
         "filter-lang": _param("filter-lang", "filter language",
-                              {"type": "string", "enum": ["cql2-text"]}),
+                              {"type": "string", "enum": ["cql2-text", "cql-text"]}),
         "filter-crs": _param("filter-crs", "CRS of filter geometries",
                              {"type": "string", "enum": [CRS84]}),
         "sortby": _param("sortby", "+name or -name, comma-separated",

@@ -143,7 +143,7 @@ class PostGISLayerStore(ItemEditing):
         return FilterContext(columns, "%s", spatial, layer_id)
 
     def _select(self, columns: tuple[str, ...]) -> str:
-        return ", ".join(["t.fid", "ST_AsBinary(t.geom)"] + [f't."{c}"' for c in columns])
+        return ", ".join(["t.fid", "ST_AsGeoJSON(t.geom, 9)"] + [f't."{c}"' for c in columns])
 
     def query(self, layer_id: str, *, bbox: list[float] | None = None, limit: int = 100,
               offset: int = 0, filters: dict[str, str] | None = None,
@@ -273,11 +273,11 @@ class PostGISLayerStore(ItemEditing):
 
 
 def _feature(columns: tuple[str, ...], row: tuple) -> dict[str, Any]:
-    import shapely
-    from shapely.geometry import mapping
-    shape = None if row[1] is None else shapely.from_wkb(bytes(row[1]))
-    return {"type": "Feature", "id": row[0],
-            "geometry": None if shape is None or shape.is_empty else mapping(shape),
+    import orjson
+    geometry = None if row[1] is None else orjson.loads(row[1])
+    if geometry is not None and not geometry.get("coordinates", geometry.get("geometries")):
+        geometry = None  # an empty geometry
+    return {"type": "Feature", "id": row[0], "geometry": geometry,
             "properties": dict(zip(columns, row[2:]))}
 
 

@@ -24,10 +24,12 @@ __all__ = [
     "check_project",
     "find_project",
     "floor_area_check",
+    "gauss_kruger_zone",
     "height_check",
     "index_records",
     "model_geometry",
     "project_limits",
+    "storey_levels",
 ]
 
 #: Property names a project may carry its planning limits under (first found wins).
@@ -286,7 +288,7 @@ def _bim_for_project(services, project: dict, levels) -> dict | None:
 def check_project(services, project_id: str, *, levels=None) -> dict[str, Any]:
     """Every check of one project's BIM model against its planning limits (a JSON report)."""
     from bim_import import ElementIndex
-    from server.bim_api import element_index_path
+    from server.bim_imports import element_index_path
     project = find_project(services, project_id=project_id, levels=levels)
     if project is None:
         raise NotCheckable(f"no project '{project_id}' in any projects layer")
@@ -347,3 +349,22 @@ def gauss_kruger_zone(crs_text: str) -> dict[str, Any]:
             "false_northing": params.get("False northing", 0.0),
             "a": crs.ellipsoid.semi_major_metre,
             "inverse_flattening": crs.ellipsoid.inverse_flattening}
+
+
+def storey_levels(geometry: ElementGeometry, storeys: list[dict]) -> list[dict[str, Any]]:
+    """Each storey (index order, lowest first) with the lowest and highest point of its
+    elements: ``bottom_local_m``/``top_local_m`` in the tileset's root frame (z up, the
+    frame CesiumJS clipping planes use), ``bottom_m``/``top_m`` as elevations."""
+    members = _storey_members(geometry)
+    out = []
+    for storey in storeys:
+        indices = members.get(str(storey["name"]))
+        if not indices:
+            continue
+        mask = np.isin(geometry.element, indices)
+        z, h = geometry.enu[mask, 2], geometry.height[mask]
+        out.append({"name": storey["name"], "elevation": storey.get("elevation"),
+                    "bottom_local_m": round(float(z.min()), 3),
+                    "top_local_m": round(float(z.max()), 3),
+                    "bottom_m": round(float(h.min()), 3), "top_m": round(float(h.max()), 3)})
+    return out

@@ -98,7 +98,7 @@ def height_check():
 def floor_area():
     """?tileset=ID[&far=F&site_area_m2=A]: floor area against FAR x site area."""
     from bim_import import ElementIndex
-    from server.bim_api import element_index_path
+    from server.bim_imports import element_index_path
     entry = _visible_bim(request.args.get("tileset"))
     far, site = _number("far"), _number("site_area_m2")
     project, limits = _project_limits(entry)
@@ -109,6 +109,17 @@ def floor_area():
     result = analysis.floor_area_check(_geometry(entry), records, far=far, site_area_m2=site)
     return jsonify({"tileset": entry["id"], **result,
                     "project_id": project and project["properties"].get("project_id")})
+
+
+@bp.get("/api/analysis/storeys")
+def storeys():
+    """?tileset=ID: each storey's lowest and highest point (the viewer's storey cut)."""
+    from bim_import import ElementIndex
+    from server.bim_imports import element_index_path
+    entry = _visible_bim(request.args.get("tileset"))
+    index = ElementIndex(element_index_path(current_services(), entry["id"]))
+    return jsonify({"tileset": entry["id"],
+                    "storeys": analysis.storey_levels(_geometry(entry), index.storeys())})
 
 
 @bp.get("/api/analysis/projects/<project_id>")

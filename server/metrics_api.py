@@ -7,8 +7,10 @@ POST /api/metrics (ingest token) | GET /api/metrics/latest | GET /api/metrics/hi
 """
 from __future__ import annotations
 
+import sys
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -17,6 +19,7 @@ from server.auth import allowed_levels, require_token
 from server.metrics.errors import BatchTooLarge, MetricError
 from server.metrics.fanout import StreamFilter
 from server.metrics.observation import MAX_BATCH
+from server.metrics.runtime import THREADED_MAX_STREAMS
 from server.metrics.stream_token import issue, verify
 from server.sensors_api import bp as sensors_bp
 from server.services import current_services
@@ -141,6 +144,15 @@ def _last_id() -> int | None:
     return int(raw)
 
 
+def _threaded() -> bool:
+    """True under a thread-per-request server (waitress), where every open stream holds
+    a thread; False under greenlets (gunicorn -k gevent, which also says multithread)."""
+    if not request.environ.get("wsgi.multithread", False):
+        return False
+    monkey = sys.modules.get("gevent.monkey")
+    return not (monkey is not None and monkey.is_module_patched("threading"))
+
+
 @bp.get("/api/metrics/stream")
 def stream():
     """Server-Sent Events (docs/metrics.md): `observation`, `alarm` and `reset` events
@@ -150,8 +162,9 @@ def stream():
     services = current_services()
     token = request.args.get("token")
     levels = verify(token, time.time()) if token else allowed_levels()
-    keepalive = float(services.config["server"].get("sse_keepalive_s", 15))
-    live = services.metrics.open_stream(_filter(levels), _last_id())
+    keepalive = float(services.config["server"]["sse_keepalive_s"])
+    live = services.metrics.open_stream(_filter(levels), _last_id(),
+                                        THREADED_MAX_STREAMS if _threaded() else None)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return Response(_EventStream(live, keepalive), mimetype="text/event-stream",
                     headers=headers)
@@ -165,7 +178,7 @@ class _EventStream:
         self.live = live
         self._events = _events(live, keepalive)
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[bytes]:
         return self._events
 
     def close(self) -> None:
@@ -173,10 +186,10 @@ class _EventStream:
         self.live.close()
 
 
-def _events(live: Any, keepalive: float) -> Iterator[str]:
+def _events(live: Any, keepalive: float) -> Iterator[bytes]:
     """Events as they come; a heartbeat when nothing was sent for ``keepalive`` s."""
     try:
-        yield "retry: 3000\n: connected\n\n"
+        yield b"retry: 3000\n: connected\n\n"
         quiet_since = time.monotonic()
         while not live.closed:
             text = live.next_text(keepalive)
@@ -185,6 +198,6 @@ def _events(live: Any, keepalive: float) -> Iterator[str]:
                 yield text
             elif time.monotonic() - quiet_since >= keepalive:
                 quiet_since = time.monotonic()
-                yield ": heartbeat\n\n"
+                yield b": heartbeat\n\n"
     finally:
         live.close()

@@ -8,9 +8,9 @@ store. Every response respects classification (a layer the caller may not see is
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, json, request
+from flask import Blueprint, Response, request
 
-from layers import ogc, ogc_html
+from layers import geojson, ogc, ogc_html
 from layers.errors import LayerError
 from layers.ogc_crs import CRS84, features_to, geometry_to_crs84, header_value, parse_crs
 from layers.ogc_openapi import openapi
@@ -27,8 +27,7 @@ def _base() -> str:
 
 def _respond(body: dict, mimetype: str = ogc.JSON, status: int = 200,
              crs: str | None = None) -> Response:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    response = Response(data, status=status, mimetype=mimetype)
+    response = Response(geojson.dumps(body), status=status, mimetype=mimetype)
     if crs is not None:
         response.headers["Content-Crs"] = header_value(crs)
     return response
@@ -149,8 +148,9 @@ def _body() -> dict:
 
 
 def _actor() -> str:
-    """Who made the change, for the history row: the signed-in user (or token) and address."""
-    return auth.current_principal().name + "@" + (request.remote_addr or "unknown")
+    """Who made the change, for the history row: the user (or token) and how they came."""
+    principal = auth.current_principal()
+    return f"{principal.name} ({principal.via})"
 
 
 @bp.post("/collections/<collection_id>/items")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, json, jsonify, request
 
-from server.auth import allowed_levels, require_token
+from server.auth import allowed_levels, require
 from server.metrics.errors import MetricError, MetricNotFound
 from server.metrics.sensor_files import sensors_from_geojson
 from server.services import current_services
@@ -17,7 +17,7 @@ bp = Blueprint("sensors_api", __name__)
 
 
 @bp.post("/api/sensors")
-@require_token("admin")
+@require("import")
 def register():
     body = request.get_json(silent=True)
     if body is None:

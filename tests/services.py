@@ -48,7 +48,8 @@ def wait_for_port(port: int, timeout_s: float = 30.0, process: subprocess.Popen 
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             text = log.read_text(errors="replace") if log and log.exists() else ""
-            raise RuntimeError(f"service exited with {process.returncode} before listening:\n{text}")
+            raise RuntimeError(
+                f"service exited with {process.returncode} before listening:\n{text}")
         try:
             with socket.create_connection((LOOPBACK, port), timeout=0.5):
                 return

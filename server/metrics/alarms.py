@@ -9,8 +9,9 @@ Display levels (``level_of``) come from a datastream's thresholds or the metric 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from server.metrics.errors import MetricError
 from server.metrics.observation import Observation
@@ -119,26 +120,25 @@ class RuleState:
 def evaluate(rule: Rule, state: RuleState, readings: Iterable[Observation]
              ) -> tuple[RuleState, list[tuple[str, Observation]]]:
     """Run ``readings`` (any order) through the rule. Actions: ("raise", obs) opens an
-    alarm, ("clear", obs) closes the open one, ("touch", obs) updates its last value."""
+    alarm (the state's ``alarm_id`` becomes -1 until the store numbers it), ("clear", obs)
+    closes the open one, ("touch", obs) updates its last value."""
     actions: list[tuple[str, Observation]] = []
-    active = state.alarm_id is not None
+    pending, alarm_id, last = state.pending_ms, state.alarm_id, state.last_ms
     for obs in sorted(readings, key=lambda o: o.time_ms):
-        if state.last_ms is not None and obs.time_ms <= state.last_ms:
+        if last is not None and obs.time_ms <= last:
             continue  # late or repeated: history, not the present
-        state = replace(state, last_ms=obs.time_ms)
-        if active:
+        last = obs.time_ms
+        if alarm_id is not None:
             if rule.cleared(obs.value):
                 actions.append(("clear", obs))
-                active, state = False, replace(state, alarm_id=None, pending_ms=None)
+                alarm_id = pending = None
             else:
                 actions.append(("touch", obs))
         elif rule.breached(obs.value):
-            pending = obs.time_ms if state.pending_ms is None else state.pending_ms
-            state = replace(state, pending_ms=pending)
+            pending = obs.time_ms if pending is None else pending
             if obs.time_ms - pending >= rule.for_s * 1000:
                 actions.append(("raise", obs))
-                active = True  # the store gives the alarm its id
-                state = replace(state, alarm_id=-1, pending_ms=None)
+                alarm_id, pending = -1, None
         else:
-            state = replace(state, pending_ms=None)
-    return state, actions
+            pending = None
+    return RuleState(pending, alarm_id, last), actions

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from server.metrics.errors import MetricError
-from server.metrics.fanout import DEFAULT_CAPACITY, StreamBuffer, make_event
-
-#: (event name, JSON data, filter attributes) as the runtime publishes them.
-Outgoing = tuple[str, dict[str, Any], dict[str, Any]]
+from server.metrics.fanout import DEFAULT_CAPACITY, Outgoing, StreamBuffer, make_event
 
 
 class MetricsBus(Protocol):

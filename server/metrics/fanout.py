@@ -8,10 +8,8 @@ fell out of the buffer (or comes from another epoch) gets ``reset``, never a sil
 """
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 DEFAULT_CAPACITY = 100_000
 
@@ -30,15 +28,15 @@ class Event:
     classification: str
 
 
-def encode(seq: int, name: str, data: dict[str, Any]) -> str:
-    return f"id: {seq}\nevent: {name}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+#: What filters look at: (datastream, metric, feature id, lon, lat, classification).
+Attrs = tuple
+#: (event name, JSON data text, filter attributes) as the runtime publishes them.
+Outgoing = tuple[str, str, Attrs]
 
 
-def make_event(seq: int, name: str, data: dict[str, Any], attrs: dict[str, Any]) -> Event:
-    """``attrs``: datastream, metric, feature, lon, lat, classification."""
-    return Event(seq, encode(seq, name, data), attrs["datastream"], attrs["metric"],
-                 attrs.get("feature"), attrs.get("lon"), attrs.get("lat"),
-                 attrs["classification"])
+def make_event(seq: int, name: str, data: str, attrs: Attrs) -> Event:
+    """An event from its JSON ``data`` text and filter attributes."""
+    return Event(seq, f"id: {seq}\nevent: {name}\ndata: {data}\n\n", *attrs)
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ class StreamBuffer:
         self.capacity = capacity
         self._events: list[Event] = []
         self._ready = threading.Condition()
-        self._texts: dict[tuple, str] = {}
+        self._texts: dict[tuple, bytes] = {}
         self.head = self.floor = start
         self.closed = False
 
@@ -100,14 +98,22 @@ class StreamBuffer:
             self._texts.clear()
             self._ready.notify_all()
 
+    def restart_after(self, seq: int) -> None:
+        """Forget every buffered event: events up to ``seq`` were missed by this process."""
+        with self._ready:
+            self._events.clear()
+            self._texts.clear()
+            self.head = self.floor = seq
+
     def wait(self, after: int, timeout: float) -> None:
         """Return when an event newer than ``after`` exists, the buffer closes, or later."""
         with self._ready:
             if self.head <= after and not self.closed:
                 self._ready.wait(timeout)
 
-    def read(self, after: int, flt: StreamFilter) -> tuple[int, str]:
-        """(new cursor, SSE text of the matching events newer than ``after``).
+    def read(self, after: int, flt: StreamFilter) -> tuple[int, bytes]:
+        """(new cursor, SSE bytes of the matching events newer than ``after``), encoded once
+        for every subscriber with the same filter and cursor.
         Raises :class:`Gap` when events after ``after`` are not all buffered here."""
         with self._ready:
             head = self.head
@@ -116,12 +122,13 @@ class StreamBuffer:
             if after < self.floor:
                 raise Gap(f"events after {after} are no longer buffered (from {self.floor + 1})")
             if after == head:
-                return head, ""
+                return head, b""
             key = (flt, after, head)
             text = self._texts.get(key)
             if text is None:
                 events = self._events
-                text = "".join(e.text for e in events[self._index(after):] if flt.matches(e))
+                text = "".join(e.text for e in events[self._index(after):]
+                               if flt.matches(e)).encode()
                 self._texts[key] = text
             return head, text
 

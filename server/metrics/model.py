@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from layers.model import CLASSIFICATIONS  # defined once, in layers.model
 from server.metrics.errors import MetricError
 
-CLASSIFICATIONS = ("public", "internal", "restricted")
 FEATURE_TYPES = ("facility", "building", "bim", "project")
 #: Metrics the platform knows, with their default units.
 KNOWN_METRICS = {

@@ -6,13 +6,15 @@ consistently. Commits are synchronous (the server default), so acknowledged data
 """
 from __future__ import annotations
 
+import json
 import queue
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import psycopg
 
 from server.metrics.errors import MetricError
+from server.metrics.observation import Observation
 from server.metrics.sql_store import Dialect, SqlMetricStore
 
 SCHEMA = (
@@ -54,9 +56,32 @@ SCHEMA = (
     "CREATE INDEX IF NOT EXISTS alarm_events_at ON alarm_events (at_ms)",
 )
 DIALECT = Dialect(placeholder="%s", begin="BEGIN", least="LEAST", greatest="GREATEST",
-                  lock_rows=" FOR UPDATE OF s")
+                  lock_rows=" FOR UPDATE OF s",
+                  json_texts="json_array_elements_text(?::json) AS j(value)")
 #: Schema creation is serialised across workers starting at once (any fixed key).
 _SCHEMA_LOCK = 7340512
+
+
+_OBS_COLUMNS = ("e->>0, (e->>1)::bigint, (e->>2)::float8, (e->>3)::bigint, e->>4")
+
+
+def _json_rows(rows: list[tuple]) -> str:
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+
+
+class _Session:
+    """A connection with sqlite3's shape: execute/executemany return the cursor."""
+
+    def __init__(self, db: psycopg.Connection):
+        self.db = db
+
+    def execute(self, sql: str, params: tuple | list = ()) -> psycopg.Cursor:
+        return self.db.execute(sql, params or None)
+
+    def executemany(self, sql: str, rows: list) -> psycopg.Cursor:
+        cursor = self.db.cursor()
+        cursor.executemany(sql, rows)
+        return cursor
 
 
 class PostgresMetricStore(SqlMetricStore):
@@ -77,6 +102,39 @@ class PostgresMetricStore(SqlMetricStore):
             finally:
                 db.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
 
+    # Whole batches as one JSON parameter: one statement per table instead of a row each
+    # (psycopg's executemany costs ~30 µs of Python per row and array parameters ~15 µs;
+    # json.dumps is C, and the server unpacks the rows).
+    def _insert_new(self, db: _Session, observations: list[Observation],
+                    rows: list[tuple]) -> list[Observation]:
+        inserted = db.execute(f"""INSERT INTO observations (datastream, time_ms, value, result_ms,
+            quality) SELECT {_OBS_COLUMNS} FROM json_array_elements(%s::json) e
+            ON CONFLICT (datastream, time_ms) DO NOTHING RETURNING datastream, time_ms""",
+            (_json_rows(rows),)).fetchall()
+        if len(inserted) == len(rows):
+            return observations
+        fresh = set(inserted)
+        new = []
+        for o in observations:  # a key twice in one batch: the first one counts
+            key = (o.datastream, o.time_ms)
+            if key in fresh:
+                fresh.discard(key)
+                new.append(o)
+        return new
+
+    def _upsert_latest(self, db: _Session, rows: list[tuple]) -> None:
+        db.execute(f"""INSERT INTO latest (datastream, time_ms, value, result_ms, quality)
+            SELECT {_OBS_COLUMNS} FROM json_array_elements(%s::json) e
+            ON CONFLICT (datastream) DO UPDATE SET time_ms = excluded.time_ms,
+            value = excluded.value, result_ms = excluded.result_ms, quality = excluded.quality
+            WHERE excluded.time_ms > latest.time_ms""", (_json_rows(rows),))
+
+    def _update_rule_states(self, db: _Session, updates: list[tuple]) -> None:
+        db.execute("""UPDATE rule_state s SET pending_ms = (e->>0)::bigint,
+            alarm_id = (e->>1)::bigint, last_ms = (e->>2)::bigint
+            FROM json_array_elements(%s::json) e WHERE s.rule_id = (e->>3)::bigint""",
+                   (_json_rows(updates),))
+
     def _connect(self) -> psycopg.Connection:
         try:
             return psycopg.connect(self.url, autocommit=True)
@@ -85,7 +143,7 @@ class PostgresMetricStore(SqlMetricStore):
                               "that PostgreSQL runs and PGPASSWORD") from None
 
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection]:
+    def _connection(self) -> Iterator[_Session]:
         try:
             db = self._pool.get_nowait()
         except queue.Empty:
@@ -96,7 +154,7 @@ class PostgresMetricStore(SqlMetricStore):
                 db = self._pool.get()
         broken = False
         try:
-            yield db
+            yield _Session(db)
         except psycopg.OperationalError:
             broken = True
             raise

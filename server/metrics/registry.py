@@ -6,6 +6,7 @@ worker are found, and the whole cache is refreshed every ``ttl_s`` seconds.
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -29,6 +30,8 @@ class Registry:
             self.sensors = {s.id: s for s in sensors}
             self.streams = {d.id: d for d in streams}
             self._series = {(d.sensor_id, d.metric): d for d in streams}
+            self._attrs: dict[str, tuple] = {}
+            self._heads: dict[str, str] = {}
             self._loaded = self._clock()
 
     def _fresh(self, missing: bool) -> None:
@@ -46,10 +49,23 @@ class Registry:
         self._fresh(found is None)
         return found or self._series.get((sensor_id, metric))
 
-    def attrs(self, stream: Datastream) -> dict[str, Any]:
-        """What the stream's filters look at for events of ``stream``."""
-        sensor = self.sensors.get(stream.sensor_id)
-        return {"datastream": stream.id, "metric": stream.metric,
-                "feature": sensor.feature_id if sensor else None,
-                "lon": sensor.lon if sensor else None, "lat": sensor.lat if sensor else None,
-                "classification": stream.classification}
+    def attrs(self, stream: Datastream) -> tuple:
+        """What the stream's filters look at for events of ``stream`` (fanout.Attrs)."""
+        cached = self._attrs.get(stream.id)
+        if cached is None:
+            sensor = self.sensors.get(stream.sensor_id)
+            cached = (stream.id, stream.metric, sensor.feature_id if sensor else None,
+                      sensor.lon if sensor else None, sensor.lat if sensor else None,
+                      stream.classification)
+            self._attrs[stream.id] = cached
+        return cached
+
+    def json_head(self, stream: Datastream) -> str:
+        """The constant start of the JSON of a reading of ``stream`` (no closing brace)."""
+        cached = self._heads.get(stream.id)
+        if cached is None:
+            cached = json.dumps({"datastream": stream.id, "sensor_id": stream.sensor_id,
+                                 "metric": stream.metric, "unit": stream.unit},
+                                ensure_ascii=False, separators=(",", ":"))[:-1]
+            self._heads[stream.id] = cached
+        return cached

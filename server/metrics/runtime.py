@@ -9,20 +9,28 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from server.metrics.alarms import DEFAULT_THRESHOLDS, Rule, level_of, parse_rule, \
-    thresholds_from_config
+from server.metrics.alarms import (
+    DEFAULT_THRESHOLDS,
+    Rule,
+    level_of,
+    parse_rule,
+    thresholds_from_config,
+)
 from server.metrics.bus import MetricsBus, open_bus
 from server.metrics.errors import MetricError, MetricNotFound, StreamsFull
-from server.metrics.fanout import DEFAULT_CAPACITY, Gap, StreamFilter
-from server.metrics.model import Datastream, parse_sensor
+from server.metrics.fanout import Gap, StreamFilter
+from server.metrics.model import CLASSIFICATIONS, Datastream, parse_sensor
 from server.metrics.observation import BatchParser, Observation, format_time, parse_time
 from server.metrics.registry import Registry
 from server.metrics.store import MetricStore, open_store
 
 COMPACT_EVERY_MS = 3600 * 1000
+#: Streams per process under a threaded WSGI server (each holds a thread; waitress has 48).
+THREADED_MAX_STREAMS = 24
 DAY_MS = 86400 * 1000
 
 
@@ -36,11 +44,12 @@ class MetricsRuntime:
     def __init__(self, store: MetricStore, bus: MetricsBus, *,
                  thresholds: dict[str, dict[str, float]] | None = None,
                  retention_days: int = 90, clock: Callable[[], int] = _now_ms,
-                 max_streams: int = 5000):
+                 max_streams: int = 5000, stream_flush_s: float = 0.2):
         self.store, self.bus = store, bus
         self.thresholds = thresholds if thresholds is not None else dict(DEFAULT_THRESHOLDS)
         self.retention_days = retention_days
         self.max_streams = max_streams
+        self.stream_flush_s = stream_flush_s
         self.streams_open = 0
         self._clock = clock
         self._last_compact = clock()
@@ -111,7 +120,8 @@ class MetricsRuntime:
                 out[sensor.id] = {**sensor.to_dict(), "datastreams": []}
         for ds in self.registry.streams.values():
             if ds.sensor_id in out and ds.classification in levels:
-                out[ds.sensor_id]["datastreams"].append({**ds.to_dict(),
+                thresholds = ds.thresholds or self.thresholds.get(ds.metric) or {}
+                out[ds.sensor_id]["datastreams"].append({**ds.to_dict(), "thresholds": thresholds,
                                                          "latest": latest.get(ds.id)})
         return [out[k] for k in sorted(out)]
 
@@ -133,19 +143,30 @@ class MetricsRuntime:
                 "duplicates": result.duplicates}
 
     def _publish(self, result: Any) -> None:
-        find, attrs = self.registry.streams.get, self.registry.attrs
-        out = []
+        find, attrs, head = self.registry.streams.get, self.registry.attrs, self.registry.json_head
+        out, times = [], {}
         for obs in sorted(result.new, key=lambda o: o.time_ms):
             ds = find(obs.datastream)
-            out.append(("observation", self.observation_dict(obs, ds), attrs(ds)))
+            out.append(("observation", self._observation_json(obs, ds, head(ds), times),
+                        attrs(ds)))
         for change in result.alarm_events:
-            alarm = self.store.alarms({"public", "internal", "restricted"}, open_only=False,
+            alarm = self.store.alarms(set(CLASSIFICATIONS), open_only=False,
                                       alarm_id=change["alarm_id"])
             ds = find(alarm[0]["datastream"]) if alarm else None
             if ds is not None:
-                out.append(("alarm", {**alarm[0], "event": change["event"]}, attrs(ds)))
+                out.append(("alarm", _json({**alarm[0], "event": change["event"]}), attrs(ds)))
         if out:
             self.bus.publish(out)
+
+    def _observation_json(self, obs: Observation, ds: Datastream, head: str,
+                          times: dict[int, str]) -> str:
+        """``observation_dict`` as JSON text, built from cached parts (the ingest hot path)."""
+        level = level_of(obs.value, ds.thresholds or self.thresholds.get(ds.metric))
+        t = times.get(obs.time_ms) or times.setdefault(obs.time_ms, format_time(obs.time_ms))
+        r = t if obs.result_ms == obs.time_ms else format_time(obs.result_ms)
+        lvl = "null" if level is None else f'"{level}"'
+        return (f'{head},"value":{obs.value!r},"time":"{t}","result_time":"{r}",'
+                f'"quality":"{obs.quality}","level":{lvl},"alarm":{str(level == "alarm").lower()}}}')
 
     def observation_dict(self, obs: Observation, ds: Datastream) -> dict[str, Any]:
         """The JSON shape of a reading in the API and the stream."""
@@ -166,8 +187,11 @@ class MetricsRuntime:
         return self.store.compact(self.oldest_ms())
 
     # -- reads ------------------------------------------------------------------------
-    def latest(self, levels: set[str], sensor_id: str | None = None) -> list[dict[str, Any]]:
-        """Newest reading of every visible datastream (optionally one sensor's)."""
+    def latest(self, levels: set[str] | None = None,
+               sensor_id: str | None = None) -> list[dict[str, Any]]:
+        """Newest reading of every visible datastream (optionally one sensor's); in-process
+        callers (demo, CLI) may omit ``levels`` to see every level."""
+        levels = set(CLASSIFICATIONS) if levels is None else levels
         out = []
         for row in self.store.latest(levels):
             ds = self.registry.find(row["datastream"])
@@ -225,20 +249,29 @@ class MetricsRuntime:
         alarm = self.alarm(alarm_id, levels)
         if done:
             ds = self.registry.find(alarm["datastream"])
-            self.bus.publish([("alarm", {**alarm, "event": "acknowledged"},
+            self.bus.publish([("alarm", _json({**alarm, "event": "acknowledged"}),
                                self.registry.attrs(ds))])
         return done, alarm
 
     # -- stream -----------------------------------------------------------------------
-    def open_stream(self, flt: StreamFilter, last_id: int | None) -> "Stream":
-        if self.streams_open >= self.max_streams:
-            raise StreamsFull(f"{self.max_streams} live streams are open on this worker, the "
-                              "configured maximum (metrics.max_streams); retry later")
+    def open_stream(self, flt: StreamFilter, last_id: int | None,
+                    limit: int | None = None) -> Stream:
+        """A stream; StreamsFull (503) beyond ``limit`` (default metrics.max_streams)."""
+        limit = self.max_streams if limit is None else min(limit, self.max_streams)
+        if self.streams_open >= limit:
+            raise StreamsFull(f"{limit} live streams are open on this worker, its maximum "
+                              "(metrics.max_streams; a threaded server such as 'cimtwin serve' "
+                              f"allows {THREADED_MAX_STREAMS}: see README 'Live metrics at "
+                              "scale'); retry later")
         return Stream(self, flt, last_id)
 
     def close(self) -> None:
         self.bus.close()
         self.store.close()
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def _csv(text: str) -> str:
@@ -254,16 +287,23 @@ class Stream:
         self.cursor = self.buffer.head if last_id is None else last_id
         runtime.streams_open += 1
         self._open = True
+        self._last_read = 0.0
 
-    def next_text(self, timeout: float) -> str:
+    def next_text(self, timeout: float) -> bytes:
         """SSE text of what arrived since the cursor (waits up to ``timeout``): events,
-        a ``reset`` event when they cannot all be given, or "" when nothing came."""
+        a ``reset`` event when they cannot all be given, or "" when nothing came.
+        Reads at most once per ``flush_s``: a client gets one write with several batches
+        instead of one per batch (a thousand viewers cost a fraction of the writes)."""
         self.buffer.wait(self.cursor, timeout)
+        gap = self.runtime.stream_flush_s - (time.monotonic() - self._last_read)
+        if gap > 0 and self.buffer.head > self.cursor:
+            time.sleep(gap)
+        self._last_read = time.monotonic()
         try:
             self.cursor, text = self.buffer.read(self.cursor, self.filter)
         except Gap as gap:
             self.cursor = self.buffer.head
-            return reset_text(self.cursor, str(gap))
+            return reset_text(self.cursor, str(gap)).encode()
         return text
 
     @property
@@ -283,11 +323,11 @@ def reset_text(seq: int, reason: str) -> str:
 
 
 def open_metrics(config: Any, data_dir: Path) -> MetricsRuntime:
-    """The runtime for a loaded config (section [metrics]; missing keys use defaults)."""
-    section = dict(config.get("metrics", {}) if hasattr(config, "get") else {})
-    store = open_store(section.get("store_url", "sqlite://metrics.sqlite"), Path(data_dir))
-    bus = open_bus(section.get("bus_url", "memory://"),
-                   int(section.get("replay_events", DEFAULT_CAPACITY)))
+    """The runtime for a loaded config (section [metrics]; defaults in config/default.toml)."""
+    section = config["metrics"]
+    store = open_store(section["store_url"], Path(data_dir))
+    bus = open_bus(section["bus_url"], int(section["replay_events"]))
     return MetricsRuntime(store, bus, thresholds=thresholds_from_config(section.get("alarms")),
-                          retention_days=int(section.get("retention_days", 90)),
-                          max_streams=int(section.get("max_streams", 5000)))
+                          retention_days=int(section["retention_days"]),
+                          max_streams=int(section["max_streams"]),
+                          stream_flush_s=float(section["stream_flush_ms"]) / 1000)

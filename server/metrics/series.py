@@ -1,7 +1,8 @@
 """History helpers shared by the SQL stores: range checks and merging of bucket rows."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from server.metrics.errors import MetricError
 from server.metrics.observation import format_time
@@ -28,6 +29,7 @@ def merge_buckets(rows: Iterable[tuple[int, float, float, float, int]]) -> list[
     hourly parts of one bucket) -> one point per bucket, oldest first."""
     merged: dict[int, list] = {}
     for start, total, lo, hi, count in rows:
+        total, count = float(total), int(count)  # PostgreSQL sums bigint as numeric
         point = merged.get(start)
         if point is None:
             merged[start] = [total, lo, hi, count]

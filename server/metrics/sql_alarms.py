@@ -7,6 +7,7 @@ Acknowledgements are kept on the alarm (by, at, note) and appended to the log.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -79,23 +80,29 @@ class AlarmTables:
         by_stream: dict[str, list[Observation]] = {}
         for o in new:
             by_stream.setdefault(o.datastream, []).append(o)
-        marks = ", ".join("?" * len(by_stream))
         rows = db.execute(q(f"""SELECT {_RULE_COLS}, s.pending_ms, s.alarm_id, s.last_ms
-            FROM rules r JOIN rule_state s ON s.rule_id = r.id WHERE r.datastream IN ({marks})
-            ORDER BY r.id{self.dialect.lock_rows}"""), tuple(by_stream)).fetchall()
+            FROM rules r JOIN rule_state s ON s.rule_id = r.id
+            WHERE r.datastream IN (SELECT value FROM {self.dialect.json_texts})
+            ORDER BY r.id{self.dialect.lock_rows}"""), (json.dumps(list(by_stream)),)).fetchall()
         events: list[dict[str, Any]] = []
+        updates = []
         for row in rows:
             rule, before = Rule(*row[:8]), RuleState(*row[8:])
             after, actions = evaluate(rule, before, by_stream[rule.datastream])
-            current = self._apply(db, rule, before.alarm_id, actions, events)
-            db.execute(q("UPDATE rule_state SET pending_ms = ?, alarm_id = ?, last_ms = ? "
-                         "WHERE rule_id = ?"), (after.pending_ms, current, after.last_ms, rule.id))
+            current = self._apply(db, rule, before.alarm_id, actions, events) if actions \
+                else before.alarm_id
+            if (after.pending_ms, current, after.last_ms) != tuple(row[8:]):
+                updates.append((after.pending_ms, current, after.last_ms, rule.id))
+        if updates:
+            self._update_rule_states(db, updates)
         return events
 
     def _apply(self, db: Any, rule: Rule, current: int | None,
                actions: list[tuple[str, Observation]], events: list[dict]) -> int | None:
         q = self.dialect.sql
-        for action, obs in actions:
+        for n, (action, obs) in enumerate(actions):
+            if action == "touch" and n + 1 < len(actions) and actions[n + 1][0] == "touch":
+                continue  # only the last of a run of readings updates the alarm
             if action == "raise":
                 current = db.execute(q("""INSERT INTO alarms (rule_id, datastream, level,
                     condition, threshold, hysteresis, for_s, raised_ms, raised_value,
@@ -126,7 +133,7 @@ class AlarmTables:
         """Visible alarms, newest first: open ones (not both cleared and acknowledged), or
         those raised in [start, end], or one by id."""
         where, params = [f"d.classification IN ({', '.join('?' * len(levels)) or 'NULL'})"], \
-            list(sorted(levels))
+            sorted(levels)
         if open_only:
             where.append("(a.cleared_ms IS NULL OR a.ack_ms IS NULL)")
         if start_ms is not None:

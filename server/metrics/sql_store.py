@@ -9,13 +9,20 @@ Statements use ``?``; the dialect rewrites them for its driver.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from server.metrics.model import Datastream, Sensor
 from server.metrics.observation import Observation, format_time
-from server.metrics.series import HOUR_MS, MAX_POINTS, check_range, merge_buckets, too_many
+from server.metrics.series import (
+    HOUR_MS,
+    MAX_POINTS,
+    check_range,
+    merge_buckets,
+    too_many,
+)
 from server.metrics.sql_alarms import AlarmTables
 
 
@@ -26,6 +33,7 @@ class Dialect:
     least: str  # two-argument minimum function
     greatest: str
     lock_rows: str  # suffix that locks selected rows until commit ("" when BEGIN locks all)
+    json_texts: str  # table function: the strings of a JSON array parameter, as ``value``
 
     def sql(self, text: str) -> str:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
@@ -115,30 +123,42 @@ class SqlMetricStore(AlarmTables):
         """Store a validated batch in one transaction: new readings, latest values and
         the alarm state they cause. Readings already stored (same datastream and
         phenomenon time) are skipped and counted; the first value is kept."""
-        q = self.dialect.sql
         rows = [(o.datastream, o.time_ms, o.value, o.result_ms, o.quality) for o in observations]
         with self._transaction() as db:
-            db.execute("SAVEPOINT batch")
-            stored = db.executemany(q(_INSERT_OBS), rows).rowcount
-            if stored == len(rows):
-                new = observations
-            elif stored == 0:
-                new = []
-            else:  # some were there already: find which, one by one
-                db.execute("ROLLBACK TO SAVEPOINT batch")
-                new = [o for o, row in zip(observations, rows)
-                       if db.execute(q(_INSERT_OBS), row).rowcount == 1]
-            db.execute("RELEASE SAVEPOINT batch")
+            new = self._insert_new(db, observations, rows)
             newest: dict[str, Observation] = {}
             for o in new:
                 if o.datastream not in newest or o.time_ms > newest[o.datastream].time_ms:
                     newest[o.datastream] = o
             if newest:
-                db.executemany(q(_UPSERT_LATEST), [
-                    (o.datastream, o.time_ms, o.value, o.result_ms, o.quality)
-                    for o in newest.values()])
+                self._upsert_latest(db, [(o.datastream, o.time_ms, o.value, o.result_ms,
+                                          o.quality) for o in newest.values()])
             events = self._evaluate_rules(db, new) if new else []
         return WriteResult(new, len(observations) - len(new), events)
+
+    def _insert_new(self, db: Any, observations: list[Observation],
+                    rows: list[tuple]) -> list[Observation]:
+        """Insert, skipping stored keys; returns the observations that were new."""
+        q = self.dialect.sql
+        db.execute("SAVEPOINT batch")
+        stored = db.executemany(q(_INSERT_OBS), rows).rowcount
+        if stored == len(rows):
+            new = observations
+        elif stored == 0:
+            new = []
+        else:  # some were there already: find which, one by one
+            db.execute("ROLLBACK TO SAVEPOINT batch")
+            new = [o for o, row in zip(observations, rows)
+                   if db.execute(q(_INSERT_OBS), row).rowcount == 1]
+        db.execute("RELEASE SAVEPOINT batch")
+        return new
+
+    def _upsert_latest(self, db: Any, rows: list[tuple]) -> None:
+        db.executemany(self.dialect.sql(_UPSERT_LATEST), rows)
+
+    def _update_rule_states(self, db: Any, updates: list[tuple]) -> None:
+        db.executemany(self.dialect.sql("UPDATE rule_state SET pending_ms = ?, alarm_id = ?, "
+                                        "last_ms = ? WHERE rule_id = ?"), updates)
 
     def latest(self, levels: set[str]) -> list[dict[str, Any]]:
         """Newest reading of every visible datastream, sorted by datastream id."""

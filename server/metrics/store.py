@@ -8,8 +8,9 @@ Every backend passes one contract suite (tests/server/test_metrics_contract.py).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Protocol
 
 from server.metrics.alarms import Rule
 from server.metrics.errors import MetricError

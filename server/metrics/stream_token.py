@@ -41,7 +41,7 @@ def _sign(body: str) -> str:
 def issue(levels: set[str], now_s: float, ttl_s: int = TTL_S) -> tuple[str, int]:
     """(token, expiry in epoch seconds)."""
     expires = int(now_s) + ttl_s
-    body = f"{expires}.{'+'.join(sorted(levels))}"
+    body = f"{expires}.{'-'.join(sorted(levels))}"
     return f"{body}.{_sign(body)}", expires
 
 
@@ -55,4 +55,4 @@ def verify(token: str, now_s: float) -> set[str]:
     if int(expires) < now_s:
         raise TokenRefused("the stream token has expired; get a new one from "
                            "POST /api/metrics/stream-token", field="token")
-    return set(levels.split("+")) if levels else set()
+    return set(levels.split("-")) if levels else set()

@@ -211,7 +211,8 @@ def test_item_create_patch_replace_delete_with_history(backend):
     assert patched["properties"]["category"] == "clinic"
     assert patched["properties"]["updated_at"] >= first_update
     backend.replace_feature("fac", fid, {"type": "Feature", "geometry": {
-        "type": "Point", "coordinates": [117.5, 36.9]}, "properties": {"category": "bank"}}, "carol")
+        "type": "Point", "coordinates": [117.5, 36.9]}, "properties": {"category": "bank"}},
+        "carol")
     replaced = backend.get_feature("fac", fid)
     assert replaced["properties"]["name"] is None and replaced["geometry"]["coordinates"] == \
         pytest.approx((117.5, 36.9))
@@ -257,3 +258,20 @@ def test_bbox_queries_use_the_spatial_index(backend):
         assert "_geom_idx" in plan and "Seq Scan" not in plan
     hits = backend.query("big", bbox=[117.1, 36.7, 117.12, 36.72], limit=100)
     assert hits.number_matched == 9
+
+
+def test_geometry_of_every_type_comes_back_as_stored(backend):
+    from shapely.geometry import MultiPolygon, Polygon, shape
+    holed = Polygon([(117, 36.6), (117.01, 36.6), (117.01, 36.61), (117, 36.61)],
+                    [[(117.002, 36.602), (117.004, 36.602), (117.004, 36.604)]])
+    shapes = [holed, MultiPolygon([holed, box(117.02, 36.6, 117.03, 36.61)]),
+              Point(117.05, 36.65), Point(117.06, 36.66)]
+    frame = gpd.GeoDataFrame({"n": [0, 1, 2, 3]}, geometry=shapes, crs="OGC:CRS84")
+    backend.put_layer(frame, LayerInfo(id="mixed", title="m"))
+    for page in (backend.query("mixed", sortby=[("n", True)]).features,
+                 backend.query("mixed", filters={"n": "2"}).features):
+        for feature in page:
+            assert shape(feature["geometry"]).equals(shapes[feature["properties"]["n"]])
+    polygons_only = backend.query("mixed", bbox=[116.99, 36.59, 117.035, 36.62])
+    assert [shape(f["geometry"]).geom_type for f in polygons_only.features] == \
+        ["Polygon", "MultiPolygon"]

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from server.app import create_app
-from server.bim_api import element_index_path, import_bim_file
+from server.bim_imports import element_index_path, import_bim_file
 from tests.conftest import require_shared_data
+from tiles.store import write_tileset
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 LEVELS = ("public", "internal", "restricted")
@@ -161,8 +162,8 @@ def world(tmp_path_factory):
     from layers.importer import import_layer
     for level in LEVELS:
         _clone_bim(services, "b-public", f"b-{level}", level)
-        with services.store.staging(f"t-{level}") as writer:
-            writer.put("tileset.json", services.store.get("b-public", "tileset.json"))
+        write_tileset(services.store, f"t-{level}",
+                      {"tileset.json": services.store.get("b-public", "tileset.json")})
         services.catalog.add({"id": f"t-{level}", "name": level, "kind": "mesh",
                               "classification": level})
         import_layer(services.layers, geojson, layer_id=f"l-{level}", classification=level)
@@ -182,9 +183,9 @@ def world(tmp_path_factory):
 
 def _clone_bim(services, source: str, target: str, level: str) -> None:
     if target != source:
-        with services.store.staging(target) as writer:
-            for path in services.store.list(source):
-                writer.put(path, services.store.get(source, path))
+        write_tileset(services.store, target,
+                      ((path, services.store.get(source, path))
+                       for path in list(services.store.list(source))))
         shutil.copy(element_index_path(services, source), element_index_path(services, target))
     entry = services.catalog.get(source) | {"id": target, "classification": level}
     services.catalog.add(entry)

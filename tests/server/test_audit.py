@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from server.app import create_app
+from tiles.store import write_tileset
 
 PASSWORD = "correct horse battery"
 TILESET = {"asset": {"version": "1.1"}, "geometricError": 10,
@@ -22,8 +23,7 @@ def app(tmp_path):
     for name, role in (("pia", "planner"), ("audrey", "auditor"), ("dora", "data-admin")):
         services.security.users.add(name, role, PASSWORD)
     for tid, level in (("open", "public"), ("inner", "internal"), ("secret", "restricted")):
-        with services.store.staging(tid) as writer:
-            writer.put("tileset.json", json.dumps(TILESET).encode())
+        write_tileset(services.store, tid, {"tileset.json": json.dumps(TILESET).encode()})
         services.catalog.add({"id": tid, "name": tid, "kind": "mesh", "classification": level})
     return app
 

@@ -9,8 +9,9 @@ import pytest
 from PIL import Image
 
 from server.app import create_app
-from server.imports import import_mesh
+from server.tileset_imports import import_mesh
 from tiles.errors import UnsafePathError
+from tiles.store import write_tileset
 
 ADMIN = {"Authorization": "Bearer a-long-random-admin-token-for-tests"}
 TILESET = {"asset": {"version": "1.1"}, "geometricError": 10,
@@ -24,9 +25,8 @@ def app(tmp_path, monkeypatch):
     monkeypatch.setenv("CIMTWIN_ADMIN_TOKEN", ADMIN["Authorization"].split()[1])
     app = create_app({"data": {"dir": str(tmp_path / "data")}})
     services = app.extensions["cimtwin"]
-    with services.store.staging("open") as writer:
-        writer.put("tileset.json", json.dumps(TILESET).encode())
-        writer.put("t/0.glb", b"glTF-bytes")
+    write_tileset(services.store, "open", {"tileset.json": json.dumps(TILESET).encode(),
+                                           "t/0.glb": b"glTF-bytes"})
     services.catalog.add({"id": "open", "name": "open", "kind": "mesh",
                           "classification": "public", "source": "/srv/deliveries/a.obj"})
     return app

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from server.app import create_app
+from tiles.store import write_tileset
 
 PASSWORD = "correct horse battery"
 TILESET = {"asset": {"version": "1.1"}, "geometricError": 10,
@@ -21,9 +22,8 @@ def app(tmp_path):
     services.security.users.add("dora", "data-admin", PASSWORD)
     services.security.users.add("pia", "planner", PASSWORD)
     for tid, level in (("inner", "internal"), ("other", "internal"), ("secret", "restricted")):
-        with services.store.staging(tid) as writer:
-            writer.put("tileset.json", json.dumps(TILESET).encode())
-            writer.put("t/0.glb", b"glTF-" + tid.encode())
+        write_tileset(services.store, tid, {"tileset.json": json.dumps(TILESET).encode(),
+                                            "t/0.glb": b"glTF-" + tid.encode()})
         services.catalog.add({"id": tid, "name": tid, "kind": "mesh", "classification": level})
     return app
 

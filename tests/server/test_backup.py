@@ -9,7 +9,7 @@ import pytest
 
 from layers.importer import import_layer
 from server.app import create_app
-from server.imports import import_mesh
+from server.tileset_imports import import_mesh
 
 ADMIN_TOKEN = "a-long-random-admin-token-for-backup-tests"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

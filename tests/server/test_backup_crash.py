@@ -10,7 +10,7 @@ import textwrap
 import time
 
 from server.app import create_app
-from server.imports import import_mesh
+from server.tileset_imports import import_mesh
 from tests.server.test_backup import grid_obj
 
 ADMIN_TOKEN = "a-long-random-admin-token-for-crash-tests"
@@ -43,7 +43,7 @@ def test_kill_9_during_a_reimport_keeps_the_previous_version(tmp_path, monkeypat
     big = grid_obj(tmp_path / "v2.obj", 450, 5.0)  # ~400k triangles: a build of seconds
     script = textwrap.dedent(f"""
         from server.config import load_config
-        from server.imports import import_mesh
+        from server.tileset_imports import import_mesh
         from server.services import open_services
         services = open_services(load_config())
         import_mesh(services, {str(big)!r}, crs="EPSG:4548", origin="500000,4060000,0",

@@ -171,7 +171,8 @@ def test_copies_that_do_not_match_stay_baked():
         fids.append(np.full(len(mesh.vertices), k))
     n = len(mesh.vertices)
     prim = Primitive(positions=np.concatenate(parts).astype(np.float32),
-                     indices=np.concatenate([mesh.faces + k * n for k in range(5)]).astype(np.uint32),
+                     indices=np.concatenate([mesh.faces + k * n
+                                             for k in range(5)]).astype(np.uint32),
                      material=Material(), feature_ids=np.concatenate(fids).astype(np.uint32))
     rest, groups = instancing.split_instances(prim)
     assert groups == [] and rest is prim

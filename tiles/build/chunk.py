@@ -134,11 +134,15 @@ def dump_chunks(chunks: list[Chunk]) -> bytes:
     return b"".join([_MAGIC, struct.pack("<I", len(text)), text] + parts)
 
 
-def load_chunks(data: bytes | bytearray | str) -> list[Chunk]:
-    """Inverse of :func:`dump_chunks` (the bytes of one record, or a file of one)."""
+def load_chunks(data: bytes | bytearray | memoryview | str) -> list[Chunk]:
+    """Inverse of :func:`dump_chunks` (the bytes of one record, or a file of one).
+
+    Arrays view ``data`` when it is writeable (a bytearray or a view of one): no copy."""
     if isinstance(data, (str, Path)):
         return read_chunk_file(data)
-    buffer = data if isinstance(data, bytearray) else bytearray(data)  # writeable arrays
+    writeable = isinstance(data, bytearray) or (isinstance(data, memoryview)
+                                                and not data.readonly)
+    buffer = data if writeable else bytearray(data)
     if bytes(buffer[:4]) != _MAGIC:
         raise ValueError("not a cimtwin chunk record (work folder from another version?)")
     size = struct.unpack_from("<I", buffer, 4)[0]
@@ -172,10 +176,30 @@ def chunk_file_bytes(chunks: list[Chunk]) -> bytes:
 
 def read_chunk_file(path: str | Path) -> list[Chunk]:
     """Every chunk of every record in a chunk file."""
-    chunks: list[Chunk] = []
     with open(path, "rb") as handle:
-        while header := handle.read(8):
-            record = bytearray(int.from_bytes(header, "little"))
-            handle.readinto(record)
-            chunks.extend(load_chunks(record))
+        return chunks_of(bytearray(handle.read()))
+
+
+#: A part of a chunk file: (path, byte offset, byte length) of whole records.
+ChunkRef = tuple[str, int, int]
+
+
+def read_chunk_ref(ref: ChunkRef) -> list[Chunk]:
+    """Every chunk of the records in one part of a chunk file."""
+    path, offset, length = ref
+    data = bytearray(length)
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        handle.readinto(data)
+    return chunks_of(data)
+
+
+def chunks_of(data: bytearray, start: int = 0) -> list[Chunk]:
+    """The chunks of the length-prefixed records in ``data[start:]``."""
+    chunks: list[Chunk] = []
+    view = memoryview(data)
+    while start < len(data):
+        size = int.from_bytes(view[start:start + 8], "little")
+        chunks.extend(load_chunks(view[start + 8:start + 8 + size]))
+        start += 8 + size
     return chunks

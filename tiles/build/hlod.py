@@ -1,13 +1,12 @@
 """Build one tile of the tree: its content glb and, for REPLACE trees, its LOD mesh.
 
 A task reads its inputs from the build's work folder (leaf buckets, or the children's
-LOD meshes), writes the glb into the staging folder and its own LOD mesh to the work
-folder, and returns a small dict. Tasks exchange files, not arrays, so the same function
-runs in-process, in a local process pool or on Dask workers sharing the file system,
-and memory per task is bounded by the per-tile budget (children x budget triangles).
-
-A finished task leaves ``nodes/<key>.json``; a re-run returns it without work
-(resumable builds).
+tile records), puts the glb into the store's unpublished version and writes its own
+record (:mod:`tiles.build.record`: the finished tile, and its LOD mesh) to the work
+folder, then returns the :class:`tiles.model.TileNode`. Tasks exchange files, not arrays,
+so the same function runs in-process, in a local process pool or on Dask workers sharing
+the file system, and memory per task is bounded by the per-tile budget (children x
+budget triangles). A re-run finds the records and returns them without work (resume).
 
 Geometric error (REPLACE): a parent's content is a quadric simplification of its
 children's LOD meshes (textures re-atlased, :mod:`tiles.build.parent_texture`); its error is
@@ -21,7 +20,6 @@ not drawn (0 at leaves).
 from __future__ import annotations
 
 import functools
-import json
 import os
 import pickle
 from dataclasses import dataclass
@@ -29,11 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tiles.build.chunk import (Chunk, append_chunk_file, chunk_file_bytes,
-                               merge_by_signature, read_chunk_file)
+from tiles.build.chunk import Chunk, ChunkRef, merge_by_signature, read_chunk_ref
 from tiles.build.content import encode_tile
+from tiles.build.lod import simplify_chunk
 from tiles.build.parent_texture import atlas_parent
-from tiles.build.simplify import simplify_chunk
+from tiles.build.record import IN_RECORD, TileRecord, read_lod, read_record, write_record
+from tiles.model import BoundingBox, TileNode, TileStore
 from tiles.store import write_atomic
 
 #: A parent keeps this share of its children's triangles (then capped by the budget).
@@ -47,7 +46,9 @@ class BuildContext:
     """Everything a task needs that is shared by all tasks (pickled once to disk)."""
 
     work_dir: str
-    staging_dir: str
+    store: TileStore
+    tileset_id: str
+    version: str
     materials: list
     features: dict
     schema: object
@@ -57,31 +58,30 @@ class BuildContext:
     refine: str
 
     def save(self) -> str:
+        """Pickle to the work folder; tasks on other processes load it by path."""
         path = Path(self.work_dir) / "context.pkl"
         write_atomic(path, pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
         return str(path)
 
+    def record_path(self, key: str) -> Path:
+        return Path(self.work_dir) / "nodes" / f"{key}.rec"
+
 
 @functools.lru_cache(maxsize=4)
-def load_context(path: str) -> BuildContext:
+def _load_context(path: str) -> BuildContext:
     with open(path, "rb") as handle:
         return pickle.load(handle)
 
 
-def read_bucket(path: str) -> list[Chunk]:
-    """All chunks appended to a bucket file (:func:`tiles.build.chunk.read_chunk_file`)."""
-    return read_chunk_file(path)
+def load_context(context: BuildContext | str) -> BuildContext:
+    """The context itself (in-process tasks) or the one pickled at a path (workers)."""
+    return context if isinstance(context, BuildContext) else _load_context(context)
 
 
-def append_bucket(path: str, chunks: list[Chunk]) -> None:
-    """Append chunks to a bucket file (the main process is the only writer)."""
-    append_chunk_file(path, chunks)
-
-
-def _bounds(chunks: list[Chunk]) -> tuple[list[float], list[float]]:
+def _bounds(chunks: list[Chunk]) -> BoundingBox:
     lo = np.min([c.positions.min(axis=0) for c in chunks], axis=0)
     hi = np.max([c.positions.max(axis=0) for c in chunks], axis=0)
-    return [float(v) for v in lo], [float(v) for v in hi]
+    return BoundingBox.of(lo, hi)
 
 
 def largest_feature_extent(chunks: list[Chunk]) -> float:
@@ -97,13 +97,13 @@ def largest_feature_extent(chunks: list[Chunk]) -> float:
     return best
 
 
-def _write_content(ctx: BuildContext, key: str, chunks: list[Chunk], texture_px: int,
-                   lo: list[float], hi: list[float]) -> str:
-    centre = (np.asarray(lo) + np.asarray(hi)) / 2.0
+def _write_content(ctx: BuildContext, key: str, chunks: list[Chunk],
+                   box: BoundingBox) -> str:
+    centre = (np.asarray(box.lo) + np.asarray(box.hi)) / 2.0
     glb = encode_tile(chunks, centre, ctx.materials, ctx.features, ctx.schema,
-                      ctx.compression, texture_px)
+                      ctx.compression, ctx.max_texture_px)
     uri = f"tiles/{key}.glb"
-    write_atomic(Path(ctx.staging_dir) / uri, glb)
+    ctx.store.put(ctx.tileset_id, uri, glb, version=ctx.version)
     return uri
 
 
@@ -121,63 +121,81 @@ def _simplify_children(ctx: BuildContext, chunks: list[Chunk]) -> tuple[list[Chu
     return atlas_parent(out, ctx.materials, ctx.max_texture_px), deviation
 
 
-def _replace_parent(ctx: BuildContext, child_results: list[dict], result: dict) -> list[Chunk]:
-    children = [c for r in child_results if r["lod"] for c in read_chunk_file(r["lod"])]
-    chunks, deviation = _simplify_children(ctx, children)
-    child_error = max(r["error"] for r in child_results)
-    result["error"] = child_error + max(deviation, MIN_ERROR_STEP_M)
-    return chunks
+def _replace_parent(ctx: BuildContext, children: list[TileNode]) -> tuple[list[Chunk], float]:
+    """The parent's simplified chunks and its error (deviation + largest child error)."""
+    lods = []
+    for child in children:
+        path = ctx.record_path(child.key)
+        lods.extend(read_lod(path, read_record(path)))
+    chunks, deviation = _simplify_children(ctx, lods)
+    child_error = max(c.geometric_error for c in children)
+    return chunks, child_error + max(deviation, MIN_ERROR_STEP_M)
 
 
-def _add_node(chunks: list[Chunk], child_results: list[dict], result: dict) -> None:
-    """ADD: error = largest feature below that this tile lacks; extent includes its own."""
-    below = max((r["extent"] for r in child_results), default=0.0)
+def _add_error(ctx: BuildContext, chunks: list[Chunk], children: list[TileNode]
+               ) -> tuple[float, float]:
+    """ADD: (error, extent): error = largest feature below that this tile lacks; the
+    extent includes its own features."""
+    below = max((read_record(ctx.record_path(c.key)).extent for c in children), default=0.0)
     own = largest_feature_extent(chunks) if chunks else 0.0
-    result["extent"] = max(below, own)
-    if child_results:
-        result["error"] = max(below, MIN_ERROR_STEP_M)
+    return (max(below, MIN_ERROR_STEP_M) if children else 0.0), max(below, own)
 
 
-def build_node(context_path: str, key: str, inputs: list[str], child_results: list[dict],
-               height: int) -> dict:
-    """Build tile ``key``; ``height`` is its distance (levels) above its deepest leaf.
+def _finished(ctx: BuildContext, key: str, children: list[TileNode]) -> TileNode | None:
+    """The tile of an earlier run, if its record and content are still there."""
+    record = read_record(ctx.record_path(key))
+    if record is None:
+        return None
+    tile = record.tile
+    # a tile of an earlier, already published run (keep_work) is written again
+    if tile.content and not ctx.store.exists(ctx.tileset_id, tile.content,
+                                             version=ctx.version):
+        return None
+    tile.children = children
+    return tile
 
-    ``inputs`` are the tile's own bucket files (leaves; ADD tiles at any level).
+
+def build_node(context: BuildContext | str, key: str, inputs: list[ChunkRef],
+               children: list[TileNode]) -> TileNode:
+    """Build tile ``key`` above its built, non-empty ``children``.
+
+    ``inputs`` are the tile's own bucket parts (leaves; ADD tiles at any level).
     """
-    ctx = load_context(context_path)
-    done = Path(ctx.work_dir) / "nodes" / f"{key}.json"
-    if done.exists():
-        finished = json.loads(done.read_text())
-        # a tile of an earlier, already published run (keep_work) is written again
-        if not finished["content"] or (Path(ctx.staging_dir) / finished["content"]).exists():
-            return finished
-    result = {"key": key, "content": None, "lod": None, "triangles": 0, "error": 0.0,
-              "extent": 0.0, "lo": None, "hi": None}
-    own = merge_by_signature([c for path in inputs for c in read_bucket(path)])
+    ctx = load_context(context)
+    finished = _finished(ctx, key, children)
+    if finished is not None:
+        return finished
+    tile = TileNode(key=key, refine=ctx.refine, children=children)
+    record = TileRecord(tile=tile)
+    own = merge_by_signature([c for ref in inputs for c in read_chunk_ref(tuple(ref))])
     if ctx.refine == "ADD":
         chunks = own
-        _add_node(chunks, child_results, result)
-    elif child_results:
-        chunks = _replace_parent(ctx, child_results, result)
+        tile.geometric_error, record.extent = _add_error(ctx, chunks, children)
+    elif children:
+        chunks, tile.geometric_error = _replace_parent(ctx, children)
     else:  # a REPLACE leaf: full resolution; its bucket is its LOD input for the parent
         chunks = own
-        result["lod"] = inputs[0] if len(inputs) == 1 else None
-    boxes = [(r["lo"], r["hi"]) for r in child_results if r["lo"] is not None]
+        record.lod = inputs[0] if len(inputs) == 1 else None
+    bounds = None
+    for child in children:
+        bounds = child.bounds.union(bounds)
+    lod_chunks = None
     if chunks:
-        lo, hi = _bounds(chunks)
-        result["content"] = _write_content(ctx, key, chunks, ctx.max_texture_px, lo, hi)
-        result["content_lo"], result["content_hi"] = lo, hi
-        result["triangles"] = sum(c.triangle_count for c in chunks)
-        boxes.append((lo, hi))
-        if ctx.refine == "REPLACE" and result["lod"] is None:
-            lod = Path(ctx.work_dir) / "lod" / f"{key}.chk"
-            write_atomic(lod, chunk_file_bytes(chunks))
-            result["lod"] = str(lod)
-    if boxes:
-        result["lo"] = np.min([b[0] for b in boxes], axis=0).tolist()
-        result["hi"] = np.max([b[1] for b in boxes], axis=0).tolist()
-    write_atomic(done, json.dumps(result).encode())
-    return result
+        box = _bounds(chunks)
+        tile.content = _write_content(ctx, key, chunks, box)
+        tile.content_bounds, bounds = box, box.union(bounds)
+        tile.triangles = sum(c.triangle_count for c in chunks)
+        if ctx.refine == "REPLACE" and record.lod is None:
+            record.lod, lod_chunks = IN_RECORD, chunks
+    tile.bounds = bounds
+    write_record(ctx.record_path(key), record, lod_chunks)
+    return tile
+
+
+def build_nodes(context: BuildContext | str,
+                jobs: list[tuple[str, list[ChunkRef], list[TileNode]]]) -> list[TileNode]:
+    """:func:`build_node` for each (key, inputs, children) of ``jobs``: one task."""
+    return [build_node(context, key, inputs, children) for key, inputs, children in jobs]
 
 
 def pid() -> int:

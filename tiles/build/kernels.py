@@ -1,5 +1,5 @@
-"""Per-triangle kernels: plain numpy for small inputs, compiled (``tiles.build.kernels_jit``) for
-large ones.
+"""Per-triangle kernels of the build: plain numpy, or compiled (``tiles.build.kernels_jit``)
+for large inputs and once numba is loaded (:func:`tiles.glb.kernels.use_compiled`).
 
 Loading numba and the compiled cache costs about 0.5 s per process, more than tiling a
 whole small BIM model takes, while on large tiles the compiled loops are several times
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from tiles.glb.kernels import SMALL_TRIANGLES, cross
+from tiles.glb.kernels import cross, use_compiled
 
 
 def valid_triangles(positions: np.ndarray, indices: np.ndarray, min_cross_sq: float) -> np.ndarray:
     """Mask of triangles with in-range, distinct indices, finite corners and a cross
     product whose squared length exceeds ``min_cross_sq`` (non-zero area)."""
-    if len(indices) >= SMALL_TRIANGLES:
-        from tiles.build.kernels_jit import valid_triangles as compiled  # loads numba
+    if use_compiled(len(indices)):
+        from tiles.build.kernels_jit import valid_triangles as compiled  # deferred: loads numba
         return compiled(positions, indices, min_cross_sq)
     n = len(positions)
     ok = ((indices >= 0) & (indices < n)).all(axis=1)
@@ -36,11 +36,11 @@ def valid_triangles(positions: np.ndarray, indices: np.ndarray, min_cross_sq: fl
 
 def descend(*args):
     """Leaf node of each triangle (see ``tiles.build.kernels_jit.descend``)."""
-    from tiles.build.kernels_jit import descend as compiled  # loads numba
+    from tiles.build.kernels_jit import descend as compiled  # deferred: loads numba
     return compiled(*args)
 
 
 def descend_points(*args):
     """Leaf node of each point (see ``tiles.build.kernels_jit.descend_points``)."""
-    from tiles.build.kernels_jit import descend_points as compiled  # loads numba
+    from tiles.build.kernels_jit import descend_points as compiled  # deferred: loads numba
     return compiled(*args)

@@ -75,6 +75,6 @@ def valid_triangles(positions, indices, min_cross_sq):
         cx, cy, cz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
         s = cx * cx + cy * cy + cz * cz
         # NaN/inf corners give a NaN or inf sum: not a finite area, dropped
-        ok[t] = np.isfinite(s) and s > min_cross_sq and np.isfinite(positions[a, 0] + positions[a, 1]
-                                                              + positions[a, 2])
+        corner = positions[a, 0] + positions[a, 1] + positions[a, 2]
+        ok[t] = np.isfinite(s) and s > min_cross_sq and np.isfinite(corner)
     return ok

@@ -1,12 +1,13 @@
-"""Mesh simplification for levels of detail, with a measured geometric error.
+"""Levels of detail: the one simplifier of parent tiles, with a measured geometric error.
 
-``simplify`` uses meshoptimizer's quadric simplifier (3-6x faster than
-fast-simplification on our meshes, see bench/README.md, and it never invents vertices:
-every output vertex is an input vertex, so UVs, colours, normals and feature ids stay
-exactly what they were). Feature ids are never blended: vertices shared by triangles of
-different features are split first, so a collapse can only happen inside one feature.
-UV seams survive because meshoptimizer treats coincident vertices with different
-attributes as a seam.
+:func:`simplify_chunk` reduces a chunk with meshoptimizer's quadric simplifier (3-6x
+faster than fast-simplification on our meshes, see bench/README.md). It never invents
+vertices: every output vertex is an input vertex, so UVs, colours, normals and feature
+ids stay exactly what they were. Feature ids are never blended: triangles whose corners
+disagree on the feature first get their own vertices (:func:`split_mixed_features`, a
+linear pass), after which no vertex is shared by two features and a collapse can only
+happen inside one feature. UV seams survive because meshoptimizer treats coincident
+vertices with different attributes as a seam.
 
 The error is *measured* (:func:`measured_error`, what feeds ``geometricError``): the
 larger of meshoptimizer's own quadric error in metres (the distance of every kept vertex
@@ -19,12 +20,10 @@ the full two-way sampled measure, kept for tests and benchmarks that check the c
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import meshoptimizer
 import numpy as np
 
-from tiles.errors import TilesError
+from tiles.build.chunk import Chunk
 
 #: Query points used per direction when measuring the deviation; enough to find the
 #: worst spot of a tile-sized mesh, bounded so a 500k-triangle parent stays fast.
@@ -33,34 +32,8 @@ MAX_QUERY_POINTS = 20_000
 SAMPLE_VERTICES = 2048
 
 
-@dataclass
-class SimplifiedMesh:
-    """Simplifier output: arrays subset-indexed from the input, and the measured error."""
-
-    positions: np.ndarray
-    indices: np.ndarray
-    feature_ids: np.ndarray | None
-    uvs: np.ndarray | None
-    normals: np.ndarray | None
-    colors: np.ndarray | None
-    error: float  # metres: max deviation from the input surface, both ways
-
-
-def split_shared_feature_vertices(indices: np.ndarray, feature_ids: np.ndarray
-                                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Give each feature its own vertices: returns (new indices, source vertex per new
-    vertex, feature id per new vertex). A triangle's feature is its first corner's id, so
-    a triangle whose corners disagree is assigned wholly to one feature."""
-    tri_feature = feature_ids[indices[:, 0]].astype(np.int64)
-    span = int(tri_feature.max()) + 1 if len(tri_feature) else 1
-    keys = indices.reshape(-1).astype(np.int64) * span + np.repeat(tri_feature, 3)
-    uniq, inverse = np.unique(keys, return_inverse=True)  # 1-D keys: fast
-    return inverse.reshape(-1, 3).astype(np.uint32), uniq // span, uniq % span
-
-
 def meshopt_simplify(positions: np.ndarray, indices: np.ndarray, target: int,
-                     lock_border: bool = False, max_error: float = 1e9
-                     ) -> tuple[np.ndarray, float]:
+                     max_error: float = 1e9) -> tuple[np.ndarray, float]:
     """Run meshoptimizer; returns the kept triangles as (K,3) indices into positions and
     its quadric error estimate in metres (positions are metres). It stops at ``target``
     triangles or before a collapse would exceed ``max_error`` metres."""
@@ -69,8 +42,6 @@ def meshopt_simplify(positions: np.ndarray, indices: np.ndarray, target: int,
     flat = np.ascontiguousarray(indices, dtype=np.uint32).reshape(-1)
     out = np.empty_like(flat)
     options = meshoptimizer.SIMPLIFY_ERROR_ABSOLUTE
-    if lock_border:
-        options |= meshoptimizer.SIMPLIFY_LOCK_BORDER
     estimate = np.zeros(1, dtype=np.float32)
     count = meshoptimizer.simplify(out, flat, local, target_index_count=3 * int(target),
                                    target_error=float(max_error), options=options,
@@ -78,52 +49,74 @@ def meshopt_simplify(positions: np.ndarray, indices: np.ndarray, target: int,
     return out[:count].reshape(-1, 3), float(estimate[0])
 
 
-def _meshopt_simplify(positions, indices, target, lock_border):
-    """The kept triangles only (bench/bench_compression.py times the simplifier alone)."""
-    return meshopt_simplify(positions, indices, target, lock_border)[0]
+#: A simplification keeping more than this times its target is retried (see simplify_chunk).
+OVER_TARGET = 1.25
+#: Largest quadric collapse error accepted, as a share of the chunk's extent.
+ERROR_LIMIT = 1.0 / 256
 
 
-def simplify(positions: np.ndarray, indices: np.ndarray, target_triangles: int, *,
-             feature_ids: np.ndarray | None = None, uvs: np.ndarray | None = None,
-             normals: np.ndarray | None = None, colors: np.ndarray | None = None,
-             lock_border: bool = False) -> SimplifiedMesh:
-    """Simplify a triangle mesh to about ``target_triangles`` and measure the deviation.
+def split_mixed_features(chunk: Chunk) -> Chunk:
+    """Give triangles whose corners carry different feature ids their own vertices
+    (with the first corner's id), so no vertex is shared by two features."""
+    fids = chunk.feature_ids[chunk.indices]
+    mixed = (fids[:, 0] != fids[:, 1]) | (fids[:, 0] != fids[:, 2])
+    if not mixed.any():
+        return chunk
+    corners = chunk.indices[mixed].reshape(-1)
+    base = len(chunk.positions)
+    take = lambda a: None if a is None else np.concatenate([a, a[corners]])
+    new_fids = np.concatenate([chunk.feature_ids, np.repeat(fids[mixed, 0], 3)])
+    indices = chunk.indices.copy()
+    indices[mixed] = (base + np.arange(len(corners))).reshape(-1, 3)
+    return Chunk(positions=take(chunk.positions), indices=indices.astype(np.uint32),
+                 feature_ids=new_fids.astype(np.uint32), material=chunk.material,
+                 normals=take(chunk.normals), uvs=take(chunk.uvs), colors=take(chunk.colors),
+                 texture=chunk.texture)
 
-    positions (N,3) float (any frame in metres), indices (M,3); per-vertex attributes are
-    carried through unchanged. ``lock_border`` keeps open edges fixed (tile borders, so
-    neighbouring tiles still meet). The result may keep more triangles than asked when
-    borders, seams or feature boundaries prevent further collapses.
+
+def _sloppy(positions: np.ndarray, indices: np.ndarray, target: int) -> np.ndarray:
+    """meshoptimizer's topology-free simplifier (vertex clustering): reaches any target."""
+    local = np.ascontiguousarray(positions - positions.min(axis=0), dtype=np.float32)
+    flat = np.ascontiguousarray(indices.reshape(-1), dtype=np.uint32)
+    out = np.empty_like(flat)
+    count = meshoptimizer.simplify_sloppy(out, flat, local, target_index_count=3 * int(target),
+                               target_error=1.0)
+    return out[:count].reshape(-1, 3)
+
+
+def simplify_chunk(chunk: Chunk, target_triangles: int) -> tuple[Chunk, float]:
+    """The chunk reduced to about ``target_triangles``; returns (chunk, error m).
+
+    Quadric simplification first, stopping before a collapse would move the surface by
+    more than ``ERROR_LIMIT`` x the chunk's extent. Children's borders do not match
+    (each was simplified alone) and feature boundaries are seams, so on large merges
+    the quadric simplifier can only reach the budget by wrecking the surface (measured:
+    73 m off on a 1.5 km tile). When it stops above ``OVER_TARGET`` x the target, an
+    untextured chunk is simplified topology-free instead (vertex clustering: 3 m on the
+    same tile, budget kept); a textured one keeps the quadric result (clustering would
+    tear its UV seams), over budget rather than wrong. Triangles whose corners then
+    disagree on the feature get their own vertices (:func:`split_mixed_features`).
     """
-    positions = np.asarray(positions)
-    indices = np.asarray(indices, dtype=np.uint32)
-    if positions.ndim != 2 or positions.shape[1] != 3 or indices.ndim != 2 \
-            or indices.shape[1] != 3:
-        raise TilesError("simplify needs positions (N,3) and indices (M,3)")
-    if len(indices) and int(indices.max()) >= len(positions):
-        raise TilesError("simplify: an index points past the vertex array")
-    attrs = {"feature_ids": feature_ids, "uvs": uvs, "normals": normals, "colors": colors}
-    source = np.arange(len(positions))
-    work_idx = indices
-    split_ids = None
-    if feature_ids is not None and len(indices):
-        work_idx, source, split_ids = split_shared_feature_vertices(
-            indices, np.asarray(feature_ids))
-    kept, estimate = work_idx, 0.0
-    if 0 < target_triangles < len(indices):
-        kept, estimate = meshopt_simplify(positions[source], work_idx, target_triangles,
-                                          lock_border)
-    used, new_idx = np.unique(kept.reshape(-1), return_inverse=True)
-    vert = source[used]
-    out_pos = positions[vert]
-    out_idx = new_idx.reshape(-1, 3).astype(np.uint32)
-    carried = {k: (None if v is None else np.asarray(v)[vert]) for k, v in attrs.items()}
-    if split_ids is not None:
-        carried["feature_ids"] = split_ids[used].astype(np.asarray(feature_ids).dtype)
-    error = 0.0
-    if len(out_idx) < len(indices):
-        error = measured_error(positions, out_pos, out_idx, estimate,
-                               source_indices=indices)
-    return SimplifiedMesh(out_pos, out_idx, error=error, **carried)
+    if chunk.triangle_count <= target_triangles:
+        return chunk, 0.0
+    chunk = split_mixed_features(chunk)
+    extent = float(np.ptp(chunk.positions, axis=0).max())
+    kept, estimate = meshopt_simplify(chunk.positions, chunk.indices, target_triangles,
+                                      max_error=ERROR_LIMIT * extent)
+    clustered = len(kept) > OVER_TARGET * target_triangles and chunk.uvs is None
+    if clustered:
+        kept, estimate = _sloppy(chunk.positions, kept, target_triangles), 0.0
+    reduced = Chunk(positions=chunk.positions, indices=kept.astype(np.uint32),
+                    feature_ids=chunk.feature_ids, material=chunk.material,
+                    normals=chunk.normals, uvs=chunk.uvs, colors=chunk.colors,
+                    texture=chunk.texture)
+    reduced = reduced.select(np.arange(len(kept)))
+    if clustered:
+        reduced = split_mixed_features(reduced)
+    # positions are the input surface's vertices (chunks are compact, or split copies)
+    error = measured_error(chunk.positions, reduced.positions, reduced.indices, estimate,
+                           source_indices=chunk.indices)
+    return reduced, float(error)
 
 
 def closest_point_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray,

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tiles.build.addtree import feature_part
-from tiles.build.chunk import chunk_file_bytes, read_chunk_file
+from tiles.build.chunk import ChunkRef, chunk_file_bytes, read_chunk_file
 from tiles.build.ingest import place_batch
 from tiles.model import MeshBatch
 from tiles.build.workers import release_memory
@@ -46,11 +46,12 @@ def spill_batch(batch: MeshBatch, origin: np.ndarray, material: int, textured: b
     return out
 
 
-def bucket_spill(spill: str, plan, buckets: str, number: int) -> list[str]:
-    """Split one spill file into per-tile part files ``<tile key>.<number>.chk``.
+def bucket_spill(spill: str, plan, buckets: str, number: int) -> dict[str, ChunkRef]:
+    """Sort one spill by tile into one bucket file ``<number>.chk`` (one part per tile).
 
     ``plan`` is a :class:`tiles.build.tiling.TilePlan` (or ADD plan with ``place``).
-    Returns the tile keys written.
+    Returns where each tile's part is: tile key -> (path, offset, length). One file per
+    spill, not one per tile and spill: file creation dominated partitioning.
     """
     parts: dict[str, list] = {}
     for chunk in read_chunk_file(spill):
@@ -63,12 +64,16 @@ def bucket_spill(spill: str, plan, buckets: str, number: int) -> list[str]:
         ends = list(starts[1:]) + [len(order)]
         for index, start, end in zip(ids, starts, ends):
             parts.setdefault(plan.nodes[index].key, []).append(chunk.select(order[start:end]))
-    for key, chunks in parts.items():
-        path = Path(buckets) / f"{key}.{number:07d}.chk"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(chunk_file_bytes(chunks))
-        tmp.replace(path)
-    keys = sorted(parts)
-    del parts
+    path = Path(buckets) / f"{number:07d}.chk"
+    refs: dict[str, ChunkRef] = {}
+    offset = 0
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        for key in sorted(parts):
+            data = chunk_file_bytes(parts.pop(key))
+            handle.write(data)
+            refs[key] = (str(path), offset, len(data))
+            offset += len(data)
+    tmp.replace(path)
     release_memory()
-    return keys
+    return refs

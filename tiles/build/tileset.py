@@ -13,52 +13,40 @@ from typing import Any
 import numpy as np
 
 from tiles.georef import column_major
+from tiles.model import TileNode
 
 #: The tileset's geometricError is the root box diagonal times this (root always drawn).
 TILESET_ERROR_FACTOR = 1.0
 
 
-def box_json(lo, hi) -> list[float]:
-    """3D Tiles box (centre + three half-axes) for an axis-aligned box [lo, hi]."""
-    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    centre, half = (lo + hi) / 2.0, np.maximum((hi - lo) / 2.0, 1e-3)
-    return [float(v) for v in centre] + [float(half[0]), 0.0, 0.0,
-                                         0.0, float(half[1]), 0.0,
-                                         0.0, 0.0, float(half[2])]
-
-
-def tile_json(key: str, results: dict[str, dict], children: dict[str, list[str]],
-              refine: str) -> dict[str, Any]:
-    """The JSON of tile ``key`` and its non-empty subtree."""
-    result = results[key]
-    tile: dict[str, Any] = {
-        "boundingVolume": {"box": box_json(result["lo"], result["hi"])},
-        "geometricError": float(result["error"]),
-    }
-    if result.get("content"):
-        tile["content"] = {"uri": result["content"], "boundingVolume": {
-            "box": box_json(result["content_lo"], result["content_hi"])}}
-    kids = [tile_json(k, results, children, refine) for k in children.get(key, [])
-            if results.get(k, {}).get("lo") is not None]
+def tile_json(tile: TileNode, parent_refine: str | None = None) -> dict[str, Any]:
+    """The JSON of ``tile`` and its non-empty subtree; ``refine`` where it changes."""
+    out: dict[str, Any] = {"boundingVolume": {"box": tile.bounds.to_json()},
+                           "geometricError": float(tile.geometric_error)}
+    if tile.refine != parent_refine:
+        out["refine"] = tile.refine
+    if tile.content:
+        out["content"] = {"uri": tile.content,
+                          "boundingVolume": {"box": tile.content_bounds.to_json()}}
+    kids = [tile_json(child, tile.refine) for child in tile.children
+            if child.bounds is not None]
     if kids:
-        tile["children"] = kids
+        out["children"] = kids
     else:
-        tile["geometricError"] = 0.0
-    return tile
+        out["geometricError"] = 0.0
+    return out
 
 
-def tileset_json(results: dict[str, dict], children: dict[str, list[str]], root_key: str,
-                 refine: str, enu_to_ecef: np.ndarray, extras: dict | None = None) -> bytes:
-    """Serialise the tree rooted at ``root_key`` into tileset.json bytes."""
-    root = tile_json(root_key, results, children, refine)
-    root["refine"] = refine
-    root["transform"] = column_major(enu_to_ecef)
-    lo, hi = np.asarray(results[root_key]["lo"]), np.asarray(results[root_key]["hi"])
-    diagonal = float(np.linalg.norm(hi - lo))
+def tileset_json(root: TileNode, enu_to_ecef: np.ndarray, extras: dict | None = None
+                 ) -> bytes:
+    """Serialise the tree under ``root`` into tileset.json bytes."""
+    tile = tile_json(root)
+    tile["transform"] = column_major(enu_to_ecef)
     document = {
         "asset": {"version": "1.1", "generator": "cimtwin"},
-        "geometricError": max(diagonal * TILESET_ERROR_FACTOR, root["geometricError"], 1.0),
-        "root": root,
+        "geometricError": max(root.bounds.diagonal * TILESET_ERROR_FACTOR,
+                              tile["geometricError"], 1.0),
+        "root": tile,
     }
     if extras:
         document["asset"]["extras"] = extras

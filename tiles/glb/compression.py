@@ -130,7 +130,8 @@ class _Meshopt:
     def __init__(self, b: GlbBuilder) -> None:
         self.b = b
         if "meshopt_fallback" not in b.gltf:
-            b.gltf["meshopt_fallback"] = 0  # running size, turned into a buffer by GlbBuilder.finish
+            # running size, turned into a buffer by GlbBuilder.finish
+            b.gltf["meshopt_fallback"] = 0
         b.use("EXT_meshopt_compression", required=True)
         b.use("KHR_mesh_quantization", required=True)
 

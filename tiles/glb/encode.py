@@ -21,7 +21,7 @@ from tiles.errors import TilesError
 from tiles.glb.builder import (ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, FLOAT, UBYTE, UINT,
                                USHORT, GlbBuilder, feature_id_component, z_up_to_y_up)
 from tiles.glb.instancing import add_instanced_node, split_instances
-from tiles.glb.kernels import face_and_vertex_normals
+from tiles.glb.kernels import crease_streams, unit_vectors, y_up
 from tiles.glb.metadata import CLASS_ID, PropertyTable, property_table_columns
 from tiles.model import Material
 
@@ -49,33 +49,6 @@ class Primitive:
     feature_ids: np.ndarray | None = None
 
 
-def compute_normals(positions: np.ndarray, indices: np.ndarray,
-                    attrs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray,
-                                                          dict[str, np.ndarray], np.ndarray]:
-    """Smooth area-weighted normals, split at creases (see CREASE_COS).
-
-    Returns (positions, indices, attrs, normals) with corners on a crease duplicated;
-    ``attrs`` are the other per-vertex arrays, duplicated alongside.
-    """
-    face, vert = face_and_vertex_normals(positions, indices, len(positions))
-    flat = indices.reshape(-1)
-    unit_face = face / np.maximum(np.sqrt(np.einsum("ij,ij->i", face, face)), 1e-12)[:, None]
-    corners = vert[flat].reshape(-1, 3, 3)
-    dots = np.einsum("fkc,fc->fk", corners, unit_face)
-    crease = dots < CREASE_COS
-    if not crease.any():
-        return positions, indices, attrs, vert.astype(np.float32)
-    f_idx, corner = np.nonzero(crease)
-    src = indices[f_idx, corner]
-    new_ids = np.arange(len(positions), len(positions) + len(src), dtype=np.uint32)
-    indices = indices.copy()
-    indices[f_idx, corner] = new_ids
-    normals = np.concatenate([vert, unit_face[f_idx]]).astype(np.float32)
-    positions = np.concatenate([positions, positions[src]])
-    attrs = {k: np.concatenate([v, v[src]]) for k, v in attrs.items()}
-    return positions, indices, attrs, normals
-
-
 def _check_primitive(p: Primitive, i: int) -> None:
     n = len(p.positions)
     if p.positions.ndim != 2 or p.positions.shape[1] != 3 or n == 0:
@@ -95,35 +68,33 @@ def _check_primitive(p: Primitive, i: int) -> None:
 
 
 def vertex_streams(p: Primitive) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Per-vertex arrays keyed by glTF attribute name (y-up), and flat uint32 indices."""
+    """Per-vertex arrays keyed by glTF attribute name (y-up), and flat uint32 indices.
+
+    Without given normals (and not unlit) smooth normals are computed, split at creases
+    (:data:`CREASE_COS`), in one pass with the y-up conversion (:mod:`tiles.glb.kernels`).
+    """
     positions = np.asarray(p.positions, dtype=np.float32)
     indices = np.asarray(p.indices, dtype=np.uint32)
     attrs: dict[str, np.ndarray] = {}
     if p.uvs is not None:
-        attrs["TEXCOORD_0"] = np.asarray(p.uvs, dtype=np.float32)
+        # glTF's UV origin is the top-left; readers deliver OBJ-style bottom-left UVs.
+        uv = np.array(p.uvs, dtype=np.float32)
+        uv[:, 1] = 1.0 - uv[:, 1]
+        attrs["TEXCOORD_0"] = uv
     if p.colors is not None:
         attrs["COLOR_0"] = np.asarray(p.colors, dtype=np.uint8)
     if p.feature_ids is not None:
         attrs["_FEATURE_ID_0"] = np.asarray(p.feature_ids, dtype=np.uint32)
-    if p.normals is not None:
-        normals = np.asarray(p.normals, dtype=np.float32)
-    elif not p.material.unlit:
-        positions, indices, attrs, normals = compute_normals(positions, indices, attrs)
+    if p.normals is None and not p.material.unlit:
+        indices, src, pos, normals = crease_streams(positions, indices, CREASE_COS)
+        streams = {"POSITION": pos, "NORMAL": normals}
+        if len(src):
+            attrs = {k: np.concatenate([v, v[src]]) for k, v in attrs.items()}
     else:
-        normals = None
-    streams = {"POSITION": z_up_to_y_up(positions).astype(np.float32)}
-    if normals is not None:
-        length = np.linalg.norm(normals, axis=1, keepdims=True)
-        unit = np.where(length > 1e-12, normals / np.maximum(length, 1e-12), [0, 0, 1])
-        streams["NORMAL"] = z_up_to_y_up(unit).astype(np.float32)
-    if "TEXCOORD_0" in attrs:
-        # glTF's UV origin is the top-left; readers deliver OBJ-style bottom-left UVs.
-        uv = attrs["TEXCOORD_0"].copy()
-        uv[:, 1] = 1.0 - uv[:, 1]
-        streams["TEXCOORD_0"] = uv
-    for key in ("COLOR_0", "_FEATURE_ID_0"):
-        if key in attrs:
-            streams[key] = attrs[key]
+        streams = {"POSITION": y_up(positions)}
+        if p.normals is not None:
+            streams["NORMAL"] = y_up(unit_vectors(np.asarray(p.normals, dtype=np.float32)))
+    streams.update(attrs)
     return streams, indices.reshape(-1)
 
 

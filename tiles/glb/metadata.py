@@ -7,11 +7,12 @@ keys such as ``"Pset_WallCommon.IsExternal"`` are sanitised to ids and the origi
 kept as the property's ``name`` (``MetadataSchema.names`` maps id -> original key).
 
 Types: bool -> BOOLEAN (STRING "true"/"false" when some features lack it, because
-BOOLEAN columns have no noData and "unknown" must not read as false), int -> INT32 (FLOAT64 beyond int32, STRING beyond 2**53, because
-CesiumJS hands INT64 to JavaScript as BigInt, which the viewer cannot JSON-encode),
-float -> FLOAT64, str -> STRING, a declared enum key -> ENUM; mixed types fall back to
-STRING (int+float -> FLOAT64). Missing values are written as the property's ``noData``,
-which CesiumJS reports as ``undefined``.
+BOOLEAN columns have no noData and "unknown" must not read as false), int -> INT32
+(FLOAT64 beyond int32, STRING beyond 2**53, because CesiumJS hands INT64 to JavaScript
+as BigInt, which the viewer cannot JSON-encode), float -> FLOAT64, str -> STRING, a
+declared enum key -> ENUM; mixed types fall back to STRING (int+float -> FLOAT64).
+Missing values are written as the property's ``noData``, which CesiumJS reports as
+``undefined``.
 """
 from __future__ import annotations
 
