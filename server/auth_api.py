@@ -190,10 +190,3 @@ def share_url(share: dict, base: str) -> str:
     if share["kind"] == "tileset":
         return f"{base}/tiles/{share['dataset']}/tileset.json?share={share['token']}"
     return f"{base}/ogc/collections/{share['dataset']}/items?share={share['token']}"
-
-
-def install(app) -> None:
-    """Give POST /api/login its own, tighter rate limit (auth.login_rate)."""
-    limiter = app.extensions["cimtwin.limiter"]
-    rate = app.extensions["cimtwin"].config["auth"]["login_rate"]
-    app.view_functions["auth_api.login"] = limiter.limit(rate)(app.view_functions["auth_api.login"])

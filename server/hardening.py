@@ -2,10 +2,11 @@
 
 ``install(app)`` wires them into an app (called by ``server.app.create_app``):
 - bodies past ``limits.max_request_mib`` get 413 with what to do instead;
-- flask-limiter: ``auth.login_rate`` on POST /api/login and ``auth.write_rate`` on every
-  write, per client address, 429 past them; ``auth.failed_auth_limit`` counts failed
-  sign-ins and refused tokens per address, and past it every request that presents
-  credentials gets 429 (so guessing tokens or passwords is slow);
+- rate limits (the ``limits`` library): ``auth.login_rate`` on POST /api/login and
+  ``auth.write_rate`` on every write, per client address, 429 past them;
+  ``auth.failed_auth_limit`` counts failed sign-ins and refused tokens per address, and
+  past it every request that presents credentials gets 429 (guessing tokens or
+  passwords is slow);
 - CSRF: a write made with the session cookie must send the session's ``X-CSRF-Token``;
 - headers on every response: a Content-Security-Policy that lets the self-hosted CesiumJS
   run (its workers, blob: URLs and WebAssembly) and nothing from elsewhere,
@@ -81,7 +82,10 @@ def _too_many():
 
 
 def _check_request():
-    """Before each request: the failure limit, refused credentials, CSRF for cookie writes."""
+    """Before each request: rate limits, the failure limit, refused credentials, CSRF."""
+    if request.method not in SAFE_METHODS and \
+            not current_app.extensions["cimtwin.rates"].allow():
+        return _rate_limited()
     if _presents_credentials() and failures().blocked(client_address()):
         return _too_many()
     principal = current_principal()
@@ -181,22 +185,29 @@ def _no_paths(paths: list[str]):
     return scrub
 
 
-def _install_rate_limits(app: Flask, auth_cfg: dict) -> None:
-    from flask_limiter import Limiter
-    from flask_limiter.util import get_remote_address
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
-                      default_limits=[auth_cfg["write_rate"]], headers_enabled=True)
-    app.extensions["cimtwin.limiter"] = limiter
-    # reads are never rate limited here: exempt them before any limit is resolved
-    limiter.request_filter(lambda: request.method in SAFE_METHODS)
+class RateLimits:
+    """``auth.login_rate`` on POST /api/login and ``auth.write_rate`` on every other write,
+    per endpoint and client address (the ``limits`` library, fixed windows in memory)."""
 
-    @app.errorhandler(429)
-    def rate_limited(exc):
-        response = problem(429, "Too Many Requests",
-                           f"rate limit reached ({getattr(exc, 'description', '')}); "
-                           "wait and try again")
-        response.headers["Retry-After"] = "60"
-        return response
+    def __init__(self, auth_cfg: dict):
+        from limits import parse
+        from limits.storage import MemoryStorage
+        from limits.strategies import FixedWindowRateLimiter
+        self.login, self.write = parse(auth_cfg["login_rate"]), parse(auth_cfg["write_rate"])
+        self.limiter = FixedWindowRateLimiter(MemoryStorage())
+
+    def allow(self) -> bool:
+        """Count this write; False when it is past its limit."""
+        item = self.login if request.endpoint == "auth_api.login" else self.write
+        return self.limiter.hit(item, "write", request.endpoint or request.path,
+                                client_address())
+
+
+def _rate_limited():
+    response = problem(429, "Too Many Requests", "rate limit reached for this address "
+                       "(auth.write_rate / auth.login_rate); wait and try again")
+    response.headers["Retry-After"] = "60"
+    return response
 
 
 def install(app: Flask) -> None:
@@ -206,7 +217,7 @@ def install(app: Flask) -> None:
     limits = config["limits"]
     app.config["MAX_CONTENT_LENGTH"] = limits["max_request_mib"] * MIB
     app.extensions["cimtwin.failures"] = FailureLimiter(config["auth"]["failed_auth_limit"])
-    _install_rate_limits(app, config["auth"])
+    app.extensions["cimtwin.rates"] = RateLimits(config["auth"])
     app.before_request(_check_request)
     paths = [str(app.extensions["cimtwin"].data_dir), str(PROJECT_ROOT)]
     app.after_request(_no_paths(paths))
