@@ -7,7 +7,9 @@
    - "open": the same app without the security hooks and with a fixed principal (no
      cookie, session or audit work): what serving cost before authorization.
    `wrk` (2 threads, 8 connections, `--seconds` each) cycles over every file of the
-   tileset; the median requests/s of each and the ratio are printed.
+   tileset; the median requests/s of each and the ratio are printed. Then the same two
+   variants in-process (Flask test client, 3000 requests per run): CPU time per request,
+   which the load of a shared machine moves less than requests/s.
 2. Backup: the demo district (`build_demo`) in a fresh data dir; `backup` into an empty
    DEST (time, bytes), one more import, a second `backup` into the same DEST (time,
    bytes copied: only the new tileset), `backup verify`, and `restore` into an empty
@@ -61,6 +63,50 @@ def serve(variant: str, data: str, port: int) -> None:
         server.auth.current_principal = lambda: fixed
     app = server.app.create_app({"data": {"dir": data}})
     waitress_serve(app, host="127.0.0.1", port=port, threads=8, ident="bench")
+
+
+def cpu_per_request(variant: str, data: str, count: int, cookie: str) -> None:
+    """Child process: CPU microseconds per tile request through the WSGI app (no sockets,
+    so the shared machine's load moves it less than wall-clock requests/s)."""
+    import server.app
+    import server.auth
+    if variant == "open":
+        server.app.install_security = lambda app: None
+        fixed = server.auth.Principal("bench", "planner", "open",
+                                      frozenset({"public", "internal"}), frozenset())
+        server.auth.current_principal = lambda: fixed
+    app = server.app.create_app({"data": {"dir": data}})
+    client = app.test_client()
+    name, value = cookie.split("=", 1)
+    client.set_cookie(name, value)
+    urls = [f"/tiles/site/{p}" for p in app.extensions["cimtwin"].store.list("site")]
+
+    def run(n):
+        for i in range(n):
+            response = client.get(urls[i % len(urls)])
+            assert response.status_code == 200, response.status_code
+            response.close()
+    run(200)  # warm up
+    started = time.process_time()
+    run(count)
+    print(json.dumps((time.process_time() - started) / count * 1e6))
+
+
+def bench_cpu(reps: int, work: Path, data: str, cookie: str, count: int = 3000) -> None:
+    results: dict[str, list[float]] = {"open": [], "secured": []}
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for _ in range(reps):
+        for variant in ("open", "secured"):
+            out = subprocess.run([sys.executable, __file__, "--cpu", variant, data, str(count),
+                                  cookie], env=env, capture_output=True, text=True, check=True)
+            results[variant].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    medians = {k: statistics.median(v) for k, v in results.items()}
+    print(f"CPU per tile request through the WSGI app ({count} requests per run)")
+    for variant, runs in results.items():
+        print(f"  {variant:8} median {medians[variant]:7.0f} us   runs "
+              + ", ".join(f"{r:.0f}" for r in runs))
+    print(f"  cost of authorization + audit: "
+          f"{(medians['secured'] / medians['open'] - 1) * 100:.1f} % more CPU per request")
 
 
 def grid_obj(path: Path, n: int) -> Path:
@@ -139,6 +185,7 @@ def bench_tiles(reps: int, seconds: int, work: Path) -> None:
               + ", ".join(f"{r:.1f}" for r in runs))
     print(f"  cost of authorization + audit: "
           f"{(1 - medians['secured'] / medians['open']) * 100:.1f} %")
+    bench_cpu(reps, work, data, cookie)
 
 
 def _dir_bytes(path: Path) -> int:
@@ -180,10 +227,11 @@ def bench_backup(reps: int, work: Path) -> None:
           f"{med(r[0]['copied_bytes'] + r[0]['database_bytes'] for r in rows) / 1e6:.1f} MB "
           f"copied; runs " + ", ".join(f"{r[0]['seconds']:.2f}" for r in rows))
     print(f"  second backup   median {med(r[1]['seconds'] for r in rows):.2f} s, "
-          f"{med(r[1]['copied_files'] for r in rows)} tile files / "
-          f"{med(r[1]['copied_bytes'] for r in rows) / 1e6:.2f} MB copied (the new tileset: "
-          f"{med(r[2] for r in rows) / 1e6:.2f} MB); runs "
-          + ", ".join(f"{r[1]['seconds']:.2f}" for r in rows))
+          f"{med(r[1]['copied_tile_files'] for r in rows)} tile files / "
+          f"{med(r[1]['copied_tile_bytes'] for r in rows) / 1e6:.2f} MB of tiles copied (the "
+          f"new tileset: {med(r[2] for r in rows) / 1e6:.2f} MB), "
+          f"{med(r[1]['copied_bytes'] - r[1]['copied_tile_bytes'] for r in rows) / 1e6:.2f} MB "
+          f"of changed databases; runs " + ", ".join(f"{r[1]['seconds']:.2f}" for r in rows))
     print(f"  verify          median {med(r[3] for r in rows):.2f} s")
     print(f"  restore         median {med(r[4]['seconds'] for r in rows):.2f} s; runs "
           + ", ".join(f"{r[4]['seconds']:.2f}" for r in rows))
@@ -194,6 +242,9 @@ def bench_backup(reps: int, work: Path) -> None:
 def main() -> None:
     if sys.argv[1:2] == ["--serve"]:
         serve(*sys.argv[2:4], int(sys.argv[4]))
+        return
+    if sys.argv[1:2] == ["--cpu"]:
+        cpu_per_request(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=3)

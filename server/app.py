@@ -37,9 +37,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
 def install_security(app: Flask) -> None:
     """Limits, CSRF, headers, the login rate limit and the audit hooks (docs/security.md);
     the role table is validated and old audit records pruned now, at start-up."""
-    from server import audit_http, auth_api, hardening
+    from server import audit_http, hardening
     security = app.extensions["cimtwin"].security
     security.audit.prune(app.extensions["cimtwin"].config["audit"]["retention_days"])
     hardening.install(app)
-    auth_api.install(app)
     audit_http.install(app)

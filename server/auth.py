@@ -99,13 +99,13 @@ def _from_bearer(token: str) -> Principal:
 
 
 def _from_session(cookie: str) -> Principal:
-    security = _security()
-    session = security.sessions.get(cookie)
-    user = security.users.get(session["user"]) if session else None
-    if user is None or user.disabled:  # an expired session: anonymous, cookie cleared
+    session = _security().sessions.get(cookie)  # one query: session and its enabled user
+    if session is None:  # expired, ended or its user disabled: anonymous, cookie cleared
         g.cimtwin_clear_cookie = True
         return anonymous()
-    return _user_principal(user, "session", csrf=session["csrf"])
+    role = _security().roles[session["role"]]
+    return Principal(session["user"], session["role"], "session",
+                     role.levels | session["grants"], role.actions, csrf=session["csrf"])
 
 
 def _resolve() -> Principal:

@@ -3,7 +3,8 @@
 POST /api/login {"username", "password"} -> session cookie (HttpOnly, SameSite=Strict,
 Secure over TLS) and {"user", "csrf"}; POST /api/logout; GET /api/me;
 GET|POST /api/tokens, DELETE /api/tokens/<id> (a user's own machine tokens);
-GET|POST /api/shares, DELETE /api/shares/<id> (action "share").
+GET|POST /api/shares, DELETE /api/shares/<id> (action "share");
+PUT /api/tilesets/<id>/classification (action "classify").
 """
 from __future__ import annotations
 
@@ -163,16 +164,29 @@ def revoke_share(share_id: str):
     return jsonify(_security().shares.revoke(share_id))
 
 
+@bp.put("/api/tilesets/<tileset_id>/classification")
+@require("classify")
+def classify_tileset(tileset_id: str):
+    """{"classification": "public"|"internal"|"restricted"}: re-classify a tileset."""
+    from server.auth import allowed_levels
+    from server.config import CLASSIFICATIONS
+    catalog = current_services().catalog
+    entry = catalog.get(tileset_id)
+    if entry is None or entry["classification"] not in allowed_levels():
+        raise NotFound(f"no tileset '{tileset_id}'")
+    level = _json_body().get("classification")
+    if level not in CLASSIFICATIONS:
+        raise BadRequest(f"classification must be one of {', '.join(CLASSIFICATIONS)}")
+    updated = catalog.add(entry | {"classification": level})
+    record("classify", f"tileset:{tileset_id}", "ok",
+           {"from": entry["classification"], "to": level})
+    return jsonify({"id": tileset_id, "classification": updated["classification"],
+                    "previous": entry["classification"]})
+
+
 def share_url(share: dict, base: str) -> str:
     """The link a share gives: the tileset.json or the collection's items."""
     base = base.rstrip("/")
     if share["kind"] == "tileset":
         return f"{base}/tiles/{share['dataset']}/tileset.json?share={share['token']}"
     return f"{base}/ogc/collections/{share['dataset']}/items?share={share['token']}"
-
-
-def install(app) -> None:
-    """Give POST /api/login its own, tighter rate limit (auth.login_rate)."""
-    limiter = app.extensions["cimtwin.limiter"]
-    rate = app.extensions["cimtwin"].config["auth"]["login_rate"]
-    app.view_functions["auth_api.login"] = limiter.limit(rate)(app.view_functions["auth_api.login"])

@@ -1,13 +1,12 @@
 """Backups of a data dir: an online, consistent snapshot; restore; verify.
 
 ``backup(services, dest)`` writes ``dest/snapshots/<UTC time>/`` with
-- ``db/``: every SQLite file (catalog, layers GeoPackage, metrics, users, audit, jobs,
-  BIM element indexes) copied with the SQLite online backup API, so each is a consistent
-  copy while the server keeps writing;
-- ``files/``: other small files of the data dir (the share signing key);
-- ``manifest.json``: SHA-256 and size of every file, and per tileset its files;
-while tile files go to ``dest/objects/<sha256>`` once: a second backup into the same
-DEST copies only content it has not seen (incremental by content hash). Published tileset
+``manifest.json``: SHA-256 and size of every SQLite file of the data dir (catalog, layers
+GeoPackage, metrics, users, audit, jobs, BIM element indexes; each copied with the SQLite
+online backup API, so it is consistent while the server keeps writing), of every other
+file (the share key, demo sources) and, per tileset, of its files. The bytes go to
+``dest/objects/<sha256>`` once: a second backup into the same DEST copies only content it
+has not seen (incremental by content hash). Published tileset
 versions never change, so a file whose version, path, size and mtime match the previous
 manifest keeps its hash without being read again. A PostgreSQL layer or metrics store
 (``postgresql://`` in config) is dumped with ``pg_dump -Fc`` into ``db/``.
@@ -20,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import time
@@ -98,6 +96,15 @@ class _Objects:
     def path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest
 
+    def add_sqlite(self, source: Path) -> str:
+        """A consistent copy of a live SQLite file (backup API), stored by its hash."""
+        tmp = self.root / f".{uuid.uuid4().hex}.sqlite.tmp"
+        _copy_sqlite(source, tmp)
+        try:
+            return self.add(tmp, None)
+        finally:
+            tmp.unlink(missing_ok=True)
+
     def add(self, source: Path, digest: str | None) -> str:
         """Store ``source`` (hashing it unless its digest is known); returns the digest."""
         if digest is not None and self.path(digest).is_file():
@@ -164,27 +171,32 @@ def backup(services, dest: Path) -> dict:
     objects = _Objects(dest / "objects")
     tilesets = {tid: _backup_tileset(services.store, tid, objects, previous)
                 for tid in services.store.tilesets()}
+    tile_copies = (objects.copied_files, objects.copied_bytes)
     manifest = {"format": 1, "created": name, "source": data_dir.name,
                 "databases": {}, "files": {}, "tilesets": tilesets,
                 "postgresql": _pg_dumps(services, work / "db")}
+    known_files = _previous_manifest(dest).get("files", {})
     for rel, path in _data_files(data_dir):
-        sqlite = _is_sqlite(path)
-        target = work / ("db" if sqlite else "files") / rel
-        if sqlite:
-            _copy_sqlite(path, target)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-        manifest["databases" if sqlite else "files"][rel.as_posix()] = {
-            "sha256": sha256_file(target), "size": target.stat().st_size}
+        key, stat = rel.as_posix(), path.stat()
+        if _is_sqlite(path):
+            digest = objects.add_sqlite(path)
+            manifest["databases"][key] = {"sha256": digest,
+                                          "size": objects.path(digest).stat().st_size}
+            continue
+        seen = known_files.get(key)
+        same = seen and seen["size"] == stat.st_size and seen["mtime_ns"] == stat.st_mtime_ns
+        manifest["files"][key] = {"sha256": objects.add(path, seen["sha256"] if same else None),
+                                  "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     (work / "manifest.json").write_text(json.dumps(manifest, indent=1))
     final = dest / "snapshots" / name
     os.rename(work, final)
-    db_bytes = sum(v["size"] for v in manifest["databases"].values())
     return {"snapshot": name, "path": str(final), "tilesets": len(tilesets),
             "tile_files": sum(len(t["files"]) for t in tilesets.values()),
+            "databases": len(manifest["databases"]), "other_files": len(manifest["files"]),
+            "database_bytes": sum(v["size"] for v in manifest["databases"].values()),
+            "copied_tile_files": tile_copies[0], "copied_tile_bytes": tile_copies[1],
             "copied_files": objects.copied_files, "copied_bytes": objects.copied_bytes,
-            "database_bytes": db_bytes, "seconds": round(time.perf_counter() - started, 3)}
+            "seconds": round(time.perf_counter() - started, 3)}
 
 
 def list_snapshots(src: Path) -> list[str]:
@@ -233,16 +245,22 @@ def verify_backup(src: Path) -> BackupReport:
     for name in names:
         folder, manifest = _snapshot(src, name)
         report.snapshots += 1
-        for section, sub in (("databases", "db"), ("files", "files")):
-            for rel, info in manifest[section].items():
-                _check_file(folder / sub / rel, info["sha256"], f"{name}/{sub}/{rel}", report)
-        for tid, tileset in manifest["tilesets"].items():
-            for rel, info in tileset["files"].items():
-                digest = info["sha256"]
-                if digest not in checked_objects:
-                    checked_objects[digest] = _check_file(
-                        src / "objects" / digest[:2] / digest, digest,
-                        f"object {digest[:12]} ({tid}/{rel})", report)
+        entries = [(f"{name}: {rel}", info) for section in ("databases", "files")
+                   for rel, info in manifest[section].items()]
+        entries += [(f"{name}: {tid}/{rel}", info) for tid, tileset in manifest["tilesets"].items()
+                    for rel, info in tileset["files"].items()]
+        for label, info in entries:
+            digest = info["sha256"]
+            if digest not in checked_objects:
+                checked_objects[digest] = _check_file(
+                    src / "objects" / digest[:2] / digest, digest,
+                    f"object {digest[:12]} ({label})", report)
+            elif not checked_objects[digest]:
+                report.problems.append(f"object {digest[:12]} ({label}): damaged, as above")
+        for dump in manifest.get("postgresql", {}):
+            report.checked_files += 1
+            if not (folder / "db" / dump).is_file():
+                report.problems.append(f"{name}: db/{dump} missing")
     return report
 
 
@@ -266,9 +284,11 @@ def restore(src: Path, into: Path, snapshot: str | None = None) -> dict:
         raise BackupError(f"{into} is not empty: restore into an empty or new folder")
     tiles = into / "tiles"
     (tiles / ".versions").mkdir(parents=True)
-    for section, sub in (("databases", "db"), ("files", "files")):
+    objects = Path(src) / "objects"
+    for section in ("databases", "files"):
         for rel, info in manifest[section].items():
-            _restore_file(folder / sub / rel, into / rel, info["sha256"])
+            digest = info["sha256"]
+            _restore_file(objects / digest[:2] / digest, into / rel, digest)
     for tid, tileset in manifest["tilesets"].items():
         version = tiles / ".versions" / f"{tid}.restored-{uuid.uuid4().hex[:8]}"
         for rel, info in tileset["files"].items():

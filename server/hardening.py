@@ -2,10 +2,11 @@
 
 ``install(app)`` wires them into an app (called by ``server.app.create_app``):
 - bodies past ``limits.max_request_mib`` get 413 with what to do instead;
-- flask-limiter: ``auth.login_rate`` on POST /api/login and ``auth.write_rate`` on every
-  write, per client address, 429 past them; ``auth.failed_auth_limit`` counts failed
-  sign-ins and refused tokens per address, and past it every request that presents
-  credentials gets 429 (so guessing tokens or passwords is slow);
+- rate limits (the ``limits`` library): ``auth.login_rate`` on POST /api/login and
+  ``auth.write_rate`` on every write, per client address, 429 past them;
+  ``auth.failed_auth_limit`` counts failed sign-ins and refused tokens per address, and
+  past it every request that presents credentials gets 429 (guessing tokens or
+  passwords is slow);
 - CSRF: a write made with the session cookie must send the session's ``X-CSRF-Token``;
 - headers on every response: a Content-Security-Policy that lets the self-hosted CesiumJS
   run (its workers, blob: URLs and WebAssembly) and nothing from elsewhere,
@@ -18,6 +19,7 @@ import hashlib
 import ipaddress
 import json
 import re
+import time
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, request
@@ -41,11 +43,19 @@ class FailureLimiter:
         from limits.strategies import MovingWindowRateLimiter
         self.item = parse(rate)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.window_s = self.item.get_expiry()
+        self.last_failure: dict[str, float] = {}  # so clean addresses cost one dict lookup
 
     def blocked(self, address: str) -> bool:
+        last = self.last_failure.get(address)
+        if last is None or time.monotonic() - last > self.window_s:
+            return False
         return not self.limiter.test(self.item, "fail", address)
 
     def fail(self, address: str) -> None:
+        if len(self.last_failure) > 100_000:
+            self.last_failure.clear()
+        self.last_failure[address] = time.monotonic()
         self.limiter.hit(self.item, "fail", address)
 
 
@@ -72,7 +82,10 @@ def _too_many():
 
 
 def _check_request():
-    """Before each request: the failure limit, refused credentials, CSRF for cookie writes."""
+    """Before each request: rate limits, the failure limit, refused credentials, CSRF."""
+    if request.method not in SAFE_METHODS and \
+            not current_app.extensions["cimtwin.rates"].allow():
+        return _rate_limited()
     if _presents_credentials() and failures().blocked(client_address()):
         return _too_many()
     principal = current_principal()
@@ -124,13 +137,16 @@ def content_security_policy(index_html: str, imagery_url: str = "") -> str:
 
 
 def _headers(csp: str):
+    page_headers = (("Content-Security-Policy", csp), ("X-Frame-Options", "SAMEORIGIN"),
+                    ("Cross-Origin-Opener-Policy", "same-origin"))
+
     def add(response):
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", csp)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        headers.setdefault("Referrer-Policy", "no-referrer")  # share links stay private
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "no-referrer"  # share links stay private
+        if response.mimetype == "text/html":  # the policies that govern a page
+            for name, value in page_headers:
+                headers.setdefault(name, value)
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if g.get("cimtwin_clear_cookie"):
@@ -169,22 +185,29 @@ def _no_paths(paths: list[str]):
     return scrub
 
 
-def _install_rate_limits(app: Flask, auth_cfg: dict) -> None:
-    from flask_limiter import Limiter
-    from flask_limiter.util import get_remote_address
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
-                      default_limits=[auth_cfg["write_rate"]],
-                      default_limits_exempt_when=lambda: request.method in SAFE_METHODS,
-                      headers_enabled=True)
-    app.extensions["cimtwin.limiter"] = limiter
+class RateLimits:
+    """``auth.login_rate`` on POST /api/login and ``auth.write_rate`` on every other write,
+    per endpoint and client address (the ``limits`` library, fixed windows in memory)."""
 
-    @app.errorhandler(429)
-    def rate_limited(exc):
-        response = problem(429, "Too Many Requests",
-                           f"rate limit reached ({getattr(exc, 'description', '')}); "
-                           "wait and try again")
-        response.headers["Retry-After"] = "60"
-        return response
+    def __init__(self, auth_cfg: dict):
+        from limits import parse
+        from limits.storage import MemoryStorage
+        from limits.strategies import FixedWindowRateLimiter
+        self.login, self.write = parse(auth_cfg["login_rate"]), parse(auth_cfg["write_rate"])
+        self.limiter = FixedWindowRateLimiter(MemoryStorage())
+
+    def allow(self) -> bool:
+        """Count this write; False when it is past its limit."""
+        item = self.login if request.endpoint == "auth_api.login" else self.write
+        return self.limiter.hit(item, "write", request.endpoint or request.path,
+                                client_address())
+
+
+def _rate_limited():
+    response = problem(429, "Too Many Requests", "rate limit reached for this address "
+                       "(auth.write_rate / auth.login_rate); wait and try again")
+    response.headers["Retry-After"] = "60"
+    return response
 
 
 def install(app: Flask) -> None:
@@ -194,7 +217,7 @@ def install(app: Flask) -> None:
     limits = config["limits"]
     app.config["MAX_CONTENT_LENGTH"] = limits["max_request_mib"] * MIB
     app.extensions["cimtwin.failures"] = FailureLimiter(config["auth"]["failed_auth_limit"])
-    _install_rate_limits(app, config["auth"])
+    app.extensions["cimtwin.rates"] = RateLimits(config["auth"])
     app.before_request(_check_request)
     paths = [str(app.extensions["cimtwin"].data_dir), str(PROJECT_ROOT)]
     app.after_request(_no_paths(paths))

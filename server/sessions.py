@@ -2,6 +2,7 @@
 an expiry. Ending a session deletes it; disabling a user ends all of theirs."""
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import datetime, timedelta, timezone
 
@@ -29,14 +30,17 @@ class SessionStore:
         return cookie, csrf
 
     def get(self, cookie: str) -> dict | None:
-        """{user, csrf, expires} of a live session, else None."""
+        """{user, csrf, expires, role, grants} of a live session of an enabled user."""
         if not cookie:
             return None
-        row = self.db.connect().execute("SELECT * FROM sessions WHERE hash=?",
-                                        (token_hash(cookie),)).fetchone()
+        row = self.db.connect().execute(
+            "SELECT s.user, s.csrf, s.expires, u.role, u.grants FROM sessions s "
+            "JOIN users u ON u.name = s.user WHERE s.hash = ? AND u.disabled = 0",
+            (token_hash(cookie),)).fetchone()
         if row is None or row["expires"] < datetime.now(timezone.utc).isoformat():
             return None
-        return {"user": row["user"], "csrf": row["csrf"], "expires": row["expires"]}
+        return {"user": row["user"], "csrf": row["csrf"], "expires": row["expires"],
+                "role": row["role"], "grants": frozenset(json.loads(row["grants"]))}
 
     def end(self, cookie: str) -> None:
         self.db.connect().execute("DELETE FROM sessions WHERE hash=?", (token_hash(cookie),))

@@ -195,3 +195,12 @@ def test_users_cli_refuses_short_passwords_and_unknown_roles(tmp_path):
     assert short.returncode == 1 and "at least" in short.stderr
     bad_role = run_cli(tmp_path, "users", "add", "li", "--role", "boss", stdin=PASSWORD)
     assert bad_role.returncode == 2 and "boss" in bad_role.stderr
+
+
+def test_writes_past_the_write_rate_get_429(tmp_path):
+    app = create_app({"data": {"dir": str(tmp_path / "data")},
+                      "auth": {"write_rate": "3 per minute"}})
+    client = app.test_client()
+    codes = [client.post("/api/shares", json={}).status_code for _ in range(5)]
+    assert codes == [401, 401, 401, 429, 429]
+    assert client.get("/api/tilesets").status_code == 200  # reads are not limited by it

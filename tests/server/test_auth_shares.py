@@ -121,3 +121,22 @@ def test_share_cli_create_list_revoke(app, tmp_path):
     assert client.get(url).status_code == 404
     refused = cli("create", "secret")
     assert refused.returncode == 1 and "restricted" in refused.stderr
+
+
+def test_reclassifying_is_for_classify_and_is_audited(app):
+    client, headers = signed_in(app, "pia")
+    assert client.put("/api/tilesets/inner/classification", json={"classification": "public"},
+                      headers=headers).status_code == 403
+    client, headers = signed_in(app, "dora")
+    done = client.put("/api/tilesets/inner/classification",
+                      json={"classification": "public"}, headers=headers)
+    assert done.get_json() == {"id": "inner", "classification": "public",
+                               "previous": "internal"}
+    assert app.test_client().get("/tiles/inner/tileset.json").status_code == 200
+    log = app.extensions["cimtwin"].security.audit
+    refused = log.query(action="write PUT")
+    assert [(w["actor"], w["target"], w["outcome"]) for w in refused] == [
+        ("pia", "tileset:inner", "refused")]
+    changed = log.query(action="classify")
+    assert [(c["actor"], c["target"], c["detail"]) for c in changed] == [
+        ("dora", "tileset:inner", {"from": "internal", "to": "public"})]

@@ -95,15 +95,17 @@ def test_backup_restore_round_trip_serves_the_same_data(source, tmp_path):
 def test_a_second_backup_copies_only_the_new_tileset(source, tmp_path):
     services = source.extensions["cimtwin"]
     first = json.loads(cli(services.data_dir, "backup", str(tmp_path / "b"), "--json").stdout)
-    assert first["copied_files"] == first["tile_files"]
+    assert first["copied_tile_files"] == first["tile_files"]
     import_mesh(services, grid_obj(tmp_path / "tower.obj", 6, 80.0), crs="EPSG:4548",
                 origin="500100,4060100,0", tileset_id="tower", classification="public")
     new_files = list(services.store.list("tower"))
     second = json.loads(cli(services.data_dir, "backup", str(tmp_path / "b"), "--json").stdout)
     assert second["tile_files"] == first["tile_files"] + len(new_files)
-    assert second["copied_files"] == len(new_files)
+    assert second["copied_tile_files"] == len(new_files)
     new_bytes = sum(len(services.store.get("tower", p)) for p in new_files)
-    assert second["copied_bytes"] == new_bytes
+    assert second["copied_tile_bytes"] == new_bytes
+    # besides the new tiles only the databases that changed (the catalog, the audit log)
+    assert second["copied_files"] - second["copied_tile_files"] <= second["databases"]
 
 
 def test_verify_finds_a_damaged_tile_or_database(source, tmp_path):
@@ -112,15 +114,18 @@ def test_verify_finds_a_damaged_tile_or_database(source, tmp_path):
     assert cli(data_dir, "backup", str(backup)).returncode == 0
     ok = cli(data_dir, "backup", "verify", str(backup))
     assert ok.returncode == 0 and "backup OK" in ok.stdout
-    victim = next(p for p in (backup / "objects").rglob("*") if p.is_file())
-    victim.write_bytes(victim.read_bytes()[:-1] + b"!")
-    catalog = next((backup / "snapshots").glob("*/db/catalog.sqlite"))
-    with open(catalog, "r+b") as handle:
-        handle.seek(200)
-        handle.write(b"damage")
+    manifest = json.loads(next((backup / "snapshots").glob("*/manifest.json")).read_text())
+    tile = manifest["tilesets"]["site"]["files"]["tileset.json"]["sha256"]
+    catalog = manifest["databases"]["catalog.sqlite"]["sha256"]
+    for digest, damage in ((tile, b"!"), (catalog, b"damage")):
+        victim = backup / "objects" / digest[:2] / digest
+        data = bytearray(victim.read_bytes())
+        data[200:200 + len(damage)] = damage
+        victim.write_bytes(bytes(data))
     bad = cli(data_dir, "backup", "verify", str(backup))
     assert bad.returncode == 1
-    assert f"object {victim.name[:12]}" in bad.stdout and "catalog.sqlite" in bad.stdout
+    assert f"object {tile[:12]}" in bad.stdout and "site/tileset.json" in bad.stdout
+    assert f"object {catalog[:12]}" in bad.stdout and "catalog.sqlite" in bad.stdout
 
 
 def test_restore_refuses_a_folder_that_is_not_empty(source, tmp_path):
@@ -134,3 +139,27 @@ def test_backup_inside_the_data_dir_is_refused(source):
     data_dir = source.extensions["cimtwin"].data_dir
     done = cli(data_dir, "backup", str(data_dir / "backups"))
     assert done.returncode == 1 and "inside the data dir" in done.stderr
+
+
+def test_a_postgis_layer_store_is_dumped_and_the_dump_restores(tmp_path, postgres_url):
+    """layers.url = postgresql://...: `backup` runs pg_dump -Fc; the dump lists the layer."""
+    import shutil as sh
+    import_app = create_app({"data": {"dir": str(tmp_path / "data")},
+                             "layers": {"url": postgres_url}})
+    services = import_app.extensions["cimtwin"]
+    geojson = tmp_path / "f.geojson"
+    geojson.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [117.13, 36.66]},
+         "properties": {"name": "医院"}}]}))
+    import_layer(services.layers, geojson, layer_id="hospitals", classification="public")
+    from server.backup import backup, restore
+    result = backup(services, tmp_path / "b")
+    manifest = json.loads((tmp_path / "b" / "snapshots" / result["snapshot"] /
+                           "manifest.json").read_text())
+    assert list(manifest["postgresql"]) == ["layers.pgdump"]
+    done = restore(tmp_path / "b", tmp_path / "restored")
+    dump = tmp_path / "restored" / "postgresql" / "layers.pgdump"
+    assert done["postgresql_dumps"] == ["layers.pgdump"] and dump.is_file()
+    listing = subprocess.run([sh.which("pg_restore"), "-l", str(dump)], capture_output=True,
+                             text=True, check=True).stdout
+    assert "hospitals" in listing

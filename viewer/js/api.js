@@ -157,6 +157,7 @@ export async function signIn(username, password) {
 
 /** End the session. */
 export async function signOut() {
-  await fetch("/api/logout", { method: "POST", headers: csrfHeaders() });
+  const response = await fetch("/api/logout", { method: "POST", headers: csrfHeaders() });
+  await response.text();  // read the answer fully before the page reloads
   csrfToken = null;
 }
