@@ -6,16 +6,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CIMTWIN := $(VENV)/bin/cimtwin
 APT_PACKAGES := python3-venv chromium openscenegraph fonts-noto-cjk proj-data gdal-bin \
-  postgresql-15-postgis-3 redis-server mosquitto mosquitto-clients nginx-light wrk
+  postgresql-15-postgis-3 redis-server mosquitto mosquitto-clients nginx-light wrk \
+  g++ libopenscenegraph-dev
 # No token is exported here: sign in with a user account (docs/security.md). Break-glass
 # tokens, when wanted, come from the caller's environment, never from this file.
 
-.PHONY: all install venv npm system demo serve test test-fast lint bench clean
+.PHONY: all install venv npm system demo serve test test-fast lint native bench clean
 .PHONY: stack stack-stop
 
 all: install
 
-install: venv npm
+install: venv npm native
 
 # Python packages into .venv, the project itself editable.
 venv: $(VENV)/.installed
@@ -25,6 +26,12 @@ $(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-test.txt
 	$(PY) -m pip install --quiet --no-deps -e . --config-settings editable_mode=compat
 	touch $@
+
+# The in-process OSGB reader (tiles/readers/osgb.py loads it with ctypes).
+OSGB_LIB := tiles/readers/_osgb_native.so
+native: $(OSGB_LIB)
+$(OSGB_LIB): tiles/readers/osgb_native.cpp | system
+	g++ -O2 -std=c++17 -shared -fPIC -Wall -o $@ $< -losg -losgDB
 
 # CesiumJS (served by the server, offline) and the Khronos glTF validator.
 npm: system node_modules/.installed

@@ -25,7 +25,8 @@ def resolve_crs(text: Any) -> Any:
         return CRS.from_user_input(value)
     except CRSError as exc:
         raise LayerError(f"--crs {text!r} is not a CRS pyproj knows ({exc}); "
-                         "pass e.g. EPSG:4490 (CGCS2000) or EPSG:4548 (CGCS2000 / GK CM 117E)") from None
+                         "pass e.g. EPSG:4490 (CGCS2000) or EPSG:4548 (CGCS2000 / GK CM 117E)"
+                         ) from None
 
 
 def to_lonlat(crs: Any, x: Any, y: Any) -> tuple[Any, Any]:
@@ -49,7 +50,8 @@ def fits(crs: Any, bounds: tuple[float, float, float, float]) -> bool:
     if area is None:
         return True
     return bool(np.all(lon >= area.west - _MARGIN_DEG) and np.all(lon <= area.east + _MARGIN_DEG)
-                and np.all(lat >= area.south - _MARGIN_DEG) and np.all(lat <= area.north + _MARGIN_DEG))
+                and np.all(lat >= area.south - _MARGIN_DEG)
+                and np.all(lat <= area.north + _MARGIN_DEG))
 
 
 def check_fit(crs: Any, bounds: tuple[float, float, float, float], source: str) -> None:

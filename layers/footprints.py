@@ -56,7 +56,7 @@ def read_footprints(path: str | Path, *, crs: str | None = None,
                         f"floors and were given the default {default_height} m")
     metric = metric_crs(frame)
     projected = frame.to_crs(metric)
-    bases = [_base_z(g, base_height) for g in frame.geometry]
+    bases = _bases(frame.geometry, base_height)
     minx, miny, maxx, maxy = projected.geometry.total_bounds
     origin = (round((minx + maxx) / 2, 1), round((miny + maxy) / 2, 1))
     import shapely
@@ -149,14 +149,19 @@ def _heights(frame: Any, height_field: str | None, floors_field: str | None,
     return tops, used
 
 
-def _base_z(geometry: Any, base_height: float) -> float:
-    """The lowest Z of the footprint's outline, or ``base_height`` when it is 2D."""
+def _bases(geometry: Any, base_height: float) -> list[float]:
+    """The lowest Z of each footprint's outline, or ``base_height`` where it is 2D."""
+    import numpy as np
     import shapely
-    if not geometry.has_z:
-        return float(base_height)
-    z = shapely.get_coordinates(geometry, include_z=True)[:, 2]
-    z = z[~(z != z)]
-    return float(z.min()) if len(z) else float(base_height)
+    geoms = geometry.to_numpy()
+    has_z = shapely.has_z(geoms)
+    bases = np.full(len(geoms), float(base_height))
+    if has_z.any():
+        coords, index = shapely.get_coordinates(geoms[has_z], include_z=True, return_index=True)
+        lowest = np.full(int(has_z.sum()), np.inf)
+        np.minimum.at(lowest, index, np.where(np.isnan(coords[:, 2]), np.inf, coords[:, 2]))
+        bases[has_z] = np.where(np.isfinite(lowest), lowest, float(base_height))
+    return bases.tolist()
 
 
 def metric_crs(frame: Any) -> str:

@@ -60,7 +60,8 @@ def parse_date(value: Any, where: str) -> str | None:
     if _blank(value):
         return None
     if isinstance(value, (datetime, date)):
-        parsed = value if isinstance(value, date) and not isinstance(value, datetime) else value.date()
+        plain_date = isinstance(value, date) and not isinstance(value, datetime)
+        parsed = value if plain_date else value.date()
     else:
         text = str(value).strip()
         try:
@@ -113,7 +114,8 @@ def _check_order(row: dict[str, str | None], where: str) -> None:
     for (first, a), (second, b) in zip(given, given[1:]):
         if b < a:
             raise LayerError(f"{where}, field '{second}': {b} is before {first} {a}; "
-                             "lifecycle dates must follow planned <= approved <= start <= completion")
+                             "lifecycle dates must follow planned <= approved <= start "
+                             "<= completion")
 
 
 def validate_facilities(frame: Any) -> KindResult:
@@ -122,7 +124,8 @@ def validate_facilities(frame: Any) -> KindResult:
     frame = frame.copy()
     keys = []
     for i, raw in enumerate(frame["category"].tolist()):
-        key = normalise(raw, CATEGORY_SYNONYMS) or (str(raw).strip() if str(raw).strip() in CATEGORIES else None)
+        text = str(raw).strip()
+        key = normalise(raw, CATEGORY_SYNONYMS) or (text if text in CATEGORIES else None)
         if _blank(raw) or key is None:
             raise LayerError(f"{_row_name(frame, i)}, field 'category': {raw!r} is not a facility "
                              f"category; use one of {', '.join(CATEGORIES)} (or its Chinese label)")
@@ -140,7 +143,8 @@ def validate_sensors(frame: Any) -> KindResult:
     ids = []
     for i, raw in enumerate(frame["sensor_id"].tolist()):
         if _blank(raw):
-            raise LayerError(f"{_row_name(frame, i)}, field 'sensor_id' is empty; every sensor needs one")
+            raise LayerError(f"{_row_name(frame, i)}, field 'sensor_id' is empty; "
+                             "every sensor needs one")
         text = str(raw).strip()
         if text in seen:
             raise LayerError(f"{_row_name(frame, i)}, field 'sensor_id': {text!r} repeats row "

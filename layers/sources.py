@@ -76,8 +76,10 @@ def _apply_crs(frame: Any, crs: str | None, name: str) -> tuple[Any, list[str]]:
     warnings: list[str] = []
     if crs is not None:
         wanted = resolve_crs(crs)
-        if frame.crs is not None and not frame.crs.equals(wanted) and not _is_default_geojson(name, frame):
-            warnings.append(f"{name} declares {frame.crs.to_string()}; --crs {crs} was used instead")
+        differs = frame.crs is not None and not frame.crs.equals(wanted)
+        if differs and not _is_default_geojson(name, frame):
+            warnings.append(f"{name} declares {frame.crs.to_string()}; "
+                            f"--crs {crs} was used instead")
         frame = frame.set_crs(wanted, allow_override=True)
     elif frame.crs is None:
         raise LayerError(f"{name} has no CRS (no .prj or crs member); pass the CRS it was "
@@ -131,7 +133,8 @@ def _read_csv(path: Path, crs: str | None, encoding: str | None) -> tuple[Any, l
         if crs is None:
             crs = "OGC:CRS84"
             warnings.append(f"{path.name}: lon/lat columns without --crs are taken as WGS 84 / "
-                            "CGCS2000 degrees (GCJ-02 or BD-09 shifted data must be corrected first)")
+                            "CGCS2000 degrees (GCJ-02 or BD-09 shifted data must be corrected "
+                            "first)")
     elif x and y:
         xcol, ycol = x, y
         if crs is None:
@@ -158,7 +161,8 @@ def _numbers(column: Any, name: str, source: str) -> Any:
     bad = values.isna() | ~values.abs().lt(float("inf"))
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
-        raise LayerError(f"{source}: row {row + 1}, field {name!r}: {column.iloc[row]!r} is not a number")
+        raise LayerError(f"{source}: row {row + 1}, field {name!r}: {column.iloc[row]!r} "
+                         "is not a number")
     return values.to_numpy(dtype=float)
 
 

@@ -69,7 +69,11 @@ def import_bim_file(services: Services, path: str | Path, *, name: str | None = 
     options = build_options(services, name=name, kind="bim", compression=compression,
                             workers=1 if size < INLINE_BELOW_BYTES else None,
                             enum_properties=ENUM_PROPERTIES, validate_glb=validate_glb)
-    summary = build_tileset(placement.batches(reader.batches()), services.store, tileset_id,
+    batches = reader.batches()
+    if services.config["tiles"].get("geoid"):  # heights orthometric, N from the geoid
+        from tiles.geoid import apply_geoid
+        batches = apply_geoid(batches, services.config["tiles"]["geoid"])
+    summary = build_tileset(placement.batches(batches), services.store, tileset_id,
                             options, progress=progress)
     bim = reader.summary()
     try:

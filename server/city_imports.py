@@ -4,8 +4,8 @@ CityJSON/CityGML buildings -> a tileset with one feature per Building/BuildingPa
 Each function is what one ``cimtwin import buildings|citymodel`` command does, minus
 argument parsing (their options are declared in the registry, :mod:`server.imports`;
 geometry goes through its placement check). The tileset is built (and published
-atomically by the engine) before the footprint layer is stored, so a failed import
-leaves both as they were.
+atomically by the engine) before the footprint layer is stored; a new tileset whose layer
+cannot be stored is taken back.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tiles.model import GeoFrame
 
 
 def _frame(services: Services, crs: str, origin: tuple[float, float, float],
-           geoid_offset_m: float | None = None) -> GeoFrame:
+           geoid_offset_m: float | None) -> GeoFrame:
     """Heights orthometric when a geoid offset is given or configured, else ellipsoidal."""
     n = geoid_offset(services, geoid_offset_m)
     return GeoFrame(crs=crs, origin=origin, vertical="orthometric" if n else "ellipsoidal",
@@ -51,7 +51,7 @@ def import_buildings(services: Services, path: str | Path, *, crs: str | None = 
     from layers import LayerInfo
     from layers.footprints import read_footprints
     from layers.importer import layer_id_from
-    from server.demo.extrude import Footprint, extrude_footprints
+    from server.white_models import white_model_batches
     from tiles.pipeline import build_tileset
     path = Path(path)
     fs = read_footprints(path, crs=crs, height_field=height_field, floors_field=floors_field,
@@ -59,24 +59,32 @@ def import_buildings(services: Services, path: str | Path, *, crs: str | None = 
                          base_height=base_height)
     columns = [c for c in fs.frame.columns if c != fs.frame.geometry.name]
     records = fs.frame[columns].to_dict("records")
-    footprints = [Footprint(poly, base, top, {k: _plain(v) for k, v in rec.items()}, group="")
-                  for poly, base, top, rec in zip(fs.polygons, fs.base, fs.top, records)]
+    properties = [{k: _plain(v) for k, v in rec.items()} for rec in records]
     frame = _frame(services, fs.crs, (fs.origin[0], fs.origin[1], 0.0), geoid_offset_m)
-    batches = placement.batches(extrude_footprints(footprints, frame))
+    batches = placement.batches(white_model_batches(fs.polygons, fs.base, fs.top, properties,
+                                                    frame))
     name = name or path.stem
     tileset_id = tileset_id or services.catalog.new_id(name)
+    existed = services.catalog.get(tileset_id) is not None
     options = build_options(services, name=name, kind="buildings", compression=compression,
                             geoid_offset_m=frame.geoid_offset_m)
     summary = build_tileset(batches, services.store, tileset_id, options, progress=progress)
-    report = {"buildings": len(footprints), "height_sources": fs.sources,
-              "warnings": fs.warnings + placement.warnings, "crs": fs.crs}
+    report = {"buildings": len(properties), "height_sources": fs.sources,
+              "warnings": fs.warnings, "crs": fs.crs}
     entry = register_tileset(services, summary, classification=classification,
                              source=str(path), extra={"buildings": report})
-    layer = services.layers.put_layer(fs.frame, LayerInfo(
-        id=layer_id or layer_id_from(path), title=name, kind="buildings",
-        classification=classification, source=path.name, warnings=fs.warnings))
+    try:
+        layer = services.layers.put_layer(fs.frame, LayerInfo(
+            id=layer_id or layer_id_from(path), title=name, kind="buildings",
+            classification=classification, source=path.name, warnings=fs.warnings))
+    except Exception:
+        if not existed:  # a new tileset without its layer is half an import: take it back
+            services.catalog.delete(tileset_id)
+            services.store.delete(tileset_id)
+        raise
     return entry["summary"] | report | {"id": tileset_id, "layer": layer.id,
-                                        "classification": classification}
+                                        "classification": classification,
+                                        "warnings": fs.warnings + placement.warnings}
 
 
 def import_citymodel(services: Services, path: str | Path, *, crs: str | None = None,

@@ -101,6 +101,7 @@ SCHEMA: dict[tuple[str, str], tuple[type | tuple[type, ...], Callable | None]] =
     ("tiles", "workers"): (int, _non_negative),
     ("tiles", "dask_scheduler"): (str, None),
     ("tiles", "geoid_offset_m"): ((int, float), None),
+    ("tiles", "geoid"): (str, None),
     ("layers", "url"): (str, _registered(LAYER_BACKENDS)),
     ("metrics", "store_url"): (str, _registered(STORE_BACKENDS)),
     ("metrics", "bus_url"): (str, _registered(BUS_BACKENDS)),

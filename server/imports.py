@@ -231,6 +231,10 @@ GEOID_OFFSET = Option("geoid_offset", type=float, param="geoid_offset_m", metava
 FORCE = Option("force", type=bool, default=False,
                help="import even when the geometry lands outside the CRS's area of use")
 
+GEOID = Option("geoid", metavar="MODEL|GRID|N",
+               help="heights are orthometric: 'egm96', a geoid grid path, or N in metres "
+                    "(default: config tiles.geoid)")
+
 #: The options every tileset kind has; kinds with a CRS add CRS and ORIGIN.
 COMMON = (NAME, TILESET_ID, CLASSIFICATION, COMPRESSION, GEOID_OFFSET, FORCE)
 
@@ -253,12 +257,37 @@ def _builtin_kinds() -> Iterable[ImportKind]:
         "photo", Inputs(folder=True),
         (NAME, TILESET_ID, CLASSIFICATION, COMPRESSION,
          with_help(GEOID_OFFSET, "heights are orthometric: geoid offset N in metres "
-                                 "(ellipsoidal = orthometric + N); without it the "
-                                 "production's heights are taken as ellipsoidal"),
-         FORCE),
-        "server.tileset_imports:import_production",
-        help="a ContextCapture production folder (metadata.xml + Data/ with OBJ or OSGB) "
-             "-> 3D Tiles", title="imported reality mesh")
+                                 "(ellipsoidal = orthometric + N); without it (and without "
+                                 "--geoid / tiles.geoid) heights are taken as ellipsoidal"),
+         FORCE,
+         with_help(CRS, "CRS when there is no metadata.xml, or to override it"),
+         with_help(ORIGIN, "E,N,H the vertex coordinates are relative to (metadata.xml "
+                           "SRSOrigin; CRS units)"),
+         Option("rebuild_lod", type=bool, default=False,
+                help="re-simplify the finest level instead of keeping the producer's "
+                     "PagedLOD levels"),
+         GEOID),
+        "server.reality_imports:import_photo",
+        help="a ContextCapture production folder (metadata.xml + Data/ with OSGB or OBJ), "
+             "one tile folder, one .osgb or one mesh file -> 3D Tiles (the producer's "
+             "levels are kept)", title="imported reality mesh")
+    yield ImportKind(
+        "pointcloud", Inputs(suffixes=(".las", ".laz")),
+        (NAME, TILESET_ID, CLASSIFICATION, FORCE,
+         with_help(GEOID_OFFSET, "heights are orthometric: geoid offset N in metres "
+                                 "(ellipsoidal = orthometric + N; or use --geoid)"),
+         with_help(CRS, "override the file's CRS (headers lie; EPSG code, PROJ or WKT)"),
+         Option("vertical_unit", choices=("m", "ft", "us-ft"),
+                help="unit of the heights (default: the CRS's; feet become metres)"),
+         GEOID),
+        "server.reality_imports:import_pointcloud",
+        help="a LAS/LAZ point cloud -> 3D Tiles (glb points)", title="imported point cloud")
+    yield ImportKind(
+        "tileset", Inputs(folder=True),
+        (NAME, TILESET_ID, CLASSIFICATION, FORCE),
+        "server.reality_imports:import_tileset",
+        help="delivered 3D Tiles (a folder or its tileset.json): checked, copied into the "
+             "store and published", title="imported tileset")
     yield ImportKind(
         "bim", Inputs(suffixes=(".ifc",)),
         (*COMMON, with_help(CRS, "override the model's CRS (EPSG code, PROJ string or WKT)"),

@@ -15,8 +15,10 @@ Frames understood by :func:`to_ecef`:
   in degrees / ellipsoidal metres, x east, y north, z up at that point (IfcSite
   RefLatitude/RefLongitude, models with no projected CRS).
 
-Heights: ``vertical="ellipsoidal"`` uses z as is; ``"orthometric"`` adds the user's
-``geoid_offset_m`` (N): h = H + N. Orthometric without N is an error, never a guess.
+Heights: ``vertical="ellipsoidal"`` uses z as is; ``"orthometric"`` adds N: h = H + N,
+with N from the frame's geoid model or grid per point (:mod:`tiles.geoid`, EGM96 by
+default where one is configured), else the user's constant ``geoid_offset_m``.
+Orthometric without either is an error, never a guess.
 Geodetic datums such as CGCS2000, ETRS89 and WGS84 are treated as coincident at the
 decimetre level (what PROJ does without transformation grids, which we run without).
 """
@@ -113,21 +115,34 @@ def local_to_world(positions: np.ndarray, frame: GeoFrame) -> np.ndarray:
     return out
 
 
-def _ellipsoidal_offset(frame: GeoFrame) -> float:
-    """Metres to add to z to get ellipsoidal heights; raises if the datum is unclear."""
+def _check_vertical(frame: GeoFrame) -> None:
+    """Raise if the heights' datum is unclear (orthometric without a geoid or N)."""
     if frame.vertical not in VERTICAL_DATUMS:
         raise GeoreferenceError(
             f"unknown vertical datum {frame.vertical!r}: pass vertical='ellipsoidal' or "
-            "vertical='orthometric' with geoid_offset_m")
-    if frame.vertical == "orthometric":
-        if not frame.geoid_offset_m or not np.isfinite(frame.geoid_offset_m):
-            raise GeoreferenceError(
-                "heights are orthometric but no geoid offset was given: pass "
-                "geoid_offset_m=N (ellipsoidal = orthometric + N; about -2 to -9 m in "
-                "eastern China, check the site's survey report), or declare "
-                "vertical='ellipsoidal' if the heights already are")
-        return float(frame.geoid_offset_m)
-    return 0.0
+            "vertical='orthometric' with a geoid or geoid_offset_m")
+    if frame.vertical == "orthometric" and not frame.geoid and (
+            not frame.geoid_offset_m or not np.isfinite(frame.geoid_offset_m)):
+        raise GeoreferenceError(
+            "heights are orthometric but no geoid was given: pass geoid='egm96' (or a "
+            "site geoid grid), or geoid_offset_m=N (ellipsoidal = orthometric + N; about "
+            "-2 to -9 m in eastern China, check the site's survey report), or declare "
+            "vertical='ellipsoidal' if the heights already are")
+
+
+def geoid_offsets(frame: GeoFrame, lon, lat) -> np.ndarray | float:
+    """N to add to each height (ellipsoidal = orthometric + N); 0 for ellipsoidal data.
+
+    A geoid model or grid (:mod:`tiles.geoid`) gives N per point; without one the
+    frame's constant ``geoid_offset_m`` is used.
+    """
+    _check_vertical(frame)
+    if frame.vertical != "orthometric":
+        return 0.0
+    if frame.geoid:
+        from tiles.geoid import undulation
+        return undulation(lon, lat, frame.geoid)
+    return float(frame.geoid_offset_m)
 
 
 def lonlatheight_to_ecef(lon: np.ndarray, lat: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -144,7 +159,7 @@ def lonlatheight_to_ecef(lon: np.ndarray, lat: np.ndarray, h: np.ndarray) -> np.
 
 def to_lonlatheight(positions: np.ndarray, frame: GeoFrame) -> np.ndarray:
     """Source positions -> (N, 3) lon, lat (degrees) and ellipsoidal height (metres)."""
-    dz = _ellipsoidal_offset(frame)
+    _check_vertical(frame)
     world = local_to_world(positions, frame)
     if str(frame.crs).strip().upper() in LOCAL_ENU_NAMES:
         lon0, lat0, h0 = (float(v) for v in frame.origin)
@@ -153,17 +168,18 @@ def to_lonlatheight(positions: np.ndarray, frame: GeoFrame) -> np.ndarray:
                 f"local ENU frame origin {frame.origin} is not (lon, lat, height) in "
                 "degrees: pass origin=(longitude, latitude, height)")
         origin = lonlatheight_to_ecef(np.array([lon0]), np.array([lat0]), np.array([h0]))[0]
-        world[:, 2] += dz
+        world[:, 2] += np.asarray(geoid_offsets(frame, lon0, lat0)).reshape(-1)[0]
         ecef = enu_to_ecef_points(world, origin)
         return ecef_to_lonlatheight(ecef)
     world += np.asarray(frame.origin, dtype=np.float64)
     transformer = _transformer_to_lonlat(str(frame.crs))
     lon, lat = transformer.transform(world[:, 0], world[:, 1])
-    out = np.column_stack([lon, lat, world[:, 2] + dz])
+    out = np.column_stack([lon, lat, world[:, 2]])
     if not np.all(np.isfinite(out)):
         raise GeoreferenceError(
             f"coordinates fall outside the CRS {resolve_crs(str(frame.crs)).name!r}: check "
             "the CRS, the origin and the axis order (x must be east, y north)")
+    out[:, 2] += geoid_offsets(frame, out[:, 0], out[:, 1])
     return out
 
 

@@ -26,8 +26,10 @@ class GeoFrame:
     counter-clockwise from grid east (IfcMapConversion's XAxisAbscissa/Ordinate).
 
     Heights: ``vertical="ellipsoidal"`` means z is already ellipsoidal height;
-    ``"orthometric"`` means z is above the geoid (or a national height datum) and
-    ``geoid_offset_m`` (N, ellipsoidal = orthometric + N) must be supplied by the user.
+    ``"orthometric"`` means z is above the geoid (or a national height datum) and N
+    (ellipsoidal = orthometric + N) comes from ``geoid`` (a geoid model such as
+    ``"egm96"`` or a site grid's path, :mod:`tiles.geoid`) or, without one, from the
+    constant ``geoid_offset_m`` the user supplied.
     """
 
     crs: str
@@ -36,6 +38,7 @@ class GeoFrame:
     scale: float = 1.0
     vertical: str = "ellipsoidal"
     geoid_offset_m: float = 0.0
+    geoid: str = ""
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly record for the catalog (what was assumed, stated)."""
@@ -46,6 +49,7 @@ class GeoFrame:
             "scale": self.scale,
             "vertical": self.vertical,
             "geoid_offset_m": self.geoid_offset_m,
+            "geoid": self.geoid,
         }
 
 

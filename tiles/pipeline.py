@@ -43,7 +43,7 @@ from tiles.model import MeshBatch, TileNode, TileStore
 from tiles.progress import Progress, ProgressTracker
 from tiles.store import check_tileset_id
 
-KINDS = ("bim", "reality", "buildings", "mesh", "terrain")
+KINDS = ("bim", "reality", "buildings", "mesh", "terrain", "pointcloud", "tileset")
 #: Bump when the output format changes, so old staging/work folders are not reused.
 FORMAT_VERSION = "4"
 

@@ -9,7 +9,6 @@ Display levels (``level_of``) come from a datastream's thresholds or the metric 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,14 +116,15 @@ class RuleState:
     last_ms: int | None = None
 
 
-def evaluate(rule: Rule, state: RuleState, readings: Iterable[Observation]
+def evaluate(rule: Rule, state: RuleState, readings: list[Observation]
              ) -> tuple[RuleState, list[tuple[str, Observation]]]:
     """Run ``readings`` (any order) through the rule. Actions: ("raise", obs) opens an
     alarm (the state's ``alarm_id`` becomes -1 until the store numbers it), ("clear", obs)
     closes the open one, ("touch", obs) updates its last value."""
     actions: list[tuple[str, Observation]] = []
     pending, alarm_id, last = state.pending_ms, state.alarm_id, state.last_ms
-    for obs in sorted(readings, key=lambda o: o.time_ms):
+    ordered = readings if len(readings) == 1 else sorted(readings, key=lambda o: o.time_ms)
+    for obs in ordered:
         if last is not None and obs.time_ms <= last:
             continue  # late or repeated: history, not the present
         last = obs.time_ms

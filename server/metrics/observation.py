@@ -65,6 +65,10 @@ def parse_time(text: Any, where: str, field: str = "time", index: int | None = N
     return int(moment.timestamp() * 1000)
 
 
+def _where(index: int | None) -> str:
+    return "" if index is None else f"observation {index}: "
+
+
 Resolver = Callable[[str], Datastream | None]
 SeriesResolver = Callable[[str, str], Datastream | None]
 
@@ -72,8 +76,9 @@ SeriesResolver = Callable[[str, str], Datastream | None]
 class BatchParser:
     """Validates batches against the registered datastreams (``find``, ``find_series``)."""
 
-    def __init__(self, find: Resolver, find_series: SeriesResolver):
-        self.find, self.find_series = find, find_series
+    def __init__(self, find: Resolver, find_series: SeriesResolver,
+                 refresh: Callable[[], None] = lambda: None):
+        self.find, self.find_series, self.refresh = find, find_series, refresh
 
     def parse(self, body: Any, now_ms: int, oldest_ms: int | None = None) -> list[Observation]:
         """Validate a POST body into observations (all or none); ``oldest_ms`` is the
@@ -87,6 +92,7 @@ class BatchParser:
         if len(items) > MAX_BATCH:
             raise BatchTooLarge(f"{len(items)} observations in one request; send at most "
                                 f"{MAX_BATCH} per request", field="observations")
+        self.refresh()
         times: dict[Any, int] = {}
         limit = now_ms + int(MAX_FUTURE.total_seconds() * 1000)
         return [self._one(item, None if single else i, now_ms, limit, oldest_ms, times)
@@ -94,35 +100,50 @@ class BatchParser:
 
     def _one(self, item: Any, index: int | None, now_ms: int, limit: int,
              oldest_ms: int | None, times: dict) -> Observation:
-        where = "" if index is None else f"observation {index}: "
+        # The hot path of ingest: plain lookups, messages built only on error.
         if not isinstance(item, dict):
-            raise MetricError(f"{where}must be a JSON object", index=index)
-        stream = self._datastream(item, where, index)
-        value = item.get("value", item.get("result"))
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value):
-            raise MetricError(f"{where}'value' must be a finite number, got {value!r}",
+            raise MetricError(f"{_where(index)}must be a JSON object", index=index)
+        stream = self._datastream(item, index)
+        value = item.get("value")
+        if value is None:
+            value = item.get("result")
+        if type(value) not in (float, int) or not math.isfinite(value):  # no bool, no NaN
+            raise MetricError(f"{_where(index)}'value' must be a finite number, got {value!r}",
                               field="value", index=index)
-        stamp = item.get("time", item.get("phenomenonTime"))
-        time_ms = now_ms if stamp is None else self._time(stamp, where, "time", index, times)
+        stamp = item.get("time")
+        if stamp is None:
+            stamp = item.get("phenomenonTime")
+        time_ms = now_ms if stamp is None else times.get(stamp) if type(stamp) is str else None
+        if time_ms is None:
+            time_ms = self._time(stamp, _where(index), "time", index, times)
         if time_ms > limit:
-            raise MetricError(f"{where}'time' {stamp} is more than {MAX_FUTURE} in the future; "
-                              "check the sensor's clock and time zone", field="time", index=index)
+            raise MetricError(f"{_where(index)}'time' {stamp} is more than {MAX_FUTURE} in the "
+                              "future; check the sensor's clock and time zone", field="time",
+                              index=index)
         if oldest_ms is not None and time_ms < oldest_ms:
-            raise MetricError(f"{where}'time' {stamp} is older than the raw retention "
+            raise MetricError(f"{_where(index)}'time' {stamp} is older than the raw retention "
                               "(metrics.retention_days); it cannot be stored", field="time",
                               index=index)
-        result = item.get("result_time", item.get("resultTime"))
+        result = item.get("result_time")
+        if result is None:
+            result = item.get("resultTime")
         result_ms = time_ms if result is None else \
-            self._time(result, where, "result_time", index, times)
-        quality = item.get("quality", item.get("resultQuality", "good"))
+            self._time(result, _where(index), "result_time", index, times)
+        quality = item.get("quality")
+        if quality is None:
+            quality = item.get("resultQuality", "good")
         if quality not in QUALITY:
-            raise MetricError(f"{where}'quality' must be one of {', '.join(QUALITY)}, "
+            raise MetricError(f"{_where(index)}'quality' must be one of {', '.join(QUALITY)}, "
                               f"got {quality!r}", field="quality", index=index)
         return Observation(stream.id, time_ms, float(value), result_ms, quality)
 
-    def _datastream(self, item: dict, where: str, index: int | None) -> Datastream:
+    def _datastream(self, item: dict, index: int | None) -> Datastream:
         ref = item.get("datastream")
+        if type(ref) is str:
+            found = self.find(ref)
+            if found is not None:
+                return found
+        where = _where(index)
         if ref is None and isinstance(item.get("Datastream"), dict):
             ref = item["Datastream"].get("@iot.id")
         if ref is not None:

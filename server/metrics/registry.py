@@ -34,20 +34,28 @@ class Registry:
             self._heads: dict[str, str] = {}
             self._loaded = self._clock()
 
-    def _fresh(self, missing: bool) -> None:
-        age = self._clock() - self._loaded
-        if age > self.ttl_s or (missing and age > 1.0):
+    def refresh_if_old(self) -> None:
+        """Reload when the cache is older than ``ttl_s`` (once per batch, not per item)."""
+        if self._clock() - self._loaded > self.ttl_s:
+            self.reload()
+
+    def _missing(self) -> None:
+        if self._clock() - self._loaded > 1.0:
             self.reload()
 
     def find(self, datastream_id: str) -> Datastream | None:
         found = self.streams.get(datastream_id)
-        self._fresh(found is None)
-        return found or self.streams.get(datastream_id)
+        if found is None:
+            self._missing()
+            found = self.streams.get(datastream_id)
+        return found
 
     def find_series(self, sensor_id: str, metric: str) -> Datastream | None:
         found = self._series.get((sensor_id, metric))
-        self._fresh(found is None)
-        return found or self._series.get((sensor_id, metric))
+        if found is None:
+            self._missing()
+            found = self._series.get((sensor_id, metric))
+        return found
 
     def attrs(self, stream: Datastream) -> tuple:
         """What the stream's filters look at for events of ``stream`` (fanout.Attrs)."""

@@ -55,7 +55,8 @@ class MetricsRuntime:
         self._last_compact = clock()
         self._lock = threading.Lock()
         self.registry = Registry(store)
-        self.parser = BatchParser(self.registry.find, self.registry.find_series)
+        self.parser = BatchParser(self.registry.find, self.registry.find_series,
+                                  self.registry.refresh_if_old)
 
     # -- registration -----------------------------------------------------------------
     def register(self, items: list[Any], *, default_classification: str | None = None,

@@ -24,7 +24,7 @@ def sensor_from_properties(props: dict[str, Any], lon: Any = None, lat: Any = No
     """A registration dict from flat properties (a CSV row or GeoJSON properties)."""
     item: dict[str, Any] = {k: props[k] for k in ("name", "kind", "classification")
                             if props.get(k) not in (None, "")}
-    item["id"] = props.get("id") or props.get("sensor_id")
+    item["id"] = props.get("sensor_id") or props.get("id")
     item["location"] = {"lon": props.get("lon", lon), "lat": props.get("lat", lat),
                         "height": props.get("height", height)}
     feature = None
@@ -57,7 +57,8 @@ def sensors_from_geojson(body: Any) -> list[dict[str, Any]]:
                               f"{geometry.get('type')!r})", field="geometry", index=i)
         coords = list(coords or []) + [None, None, None]
         props = dict(feature.get("properties") or {})
-        props.setdefault("id", feature.get("id"))
+        if not props.get("sensor_id") and not props.get("id"):
+            props["id"] = feature.get("id")  # a layer's row number only as the last resort
         out.append(sensor_from_properties(props, coords[0], coords[1], coords[2]))
     return out
 

@@ -1,6 +1,7 @@
 """Alarm tables of the SQL stores: rules, their state, alarms and the alarm log.
 
-``rule_state`` holds where each rule stands (breach pending since, open alarm, last reading);
+``rule_state`` holds where each rule stands (breach pending since, open alarm; a reading
+older than its datastream's latest value is late and ignored);
 a batch's rules are read and updated inside the batch's write transaction (rows locked on
 PostgreSQL), so two server workers ingesting the same datastream never disagree.
 Acknowledgements are kept on the alarm (by, at, note) and appended to the log.
@@ -80,8 +81,11 @@ class AlarmTables:
         by_stream: dict[str, list[Observation]] = {}
         for o in new:
             by_stream.setdefault(o.datastream, []).append(o)
-        rows = db.execute(q(f"""SELECT {_RULE_COLS}, s.pending_ms, s.alarm_id, s.last_ms
+        # A reading older than its datastream's latest (before this batch) is late: it
+        # changes no rule. So the state only needs writing when a rule changes.
+        rows = db.execute(q(f"""SELECT {_RULE_COLS}, s.pending_ms, s.alarm_id, l.time_ms
             FROM rules r JOIN rule_state s ON s.rule_id = r.id
+            LEFT JOIN latest l ON l.datastream = r.datastream
             WHERE r.datastream IN (SELECT value FROM {self.dialect.json_texts})
             ORDER BY r.id{self.dialect.lock_rows}"""), (json.dumps(list(by_stream)),)).fetchall()
         events: list[dict[str, Any]] = []
@@ -91,7 +95,7 @@ class AlarmTables:
             after, actions = evaluate(rule, before, by_stream[rule.datastream])
             current = self._apply(db, rule, before.alarm_id, actions, events) if actions \
                 else before.alarm_id
-            if (after.pending_ms, current, after.last_ms) != tuple(row[8:]):
+            if (after.pending_ms, current) != (row[8], row[9]):
                 updates.append((after.pending_ms, current, after.last_ms, rule.id))
         if updates:
             self._update_rule_states(db, updates)

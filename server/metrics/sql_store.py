@@ -126,6 +126,8 @@ class SqlMetricStore(AlarmTables):
         rows = [(o.datastream, o.time_ms, o.value, o.result_ms, o.quality) for o in observations]
         with self._transaction() as db:
             new = self._insert_new(db, observations, rows)
+            # rules first: they compare with the latest readings before this batch
+            events = self._evaluate_rules(db, new) if new else []
             newest: dict[str, Observation] = {}
             for o in new:
                 if o.datastream not in newest or o.time_ms > newest[o.datastream].time_ms:
@@ -133,7 +135,6 @@ class SqlMetricStore(AlarmTables):
             if newest:
                 self._upsert_latest(db, [(o.datastream, o.time_ms, o.value, o.result_ms,
                                           o.quality) for o in newest.values()])
-            events = self._evaluate_rules(db, new) if new else []
         return WriteResult(new, len(observations) - len(new), events)
 
     def _insert_new(self, db: Any, observations: list[Observation],

@@ -59,9 +59,9 @@ def test_official_edits_a_stage_in_the_card_and_everyone_sees_it(admin_viewer, v
         assert other.evaluate("cimtwin.refreshProjects()") >= 1
         assert other.evaluate(COLOUR_OF, [layer, fid])["colour"] == UNDER_CONSTRUCTION
         # The stage filter hides projects of an unticked stage.
-        other.locator('[data-testid="stage-under_construction"]').uncheck()
+        other.locator('[data-testid="stage-under_construction"]').uncheck(force=True)
         assert other.evaluate(COLOUR_OF, [layer, fid])["show"] is False
-        other.locator('[data-testid="stage-under_construction"]').check()
+        other.locator('[data-testid="stage-under_construction"]').check(force=True)
         assert other.evaluate(COLOUR_OF, [layer, fid])["show"] is True
         assert_clean(other_watch)
     finally:

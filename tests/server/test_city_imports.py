@@ -161,3 +161,20 @@ def test_cli_reports_height_sources_and_refuses_points(tmp_path, shared_data):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["height_sources"]["floors"] >= 138 and result["buildings"] == 446
+
+
+def test_failed_footprint_layer_takes_the_new_tileset_back(services, tmp_path, monkeypatch):
+    path = tmp_path / "two.geojson"
+    square = [[117.0, 36.6], [117.0005, 36.6], [117.0005, 36.6005], [117.0, 36.6005],
+              [117.0, 36.6]]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"height": 12}, "geometry": {
+            "type": "Polygon", "coordinates": [square]}}]}))
+
+    def full_disk(*args, **kwargs):
+        raise OSError("No space left on device")
+    monkeypatch.setattr(services.layers, "put_layer", full_disk)
+    with pytest.raises(OSError):
+        import_buildings(services, path, tileset_id="two")
+    assert services.catalog.get("two") is None
+    assert "two" not in services.store.tilesets()

@@ -117,6 +117,7 @@ def test_import_photo_without_metadata_says_what_is_missing(tmp_path):
     (folder / "Data").mkdir(parents=True)
     result = run_cli(tmp_path, "import", "photo", str(folder))
     assert result.returncode == 1 and "metadata.xml" in result.stderr
+    assert "--crs" in result.stderr and "--origin" in result.stderr
 
 
 def test_output_into_a_closed_pipe_ends_quietly(tmp_path):

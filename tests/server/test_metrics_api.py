@@ -51,11 +51,12 @@ def test_registration_needs_admin_and_names_the_bad_field(app):
                  headers=ADMIN)
     assert bad.status_code == 400 and "sensor 1: 'classification'" in bad.get_json()["detail"]
     assert c.get("/api/sensors", headers=ADMIN).get_json()["features"] == []  # nothing half-stored
-    geo = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {
+    geo = {"type": "FeatureCollection", "features": [{"type": "Feature", "id": 7, "geometry": {
         "type": "Point", "coordinates": [117.1, 36.6]}, "properties": {
         "sensor_id": "g-1", "metrics": "dust", "project_id": "P02", "classification": "public"}}]}
     assert c.post("/api/sensors", json=geo, headers=ADMIN).get_json()["datastreams"] == 1
     [feature] = c.get("/api/sensors").get_json()["features"]
+    assert feature["id"] == "g-1"  # the sensor_id, not the layer's feature number
     assert feature["properties"]["feature"] == {"type": "project", "id": "P02", "layer": None}
     assert feature["geometry"]["coordinates"][:2] == [117.1, 36.6]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tiles.errors import InputError
+from tiles.errors import GeoreferenceError, InputError
 from tiles.glb.encode import Primitive, to_glb
 from tiles.model import GeoFrame
 from tiles.readers.contextcapture import read_production
@@ -123,7 +123,9 @@ def test_empty_or_missing_mesh_is_refused(tmp_path):
         list(read_mesh(tmp_path / "absent.obj", FRAME))
 
 
-def test_production_without_metadata_is_refused(tmp_path):
-    (tmp_path / "Data").mkdir()
-    with pytest.raises(InputError, match="metadata.xml"):
+def test_production_without_metadata_names_the_flags(tmp_path):
+    (tmp_path / "Data" / "Tile_+000_+000").mkdir(parents=True)
+    (tmp_path / "Data" / "Tile_+000_+000" / "Tile_+000_+000.osgb").write_bytes(b"x")
+    with pytest.raises(GeoreferenceError, match="metadata.xml") as info:
         read_production(tmp_path)
+    assert "--crs" in str(info.value) and "--origin" in str(info.value)

@@ -225,12 +225,7 @@ def to_glb(primitives: Sequence[Primitive], *, translation=(0.0, 0.0, 0.0),
         items, type instances: :func:`tiles.glb.instancing.split_instances`) are stored once
         and drawn per instance, each instance still its own feature (EXT_instance_features).
     """
-    if compression not in COMPRESSIONS:
-        raise TilesError(f"unknown compression {compression!r}; use one of {COMPRESSIONS}")
-    if not primitives:
-        raise TilesError("a tile needs at least one primitive")
-    if instances is not None and len(instances) != len(primitives):
-        raise TilesError("instances must give one entry (or None) per primitive")
+    _check_arguments(primitives, compression, instances)
     b = GlbBuilder()
     if properties is not None:
         _metadata(b, properties)
@@ -260,6 +255,15 @@ def to_glb(primitives: Sequence[Primitive], *, translation=(0.0, 0.0, 0.0),
     if plain:
         root["mesh"] = b.add_list("meshes", {"primitives": plain})
     return b.finish()
+
+
+def _check_arguments(primitives, compression: str, instances) -> None:
+    if compression not in COMPRESSIONS:
+        raise TilesError(f"unknown compression {compression!r}; use one of {COMPRESSIONS}")
+    if not primitives:
+        raise TilesError("a tile needs at least one primitive")
+    if instances is not None and len(instances) != len(primitives):
+        raise TilesError("instances must give one entry (or None) per primitive")
 
 
 def _primitive_json(b: GlbBuilder, materials: dict, p: Primitive,

@@ -19,8 +19,8 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

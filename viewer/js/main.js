@@ -12,6 +12,7 @@ import { createBimState, applyBimState, collectBimIndex, namesFrom, GLOBAL_ID_PR
 import { pickAt as pickScene, enrichBimDescription } from "./picking.js";
 import { Inspector } from "./inspector.js";
 import { renderToggles, renderLegend, renderAlarms, BimPanel } from "./panel.js";
+import { ProjectClipping, projectsOf, renderClipToggles } from "./clipping.js";
 import { initProjects, renderStageFilter, setProjectsAsOf, showProjectCard, refreshProjects, setProjectPolling } from "./projects.js";
 import { initLogin } from "./login.js";
 import { mountTools } from "./tools/toolbar.js";
@@ -93,6 +94,20 @@ async function loadSensors(collection) {
     if (!ok) setStatus("status.streamLost");
     else if (app.readyStatus) setStatus(...app.readyStatus);
   });
+}
+
+/** Projects cut the reality mesh: one toggle per project of every projects layer. */
+function setupClipping() {
+  app.clipping = new ProjectClipping(app.viewer, app.tilesets, app.entries);
+  app.clipProjects = [...app.layers.values()].filter((l) => l.kind === "projects").flatMap((l) => projectsOf(l.features || []));
+  renderClipPanel();
+}
+
+/** Draw the clipping toggles (again after a language switch). */
+function renderClipPanel() {
+  const container = document.getElementById("clipPanel");
+  if (!container || !app.clipping) return;
+  renderClipToggles(container, app.clipProjects, app.clipping, (project, on) => app.clipping.setClipped(project.id, on ? project.rings : null));
 }
 
 /** Colour the buildings tileset by its sensors' energy use, at most every 2 s. */
@@ -244,6 +259,7 @@ function wireUi() {
     renderLayerToggles();
     renderStageFilter(document.getElementById("stageFilter"));
     listBimModels();
+    renderClipPanel();
     if (app.sensors) refreshAlarms();
   });
   const handler = new Cesium.ScreenSpaceEventHandler(app.viewer.scene.canvas);
@@ -287,6 +303,11 @@ function exposeTestHook() {
     bimState: (id) => app.bim.get(id)?.state,
     applyBim: (id) => { const m = app.bim.get(id); applyBimState(m.tileset, m.state); },
     setLanguage,
+    clipProject: (id, on) => {
+      const project = app.clipProjects.find((p) => p.id === String(id));
+      app.clipping.setClipped(project.id, on ? project.rings : null);
+      renderClipPanel();
+    },
     refreshProjects, // projects.js: ask now for other users' project edits
     setProjectPolling,
   };
@@ -309,6 +330,7 @@ async function main() {
   app.tools = mountTools(app, config);
   await loadModels();
   await Promise.all([loadGisLayers(), loadBimIndexes()]);
+  setupClipping();
   app.readyStatus = [app.tilesets.size ? "status.ready" : "status.noTilesets", { tilesets: app.tilesets.size, layers: app.layers.size }];
   setStatus(...app.readyStatus);
   translatePage(document);
