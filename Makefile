@@ -12,6 +12,7 @@ APT_PACKAGES := python3-venv chromium openscenegraph fonts-noto-cjk proj-data gd
 # tokens, when wanted, come from the caller's environment, never from this file.
 
 .PHONY: all install venv npm system demo serve test test-fast lint native bench clean
+.PHONY: stack stack-stop
 
 all: install
 
@@ -73,6 +74,15 @@ test-fast: install
 bench: install
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) bench/run_all.py $(if $(QUICK),--quick)
+
+# The production layout on loopback (docs/deploy.md): nginx, gunicorn WORKERS gevent
+# workers, PostgreSQL+PostGIS, Redis, a Dask scheduler and 2 Dask workers, under var/stack/.
+WORKERS ?= 2
+stack: system install
+	$(PY) deploy/stack.py start --workers $(WORKERS)
+
+stack-stop:
+	$(PY) deploy/stack.py stop
 
 clean:
 	rm -rf var bench/out .pytest_cache

@@ -12,7 +12,8 @@ from server.services import Services
 #: Blueprint modules, each exposing ``bp``.
 BLUEPRINTS = ("server.web", "server.tiles_api", "server.jobs_api", "server.ogc_api",
               "server.metrics_api", "server.bim_api",
-              "server.analysis_api")  # planning checks (tools issue)
+              "server.analysis_api",  # planning checks (tools issue)
+              "server.health_api")  # readiness and liveness (deploy issue)
 #: Sign-in, tokens, shares and the audit log (docs/security.md).
 SECURITY_BLUEPRINTS = ("server.auth_api", "server.audit_http")
 

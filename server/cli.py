@@ -81,9 +81,24 @@ def cmd_serve(args, services: Services) -> int:
         return 2
     if args.simulate:
         start_simulator_thread(app.extensions["cimtwin"], interval_s=args.simulate_interval)
+    workers = args.workers if args.workers is not None else services.config["server"]["workers"]
+    if workers:  # production: gunicorn + gevent workers (docs/deploy.md)
+        return _serve_gunicorn(args, services, host, port, workers)
     print(f"cimtwin serving {services.data_dir} at http://{host}:{port}/", flush=True)
     # Each Server-Sent Events client holds a thread: keep plenty.
     serve(app, host=host, port=port, threads=48, channel_timeout=120, ident="cimtwin")
+    return 0
+
+
+def _serve_gunicorn(args, services: Services, host: str, port: int, workers: int) -> int:
+    if args.simulate:
+        print("cimtwin: --simulate runs with the embedded server only; run "
+              "'cimtwin simulate' beside the workers instead", file=sys.stderr)
+        return 2
+    from server import production  # gunicorn and gevent: only for --workers
+    print(f"cimtwin serving {services.data_dir} at http://{host}:{port}/ "
+          f"with {workers} gunicorn workers", flush=True)
+    production.run(services.config, host, port, workers)
     return 0
 
 
@@ -177,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.add_argument("--simulate", action="store_true", help="also run the demo sensor simulator")
     p.add_argument("--simulate-interval", type=float, default=2.0)
+    p.add_argument("--workers", type=int, help="gunicorn worker processes (production, "
+                   "docs/deploy.md); default server.workers, 0 = embedded server")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="build the demo district (Lixia, Jinan) into the data dir")

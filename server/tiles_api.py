@@ -4,11 +4,12 @@ from __future__ import annotations
 import mimetypes
 from pathlib import PurePosixPath
 
-from flask import Blueprint, jsonify, send_file
+from flask import Blueprint, jsonify
 from werkzeug.exceptions import NotFound
 
 from server.auth import allowed_levels
 from server.services import current_services
+from server.tile_files import regular_stat, tile_response
 
 bp = Blueprint("tiles_api", __name__)
 
@@ -58,18 +59,19 @@ def get_tile(tileset_id: str, path: str):
     parts = PurePosixPath(path).parts
     if not parts or any(p in ("..", ".") or "\\" in p or "%" in p for p in parts):
         raise NotFound("no such tile")
+    services = current_services()
     try:
-        file_path = current_services().store.path_for(tileset_id, path)
+        file_path = services.store.path_for(tileset_id, path)
     except Exception:  # the store refuses anything that leaves the tileset
         raise NotFound("no such tile") from None
-    if not file_path.is_file():
+    if (st := regular_stat(file_path)) is None:
         raise NotFound("no such tile")
     suffix = file_path.suffix.lower()
     mimetype = CONTENT_TYPES.get(suffix) or mimetypes.guess_type(file_path.name)[0] \
         or "application/octet-stream"
-    response = send_file(file_path, mimetype=mimetype, conditional=True, etag=True)
     scope = "public" if entry["classification"] == "public" else "private"
     # tileset.json changes when a tileset is re-published: always revalidate it.
     max_age = 0 if suffix == ".json" else 300
-    response.headers["Cache-Control"] = f"{scope}, max-age={max_age}, must-revalidate"
-    return response
+    return tile_response(file_path, st, mimetype, f"{scope}, max-age={max_age}, must-revalidate",
+                         services.store.root, services.data_dir / "cache" / "gzip",
+                         services.config["server"]["accel_redirect_prefix"])

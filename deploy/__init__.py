@@ -1,0 +1,1 @@
+"""Production layout: the nginx site template, gunicorn settings, the local stack."""
