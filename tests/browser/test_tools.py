@@ -36,7 +36,8 @@ class StrictWatch(PageWatch):
         super().__init__(page, base_url)
         self.http_errors: list[str] = []
         self.warnings: list[str] = []
-        page.on("response", lambda r: r.status >= 400 and self.http_errors.append(f"{r.status} {r.url}"))
+        page.on("response", lambda r: r.status >= 400
+                and self.http_errors.append(f"{r.status} {r.url}"))
         page.on("console", lambda m: m.type == "warning" and m.text.startswith("cimtwin")
                 and self.warnings.append(m.text))
 
@@ -121,7 +122,8 @@ def test_measure_distance_point_polyline_and_area(tools_page, buildings):
     tool(page, "measure", "setMode", "point")
     click(page, ax, ay, at)
     point = tool(page, "measure", "result")
-    assert point["lon"] == pytest.approx(ax, abs=2e-5) and point["lat"] == pytest.approx(ay, abs=2e-5)
+    assert point["lon"] == pytest.approx(ax, abs=2e-5)
+    assert point["lat"] == pytest.approx(ay, abs=2e-5)
     assert point["height_m"] == pytest.approx(at, abs=0.5)
     east, north = oracle.to_grid(point["lon"], point["lat"])
     assert point["gk"]["y"] == pytest.approx(east, abs=0.01)  # Y = easting (CGCS2000 GK)

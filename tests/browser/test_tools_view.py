@@ -75,7 +75,8 @@ def test_sight_lines_and_viewshed_against_the_buildings(tools_page, buildings):
     tool(page, "sightline", "clickAt", xy["x"], xy["y"])
     tool(page, "sightline", "mode", "target")
     for target in (hidden, open_):
-        txy = page.evaluate("([lon, lat, h]) => cimtwin.windowPositionOf(lon, lat, h)", list(target))
+        txy = page.evaluate("([lon, lat, h]) => cimtwin.windowPositionOf(lon, lat, h)",
+                            list(target))
         tool(page, "sightline", "clickAt", txy["x"], txy["y"])
     targets = tool(page, "sightline", "targets")
     assert [t["visible"] for t in targets] == [False, True], targets
@@ -168,8 +169,8 @@ def test_skyline_with_and_without_the_model(tools_page, server_url, buildings):
     with page.expect_download() as info:
         result = tool(page, "skyline", "run", entry["id"], 4)
     assert png(info.value).size[0] >= 1280
-    corners = [page.evaluate("([lon, lat, h]) => cimtwin.windowPositionOf(lon, lat, h)", [x, y, top])
-               for x in (w, e) for y in (s, n)]
+    corners = [page.evaluate("([lon, lat, h]) => cimtwin.windowPositionOf(lon, lat, h)",
+                             [x, y, top]) for x in (w, e) for y in (s, n)]
     left, right = (int(min(c["x"] for c in corners)) // 4, int(max(c["x"] for c in corners)) // 4)
     rise = np.array(result["without"]) - np.array(result["with"])
     print(f"\nskyline: model spans columns {left * 4}-{right * 4} px, "
