@@ -7,10 +7,10 @@ PY := $(VENV)/bin/python
 CIMTWIN := $(VENV)/bin/cimtwin
 APT_PACKAGES := python3-venv chromium openscenegraph fonts-noto-cjk proj-data gdal-bin \
   postgresql-15-postgis-3 redis-server mosquitto mosquitto-clients nginx-light wrk
-export CIMTWIN_INGEST_TOKEN ?= demo-ingest-token
-export CIMTWIN_ADMIN_TOKEN ?= demo-admin-token
+# No token is exported here: sign in with a user account (docs/security.md). Break-glass
+# tokens, when wanted, come from the caller's environment, never from this file.
 
-.PHONY: all install venv npm system demo serve test test-fast bench clean
+.PHONY: all install venv npm system demo serve test test-fast lint bench clean
 
 all: install
 
@@ -45,21 +45,27 @@ system:
 
 demo: system install
 	$(CIMTWIN) demo
-	@echo "Open http://127.0.0.1:8000/ for public data, or"
-	@echo "http://127.0.0.1:8000/#token=$(CIMTWIN_ADMIN_TOKEN) to also see internal data (the BIM model)."
+	@echo "Open http://127.0.0.1:8000/ for public data. To see internal data (the BIM model),"
+	@echo "create an account, e.g. '$(CIMTWIN) users add planner1 --role planner', and sign in."
 	$(CIMTWIN) serve --simulate
 
 serve: install
 	$(CIMTWIN) serve
 
-test: system install
+test: system install lint
 	CI=$${CI:-} $(PY) -m pytest -q
+
+# pyflakes + line length (rules in pyproject.toml [tool.ruff]).
+lint: venv
+	$(PY) -m ruff check server tiles layers bim_import tests bench
 
 test-fast: install
 	$(PY) -m pytest -q -m "not browser and not slow"
 
+# Benchmarks (bench/README.md): their own packages, then every run; QUICK=1 for a smoke run.
 bench: install
-	$(PY) bench/run_all.py
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	$(PY) bench/run_all.py $(if $(QUICK),--quick)
 
 clean:
 	rm -rf var bench/out .pytest_cache

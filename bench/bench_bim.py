@@ -12,7 +12,7 @@ lands: the distance from cimtwin's placement of the same model.
 --what-if adds a third run per repetition: cimtwin as it would be with two changes outside
 bim_import, simulated by a wrapper (nothing in the project is changed): the CLI ending with
 os._exit after flushing (Python's teardown of scipy/ifcopenshell/pyproj is 0.2-0.5 s), and
-tiles.lod importing scipy.spatial where its KD-tree is built, not at module level.
+tiles.build.lod importing scipy.spatial where its KD-tree is built, not at module level.
 """
 from __future__ import annotations
 
@@ -171,7 +171,8 @@ def report(path: Path, runs: dict, elements: int) -> list[str]:
             _, _, dist = pyproj.Geod(ellps="WGS84").inv(centre[0], centre[1], ours[0], ours[1])
             note += f"; root {dist / 1000:,.0f} km from the site"
         rows.append(f"| {path.name} ({size_mb:.1f} MB) | {tool} | {elements} | {secs:.2f} | "
-                    f"{elements / secs:.0f} | {speed_ratio(runs, tool) if tool != 'py3dtiles' else ''} | {peak:.0f} | "
+                    f"{elements / secs:.0f} | "
+                    f"{speed_ratio(runs, tool) if tool != 'py3dtiles' else ''} | {peak:.0f} | "
                     f"{note} |")
     return rows
 

@@ -4,8 +4,8 @@ Measures, side by side in one invocation (median of REPS runs each):
 1. glb geometry size for compression none / draco / meshopt on a real photogrammetry tile
    (../shared/data, textures left out so only geometry counts) and on a generated
    feature-carrying terrain, with the largest position error after decoding;
-2. simplify() throughput: meshoptimizer vs fast-simplification on the same mesh, and
-   tiles.lod.simplify (meshoptimizer + measured deviation) as the pipeline runs it.
+2. simplifier throughput: meshoptimizer vs fast-simplification on the same mesh, and
+   tiles.build.lod.simplify_chunk (meshoptimizer + measured error) as the pipeline runs it.
 
 Run: python bench/bench_compression.py [--reps 3] [--grid 400]
 """
@@ -24,8 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tiles.gltf import Primitive, read_glb, to_glb  # noqa: E402
-from tiles.lod import _meshopt_simplify, simplify, surface_deviation  # noqa: E402
+from tiles.glb.builder import read_glb  # noqa: E402
+from tiles.glb.encode import Primitive, to_glb  # noqa: E402
+from tiles.build.chunk import Chunk  # noqa: E402
+from tiles.build.lod import meshopt_simplify, simplify_chunk, surface_deviation  # noqa: E402
 from tiles.model import GeoFrame, Material  # noqa: E402
 
 OBJ = ROOT.parent / "shared" / "data" / "photogrammetry" / "cc_obj_production5" / "Data" / \
@@ -82,7 +84,7 @@ def decoded_error(prims: list[Primitive], glb: bytes, compression: str) -> float
 def _decode_positions(gltf, bin_chunk, prim, compression):
     import DracoPy
     import meshoptimizer
-    from tiles.compression import decode_exp_filter
+    from tiles.glb.compression import decode_exp_filter
     if compression == "draco":
         view = gltf["bufferViews"][prim["extensions"]["KHR_draco_mesh_compression"]["bufferView"]]
         raw = bin_chunk[view["byteOffset"]:view["byteOffset"] + view["byteLength"]]
@@ -113,12 +115,13 @@ def bench_simplify(prim: Primitive, reps: int) -> list[str]:
     import fast_simplification
     pos, idx = prim.positions.astype(np.float64), prim.indices
     target = len(idx) // 4
+    chunk = Chunk(positions=pos, indices=idx, feature_ids=prim.feature_ids)
     runs = {
-        "meshoptimizer (tiles.lod core)": lambda: _meshopt_simplify(pos, idx, target, False),
+        "meshoptimizer (tiles.build.lod core)": lambda: meshopt_simplify(pos, idx, target),
         "fast-simplification": lambda: fast_simplification.simplify(
             pos.astype(np.float32), idx.astype(np.int64), target_reduction=0.75),
-        "tiles.lod.simplify (+ feature split, measured error)":
-            lambda: simplify(pos, idx, target, feature_ids=prim.feature_ids),
+        "tiles.build.lod.simplify_chunk (+ feature split, measured error)":
+            lambda: simplify_chunk(chunk, target),
     }
     rows = []
     for name, fn in runs.items():
@@ -126,12 +129,12 @@ def bench_simplify(prim: Primitive, reps: int) -> list[str]:
         rows.append(f"| {name} | {len(idx):,} -> {target:,} | {secs * 1000:.0f} "
                     f"| {len(idx) / secs / 1e6:.2f} M/s |")
     # the cheap measured error next to the full two-way sampled deviation of the same output
-    out = simplify(pos, idx, target, feature_ids=prim.feature_ids)
+    out, error = simplify_chunk(chunk, target)
     secs, full = median_time(lambda: surface_deviation(pos, idx, out.positions, out.indices),
                              reps)
-    rows.append(f"\nmeasured error (tiles.lod.measured_error) {out.error * 1000:.1f} mm; full "
-                f"two-way sampled deviation (tiles.lod.surface_deviation, {secs * 1000:.0f} ms) "
-                f"{full * 1000:.1f} mm")
+    rows.append(f"\nmeasured error (tiles.build.lod.measured_error) {error * 1000:.1f} mm; "
+                f"full two-way sampled deviation (tiles.build.lod.surface_deviation, "
+                f"{secs * 1000:.0f} ms) {full * 1000:.1f} mm")
     return rows
 
 

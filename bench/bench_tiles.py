@@ -7,12 +7,19 @@ the same invocation, run right before each build (same machine load), is meshopt
 simplifier alone on a 1 M-triangle grid, the speed the issue quotes as the reference.
 Reports the median of ``--reps`` runs. ``--textured`` gives every batch a JPEG texture.
 
+``--code LABEL=DIR ...`` compares source trees side by side in one invocation (e.g. a
+``git archive`` of an earlier commit per step): runs alternate between the trees within
+each repetition, so every tree sees the same machine load; each tree first builds a
+small warm-up tileset untimed (numba compiles its cache per source path).
+
     python bench/bench_tiles.py --triangles 1000000 2000000 --reps 3 --workers 2
+    python bench/bench_tiles.py --triangles 2000000 --code before=/tmp/a after=.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -70,10 +77,12 @@ def simplifier_alone() -> float:
     n = 708
     lin = np.linspace(0, 1000, n + 1)
     gx, gy = np.meshgrid(lin, lin)
-    pos = np.column_stack([gx.ravel(), gy.ravel(), 5 * np.sin(gx.ravel() / 37)]).astype(np.float32)
+    pos = np.column_stack([gx.ravel(), gy.ravel(),
+                           5 * np.sin(gx.ravel() / 37)]).astype(np.float32)
     i = np.arange(n)
     a = (i[None, :] + (n + 1) * i[:, None]).ravel()
-    idx = np.concatenate([np.stack([a, a + 1, a + n + 2], 1), np.stack([a, a + n + 2, a + n + 1], 1)])
+    idx = np.concatenate([np.stack([a, a + 1, a + n + 2], 1),
+                          np.stack([a, a + n + 2, a + n + 1], 1)])
     flat = idx.astype(np.uint32).ravel()
     dest = np.zeros_like(flat)
     start = time.perf_counter()
@@ -81,8 +90,9 @@ def simplifier_alone() -> float:
     return len(idx) / (time.perf_counter() - start)
 
 
-def run(triangles: int, workers: int, textured: bool) -> dict:
-    code = (f"import sys, json; sys.path[:0] = [{str(HERE)!r}, {str(HERE.parent)!r}]\n"
+def run(triangles: int, workers: int, textured: bool, tree: Path = HERE.parent) -> dict:
+    """One build in a fresh subprocess, importing the engine from source tree ``tree``."""
+    code = (f"import sys, json; sys.path[:0] = [{str(HERE)!r}, {str(tree)!r}]\n"
             "from bench_tiles import child_build\n"
             "if __name__ == '__main__':\n"
             f"    print(json.dumps(child_build({triangles}, {workers}, {textured})))\n")
@@ -90,7 +100,7 @@ def run(triangles: int, workers: int, textured: bool) -> dict:
     script.write_text(code)
     try:
         out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                             check=True).stdout
+                             check=True, env=dict(os.environ, PYTHONPATH=str(tree))).stdout
     finally:
         script.unlink()
     return json.loads(out.strip().splitlines()[-1])
@@ -102,26 +112,38 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--textured", action="store_true")
+    parser.add_argument("--code", nargs="+", default=[f"this={HERE.parent}"],
+                        help="LABEL=DIR source trees to compare (default: this tree)")
     args = parser.parse_args()
+    trees = {label: Path(path).resolve() for label, path in
+             (item.split("=", 1) for item in args.code)}
+    for tree in trees.values():  # untimed: numba's cache, the OS file cache
+        run(200_000, args.workers, args.textured, tree)
     refs: list[float] = []
-    print("| input triangles | workers | median s | runs s | tri/s/core | peak RSS MB, tree "
-          "(median) | of which main process | tiles |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| code | input triangles | workers | median s | runs s | tri/s/core "
+          "| peak RSS MB, tree (median) | of which main process | tiles |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for triangles in args.triangles:
-        runs = []
+        runs: dict[str, list[dict]] = {label: [] for label in trees}
         for _ in range(args.reps):  # the comparison right before each run (same load)
-            refs.append(simplifier_alone())
-            runs.append(run(triangles, args.workers, args.textured))
-        secs = statistics.median(r["seconds"] for r in runs)
-        rss = statistics.median(r["peak_rss_mb"] for r in runs)
-        main_rss = statistics.median(r["main_rss_mb"] for r in runs)
-        rate = runs[0]["triangles"] / secs / args.workers
-        each = ", ".join(f"{r['seconds']:.1f}" for r in runs)
-        print(f"| {runs[0]['triangles']:,} | {args.workers} | {secs:.1f} | {each} | {rate:,.0f} "
-              f"| {rss:.0f} | {main_rss:.0f} | {runs[0]['tiles']} |", flush=True)
+            for label, tree in trees.items():
+                refs.append(simplifier_alone())
+                runs[label].append(run(triangles, args.workers, args.textured, tree))
+        for label, done in runs.items():
+            print(_row(label, done, args.workers), flush=True)
     print(f"\nreference: meshoptimizer simplify alone, median of {len(refs)} runs interleaved "
           f"with the builds: {statistics.median(refs) / 1e6:.2f} M tri/s (1 core; runs "
           + ", ".join(f"{r / 1e6:.2f}" for r in refs) + ")")
+
+
+def _row(label: str, runs: list[dict], workers: int) -> str:
+    secs = statistics.median(r["seconds"] for r in runs)
+    rss = statistics.median(r["peak_rss_mb"] for r in runs)
+    main_rss = statistics.median(r["main_rss_mb"] for r in runs)
+    rate = runs[0]["triangles"] / secs / workers
+    each = ", ".join(f"{r['seconds']:.1f}" for r in runs)
+    return (f"| {label} | {runs[0]['triangles']:,} | {workers} | {secs:.1f} | {each} "
+            f"| {rate:,.0f} | {rss:.0f} | {main_rss:.0f} | {runs[0]['tiles']} |")
 
 
 if __name__ == "__main__":

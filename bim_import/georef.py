@@ -84,7 +84,8 @@ def detect_georef(model: ifcopenshell.file, *, crs: str | None = None,
     if crs is not None:
         raise GeoreferenceMissingError(
             "the model has no map conversion for --crs to apply to; also pass "
-            "--origin E,N,H (where the model's origin lies in that CRS) and, if needed, --rotation DEG")
+            "--origin E,N,H (where the model's origin lies in that CRS) and, if needed, "
+            "--rotation DEG")
     raise GeoreferenceMissingError(
         "the model carries no georeference (no IfcMapConversion, no ePSet_MapConversion, "
         "no IfcSite RefLatitude/RefLongitude); pass --crs (e.g. EPSG:4548) and "
@@ -96,13 +97,15 @@ def _override(conversion, crs, origin, rotation, geoid_offset_m) -> Georef:
     """The user's --crs/--origin/--rotation, stated as such."""
     name = crs or (conversion.crs if conversion else None)
     if name is None:
-        raise GeoreferenceMissingError("--origin needs --crs: name the CRS the origin is in (e.g. EPSG:4548)")
-    frame = _frame(_check_crs(name, "--crs"), (float(origin[0]), float(origin[1]), float(origin[2])),
-                   float(rotation or 0.0), 1.0, geoid_offset_m)
+        raise GeoreferenceMissingError(
+            "--origin needs --crs: name the CRS the origin is in (e.g. EPSG:4548)")
+    placed = (float(origin[0]), float(origin[1]), float(origin[2]))
+    frame = _frame(_check_crs(name, "--crs"), placed, float(rotation or 0.0), 1.0, geoid_offset_m)
     georef = Georef(frame, SOURCE_OVERRIDE)
     if conversion is not None:
         georef.warnings.append(
-            f"the file's own {conversion.source} (E {conversion.eastings:.3f}, N {conversion.northings:.3f}) "
+            f"the file's own {conversion.source} "
+            f"(E {conversion.eastings:.3f}, N {conversion.northings:.3f}) "
             f"was replaced by the --origin given")
     _height_note(georef, "--origin height", geoid_offset_m)
     return georef
@@ -159,12 +162,14 @@ def _frame(crs: str, origin, rotation, scale, geoid_offset_m) -> GeoFrame:
 def _height_note(georef: Georef, what: str, geoid_offset_m: float) -> None:
     """State the vertical datum assumption, as every import must."""
     if geoid_offset_m:
-        georef.notes.append(f"{what} is an orthometric height; geoid offset N = {geoid_offset_m} m applied")
+        georef.notes.append(
+            f"{what} is an orthometric height; geoid offset N = {geoid_offset_m} m applied")
     else:
         georef.notes.append(f"{what} is an orthometric height")
         georef.warnings.append(
             f"{what} is an orthometric height but no geoid offset is configured "
-            f"(tiles.geoid_offset_m); heights are used as ellipsoidal and may be off by tens of metres")
+            f"(--geoid-offset N or config tiles.geoid_offset_m); heights are used as "
+            f"ellipsoidal and may be off by tens of metres")
 
 
 def _check_crs(name: str, what: str) -> str:
@@ -219,7 +224,8 @@ def _read_map_conversion(model: ifcopenshell.file) -> _MapConversion | None:
         conv = ifcopenshell.util.element.get_pset(holder, "ePSet_MapConversion")
         if conv and conv.get("Eastings") is not None and conv.get("Northings") is not None:
             crs_pset = ifcopenshell.util.element.get_pset(holder, "ePSet_ProjectedCRS") or {}
-            return _conversion(model, crs_pset.get("Name"), conv.get("Eastings"), conv.get("Northings"),
+            return _conversion(model, crs_pset.get("Name"), conv.get("Eastings"),
+                               conv.get("Northings"),
                                conv.get("OrthogonalHeight"), conv.get("XAxisAbscissa"),
                                conv.get("XAxisOrdinate"), conv.get("Scale"), None, SOURCE_EPSET)
     return None

@@ -38,7 +38,8 @@ def open_ifc(path: str | os.PathLike) -> ifcopenshell.file:
             f"{path.name}: IFC schema {model.schema!r} is not supported; "
             f"export as one of {', '.join(SUPPORTED_SCHEMAS)}")
     if not model.by_type("IfcProject"):
-        raise IfcFileError(f"{path.name}: the file has no IfcProject; it is not a complete IFC model")
+        raise IfcFileError(
+            f"{path.name}: the file has no IfcProject; it is not a complete IFC model")
     return model
 
 

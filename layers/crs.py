@@ -58,7 +58,7 @@ def check_fit(crs: Any, bounds: tuple[float, float, float, float], source: str) 
         return
     name = crs.to_string()
     minx, miny, maxx, maxy = bounds
-    hint = _zone_hint(minx, maxx) or (
+    hint = _zone_hint(minx, maxx) or _swap_hint(crs, bounds) or (
         "the coordinates look projected (metres); pass --crs with the projected CRS, "
         "e.g. EPSG:4548 (CGCS2000 / 3-degree GK CM 117E, Jinan)"
         if crs.is_geographic else
@@ -66,6 +66,15 @@ def check_fit(crs: Any, bounds: tuple[float, float, float, float], source: str) 
         "nearest the data (EPSG:4548 = CM 117E for Jinan)")
     raise LayerError(f"{source}: coordinates x {minx:.6g}..{maxx:.6g}, y {miny:.6g}..{maxy:.6g} "
                      f"do not fall in the area of {name}; {hint}")
+
+
+def _swap_hint(crs: Any, bounds: tuple[float, float, float, float]) -> str | None:
+    """Latitude written before longitude (the common mistake): say so."""
+    minx, miny, maxx, maxy = bounds
+    if crs.is_geographic and fits(crs, (miny, minx, maxy, maxx)):
+        return ("the values look like latitude, longitude: GeoJSON, Shapefile and CSV lon/lat "
+                "columns want longitude first; swap the two coordinates")
+    return None
 
 
 def _zone_hint(minx: float, maxx: float) -> str | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from layers.edits import EDITABLE_KINDS, UPDATED, now_utc
 from layers.errors import LayerError
 from layers.model import STORAGE_CRS, LayerInfo
 
@@ -23,6 +24,9 @@ def prepare_frame(frame: Any, info: LayerInfo) -> tuple[Any, LayerInfo]:
         info.source_crs = frame.crs.to_string()
     frame = frame.to_crs(STORAGE_CRS) if not _is_crs84(frame.crs) else frame
     frame = _clean_columns(frame, info.id)
+    if info.kind in EDITABLE_KINDS:  # each item keeps its own update time (Part 4)
+        frame[UPDATED] = now_utc()
+        info.schema = {**(info.schema or {}), UPDATED: "datetime"}
     info.count = int(len(frame))
     info.bbox = _bbox(frame, info.id)
     info.schema = measured_schema(frame, info.schema)

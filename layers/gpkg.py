@@ -13,21 +13,39 @@ import json
 import sqlite3
 import threading
 import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
+from layers import gpkg_edits
+from layers.edits import ItemEditing
 from layers.errors import LayerError, LayerNotFound
 from layers.frames import prepare_frame
 from layers.gpkg_query import TableRef, fetch_feature, run_query
 from layers.gpkg_tables import connect, copy_in, create_geopackage, drop_table, write_staging
 from layers.model import LayerInfo, QueryResult, check_layer_id
+from layers.query import Query
 
 _META = """CREATE TABLE IF NOT EXISTS cimtwin_layers (
     id TEXT PRIMARY KEY, table_name TEXT NOT NULL, info TEXT NOT NULL)"""
 
 
-class GeoPackageLayerStore:
+@dataclass
+class _Tx:
+    """One open edit transaction on a layer's table."""
+
+    db: sqlite3.Connection
+    ref: TableRef
+    info: LayerInfo
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.ref.columns
+
+
+class GeoPackageLayerStore(ItemEditing):
     """Layers in one GeoPackage file (safe for many reader threads, one writer at a time)."""
 
     def __init__(self, path: Path):
@@ -38,6 +56,7 @@ class GeoPackageLayerStore:
         if not self.path.exists():
             create_geopackage(self.path)
         self._db().execute(_META)
+        self._db().execute(gpkg_edits.HISTORY)
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -92,7 +111,7 @@ class GeoPackageLayerStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 old = self._row(info.id)
-                now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+                now = _now()
                 info.created, info.updated = (old[1].created if old else now), now
                 copy_in(db, staging, table)
                 db.execute("INSERT OR REPLACE INTO cimtwin_layers (id, table_name, info) "
@@ -104,7 +123,8 @@ class GeoPackageLayerStore:
             except BaseException as exc:
                 db.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise LayerError(f"could not store layer {info.id!r} in {self.path}: {exc}") from exc
+                    raise LayerError(f"could not store layer {info.id!r} in {self.path}: "
+                                     f"{exc}") from exc
                 raise
         finally:
             db.execute("DETACH DATABASE staging")
@@ -131,12 +151,15 @@ class GeoPackageLayerStore:
     def query(self, layer_id: str, *, bbox: list[float] | None = None, limit: int = 100,
               offset: int = 0, filters: dict[str, str] | None = None,
               datetime: tuple[str | None, str | None] | None = None,
-              levels: Iterable[str] | None = None) -> QueryResult:
+              levels: Iterable[str] | None = None, cql: tuple | None = None,
+              sortby: list[tuple[str, bool]] | None = None,
+              properties: list[str] | None = None) -> QueryResult:
+        query = Query(bbox=bbox, limit=limit, offset=offset, filters=filters or {},
+                      interval=datetime, cql=cql, sortby=sortby, properties=properties)
         for _ in range(3):  # the table may be replaced between lookup and read
             ref, info = self._ref(layer_id, levels)
             try:
-                return run_query(self._db(), ref, info, bbox=bbox, limit=limit, offset=offset,
-                                 filters=filters or {}, interval=datetime)
+                return run_query(self._db(), ref, info, query)
             except sqlite3.OperationalError as exc:
                 if "no such table" not in str(exc):
                     raise
@@ -150,9 +173,63 @@ class GeoPackageLayerStore:
             raise LayerNotFound(f"layer {layer_id!r} has no feature {feature_id!r}")
         return feature
 
+    def explain(self, layer_id: str, **kwargs: Any) -> str:
+        """SQLite's plan of an items query (shows the R-tree at work)."""
+        from layers.gpkg_query import explain_query
+        ref, info = self._ref(layer_id, None)
+        return explain_query(self._db(), ref, info, Query(**kwargs))
+
+    def columns(self, layer_id: str, levels: Iterable[str] | None = None) -> tuple[str, ...]:
+        """The layer's property columns in stored order."""
+        return self._ref(layer_id, levels)[0].columns
+
+    # -- item edits (Part 4): hooks of ItemEditing ------------------------------------
+    @contextmanager
+    def _edit_tx(self, layer_id: str, levels: Iterable[str] | None) -> Iterator[_Tx]:
+        with self._write_lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                table, info = self._visible(layer_id, levels)
+                yield _Tx(db, TableRef.load(db, table), info)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def _tx_fetch(self, tx: _Tx, fid: int) -> dict[str, Any] | None:
+        return fetch_feature(tx.db, tx.ref, tx.info, fid)
+
+    def _tx_insert(self, tx: _Tx, row: dict[str, Any], shape: Any) -> int:
+        return gpkg_edits.insert_item(tx.db, tx.ref, row, shape)
+
+    def _tx_update(self, tx: _Tx, fid: int, row: dict[str, Any], shape: Any) -> None:
+        gpkg_edits.update_item(tx.db, tx.ref, fid, row, shape)
+
+    def _tx_delete(self, tx: _Tx, fid: int) -> None:
+        gpkg_edits.delete_item(tx.db, tx.ref, fid)
+
+    def _tx_history(self, tx: _Tx, entry: dict[str, Any]) -> None:
+        gpkg_edits.add_history(tx.db, entry)
+
+    def _tx_save_info(self, tx: _Tx) -> None:
+        tx.info.updated = _now()
+        tx.db.execute("UPDATE cimtwin_layers SET info = ? WHERE id = ?",
+                      (json.dumps(tx.info.to_dict(), ensure_ascii=False), tx.info.id))
+
+    def history(self, layer_id: str, feature_id: int | None = None,
+                levels: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Every recorded change of a layer's items (or of one item), oldest first."""
+        self._visible(layer_id, levels)
+        return gpkg_edits.read_history(self._db(), layer_id, feature_id)
+
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
             self._local.db = None
 
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -20,8 +20,13 @@ _REGISTRIES = ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gpk
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """An autocommit connection (reads never hold an old snapshot)."""
-    return sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    """An autocommit connection (reads never hold an old snapshot) with the GeoPackage
+    functions registered and LIKE case-sensitive, as CQL2 wants it."""
+    from layers.gpkg_geometry import register_functions
+    db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    register_functions(db)
+    db.execute("PRAGMA case_sensitive_like = ON")
+    return db
 
 
 def create_geopackage(path: Path) -> None:

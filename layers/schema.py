@@ -11,6 +11,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from layers.errors import LayerError
+from layers.projects import project_details
 from layers.vocab import (CATEGORIES, CATEGORY_SYNONYMS, PROJECT_DATES, STAGE_SYNONYMS,
                           STAGES, normalise)
 
@@ -98,10 +99,12 @@ def validate_projects(frame: Any) -> KindResult:
     for column, values in dates.items():
         frame[column] = values
     frame["lifecycle_start"], frame["lifecycle_end"] = starts, dates["completion_date"]
+    frame, details, warnings = project_details(frame, _row_name, parse_date)
     schema = {c: "date" for c in (*PROJECT_DATES, "lifecycle_start", "lifecycle_end")}
     undated = sum(1 for s in starts if s is None)
-    warnings = [f"{undated} projects have no lifecycle date; datetime queries skip them"] if undated else []
-    return KindResult(frame, schema, ["lifecycle_start", "lifecycle_end"], warnings)
+    if undated:
+        warnings.append(f"{undated} projects have no lifecycle date; datetime queries skip them")
+    return KindResult(frame, schema | details, ["lifecycle_start", "lifecycle_end"], warnings)
 
 
 def _check_order(row: dict[str, str | None], where: str) -> None:

@@ -33,8 +33,24 @@ def read_source(path: str | Path, *, crs: str | None = None, source_layer: str |
     if suffix not in VECTOR_SUFFIXES:
         raise LayerError(f"{path.name}: unsupported format {suffix!r}; use GeoJSON, Shapefile "
                          "(.shp or .zip), GeoPackage (.gpkg) or CSV")
+    if suffix == ".zip":
+        _check_zip(path)
     frame = _read_vector(path, source_layer, encoding)
     return _apply_crs(frame, crs, path.name)
+
+
+def _check_zip(path: Path) -> None:
+    """Refuse archives with members whose paths leave the archive (../, absolute paths)."""
+    import zipfile
+    try:
+        names = zipfile.ZipFile(path).namelist()
+    except zipfile.BadZipFile:
+        raise LayerError(f"{path.name} is not a readable zip archive") from None
+    bad = [n for n in names if n.startswith(("/", "\\")) or ".." in n.replace("\\", "/").split("/")
+           or (len(n) > 1 and n[1] == ":")]
+    if bad:
+        raise LayerError(f"{path.name}: member {bad[0]!r} points outside the archive; such "
+                         "archives are refused (repack it with plain relative paths)")
 
 
 def _read_vector(path: Path, source_layer: str | None, encoding: str | None) -> Any:

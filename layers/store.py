@@ -1,7 +1,7 @@
 """LayerStore: the small interface every layer backend implements, chosen by URL scheme.
 
 ``open_layer_store("gpkg://layers.gpkg", data_dir)`` gives the embedded GeoPackage
-store; a PostGIS backend registers itself under "postgresql" in :data:`BACKENDS`.
+store; ``postgresql://user@host:port/db`` the PostGIS store (:mod:`layers.postgis`).
 """
 from __future__ import annotations
 
@@ -49,8 +49,17 @@ def _open_geopackage(rest: str, data_dir: Path) -> LayerStore:
     return GeoPackageLayerStore(path if path.is_absolute() else Path(data_dir) / path)
 
 
+def _open_postgis(rest: str, data_dir: Path) -> LayerStore:
+    from layers.postgis import PostGISLayerStore  # psycopg is only needed for this backend
+    if not rest:
+        raise LayerError("layers url 'postgresql://' needs a database, "
+                         "e.g. postgresql://cimtwin@127.0.0.1:5432/cimtwin")
+    return PostGISLayerStore("postgresql://" + rest)
+
+
 #: URL scheme -> opener(rest_of_url, data_dir). Add a backend by adding an entry.
-BACKENDS: dict[str, Callable[[str, Path], LayerStore]] = {"gpkg": _open_geopackage}
+BACKENDS: dict[str, Callable[[str, Path], LayerStore]] = {
+    "gpkg": _open_geopackage, "postgresql": _open_postgis, "postgres": _open_postgis}
 
 
 def open_layer_store(url: str, data_dir: str | Path) -> LayerStore:

@@ -288,7 +288,7 @@ def _bim_for_project(services, project: dict, levels) -> dict | None:
 def check_project(services, project_id: str, *, levels=None) -> dict[str, Any]:
     """Every check of one project's BIM model against its planning limits (a JSON report)."""
     from bim_import import ElementIndex
-    from server.bim_api import element_index_path
+    from server.bim_imports import element_index_path
     project = find_project(services, project_id=project_id, levels=levels)
     if project is None:
         raise NotCheckable(f"no project '{project_id}' in any projects layer")

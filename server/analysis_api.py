@@ -98,7 +98,7 @@ def height_check():
 def floor_area():
     """?tileset=ID[&far=F&site_area_m2=A]: floor area against FAR x site area."""
     from bim_import import ElementIndex
-    from server.bim_api import element_index_path
+    from server.bim_imports import element_index_path
     entry = _visible_bim(request.args.get("tileset"))
     far, site = _number("far"), _number("site_area_m2")
     project, limits = _project_limits(entry)

@@ -17,8 +17,8 @@ import numpy as np
 
 from server.analysis_errors import AnalysisError
 from tiles.georef import ecef_to_lonlatheight
-from tiles.gltf import read_glb
-from tiles.metadata import CLASS_ID, decode_property_table
+from tiles.glb.builder import read_glb
+from tiles.glb.metadata import CLASS_ID, decode_property_table
 
 #: glTF is y-up; 3D Tiles place content z-up (3D Tiles 1.1, "glTF transforms").
 GLTF_TO_ZUP = np.array([[1, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], float)

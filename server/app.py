@@ -13,6 +13,8 @@ from server.services import Services
 BLUEPRINTS = ("server.web", "server.tiles_api", "server.jobs_api", "server.ogc_api",
               "server.metrics_api", "server.bim_api",
               "server.analysis_api")  # planning checks (tools issue)
+#: Sign-in, tokens, shares and the audit log (docs/security.md).
+SECURITY_BLUEPRINTS = ("server.auth_api", "server.audit_http")
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
@@ -26,4 +28,18 @@ def create_app(config: Config | dict | None = None) -> Flask:
     register_error_handlers(app)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(name).bp)
+    for name in SECURITY_BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(name).bp)
+    install_security(app)
     return app
+
+
+def install_security(app: Flask) -> None:
+    """Limits, CSRF, headers, the login rate limit and the audit hooks (docs/security.md);
+    the role table is validated and old audit records pruned now, at start-up."""
+    from server import audit_http, auth_api, hardening
+    security = app.extensions["cimtwin"].security
+    security.audit.prune(app.extensions["cimtwin"].config["audit"]["retention_days"])
+    hardening.install(app)
+    auth_api.install(app)
+    audit_http.install(app)

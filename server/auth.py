@@ -1,23 +1,60 @@
-"""Who may see what, and who may write.
+"""Who the request is, what it may see, and what it may do.
 
-Every tileset and layer has a classification: public, internal or restricted.
-Anonymous requests see public data only (``auth.anonymous_levels``). A bearer
-token is checked against the tokens in the environment:
-``CIMTWIN_ADMIN_TOKEN`` sees every level and may write everything;
-``CIMTWIN_INGEST_TOKEN`` may post metrics. Roles per user come later.
+A request is one of: anonymous; a logged-in user (session cookie, see server.auth_api);
+a user's machine token (``Authorization: Bearer ct_...``); one of the two break-glass
+environment tokens (``CIMTWIN_ADMIN_TOKEN`` acts as role admin, ``CIMTWIN_INGEST_TOKEN``
+may only ingest); and any of these may carry a share link (``?share=`` or
+``X-Cimtwin-Share``) that adds read of one dataset. The role table in config
+(server.roles, docs/security.md) gives levels and actions.
+
+For routes:
+- ``allowed_levels()``: the classification levels the request may see (for the route's
+  dataset, named by the view argument ``tileset_id`` or ``collection_id``, a share adds
+  its levels). Hidden data answers 404, never 403.
+- ``@require(action)`` / ``can(action)``: 401 without credentials, 403 when the
+  credentials lack the action (or are not valid).
+- ``@require_token("admin"|"ingest")``: the old form, kept: "admin" is action "write",
+  "ingest" is action "ingest".
 """
 from __future__ import annotations
 
 import hmac
 import os
+from dataclasses import dataclass, replace
 from functools import wraps
 
-from flask import current_app, request
+from flask import current_app, g, request
 
-from server.config import CLASSIFICATIONS
 from server.errors import problem
+from server.roles import ACTIONS
+from server.sessions import COOKIE
+from server.shares import SHARE_LEVELS
 
 TOKEN_ENV = {"admin": "CIMTWIN_ADMIN_TOKEN", "ingest": "CIMTWIN_INGEST_TOKEN"}
+LEGACY_ACTIONS = {"admin": "write", "ingest": "ingest"}
+#: View arguments that name a dataset, and the dataset's kind (for shares and audit).
+DATASET_ARGS = {"tileset_id": "tileset", "collection_id": "layer"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request is: ``via`` is anonymous, session, token, env or share."""
+    name: str
+    role: str | None
+    via: str
+    levels: frozenset[str]
+    actions: frozenset[str]
+    share: dict | None = None
+    csrf: str | None = None
+    failed: bool = False  # credentials were presented and refused
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "role": self.role, "via": self.via,
+                "levels": sorted(self.levels), "actions": sorted(self.actions)}
+
+
+def _security():
+    return current_app.extensions["cimtwin"].security
 
 
 def _bearer() -> str | None:
@@ -28,43 +65,140 @@ def _bearer() -> str | None:
     return request.headers.get("X-Cimtwin-Token") or None
 
 
-def _matches(token: str, kind: str) -> bool:
-    expected = os.environ.get(TOKEN_ENV[kind], "")
-    return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
+def _env_kind(token: str) -> str | None:
+    for kind, name in TOKEN_ENV.items():
+        expected = os.environ.get(name, "")
+        if expected and hmac.compare_digest(token.encode(), expected.encode()):
+            return kind
+    return None
 
 
-def token_kinds() -> set[str]:
-    """The kinds ('admin', 'ingest') the request's token grants."""
-    token = _bearer()
-    if not token:
-        return set()
-    return {kind for kind in TOKEN_ENV if _matches(token, kind)}
+def anonymous() -> Principal:
+    levels = current_app.extensions["cimtwin"].config["auth"]["anonymous_levels"]
+    return Principal("anonymous", None, "anonymous", frozenset(levels), frozenset())
+
+
+def _user_principal(user, via: str, scopes=None, csrf=None) -> Principal:
+    role = _security().roles[user.role]
+    actions = role.actions if scopes is None else role.actions & scopes
+    return Principal(user.name, user.role, via, role.levels | user.grants, actions, csrf=csrf)
+
+
+def _from_bearer(token: str) -> Principal:
+    kind = _env_kind(token)
+    if kind == "admin":
+        role = _security().roles["admin"]
+        return Principal("env:admin", "admin", "env", role.levels, role.actions)
+    if kind == "ingest":
+        return replace(anonymous(), name="env:ingest", via="env", actions=frozenset({"ingest"}))
+    found = _security().users.check_token(token)
+    if found is None:
+        return replace(anonymous(), failed=True)
+    user, scopes = found
+    return _user_principal(user, "token", scopes=scopes)
+
+
+def _from_session(cookie: str) -> Principal:
+    security = _security()
+    session = security.sessions.get(cookie)
+    user = security.users.get(session["user"]) if session else None
+    if user is None or user.disabled:  # an expired session: anonymous, cookie cleared
+        g.cimtwin_clear_cookie = True
+        return anonymous()
+    return _user_principal(user, "session", csrf=session["csrf"])
+
+
+def _resolve() -> Principal:
+    token, cookie = _bearer(), request.cookies.get(COOKIE)
+    principal = _from_bearer(token) if token else \
+        _from_session(cookie) if cookie else anonymous()
+    share_token = request.args.get("share") or request.headers.get("X-Cimtwin-Share")
+    if share_token:
+        share = _security().shares.check(share_token)
+        principal = replace(principal, share=share) if share else \
+            replace(principal, failed=True)
+    return principal
+
+
+def current_principal() -> Principal:
+    """The request's principal (resolved once per request)."""
+    principal = g.get("cimtwin_principal")
+    if principal is None:
+        principal = g.cimtwin_principal = _resolve()
+    return principal
+
+
+def route_dataset() -> tuple[str, str] | None:
+    """(kind, id) of the dataset the current route serves, from its view arguments."""
+    args = request.view_args or {}
+    for arg, kind in DATASET_ARGS.items():
+        if isinstance(args.get(arg), str):
+            return kind, args[arg]
+    return None
+
+
+def share_applies(principal: Principal) -> bool:
+    """True when the principal's share is for the dataset of the current route."""
+    share = principal.share
+    return bool(share) and route_dataset() == (share["kind"], share["dataset"])
 
 
 def allowed_levels() -> set[str]:
-    """Classification levels the current request may see."""
-    if "admin" in token_kinds():
-        return set(CLASSIFICATIONS)
-    return set(current_app.extensions["cimtwin"].config["auth"]["anonymous_levels"])
+    """Classification levels the current request may see (for the route's dataset)."""
+    principal = current_principal()
+    levels = set(principal.levels)
+    if share_applies(principal):
+        levels |= SHARE_LEVELS
+    return levels
 
 
-def require_token(kind: str):
-    """Decorator for write endpoints: 401 without a token, 403 with a wrong one."""
-    if kind not in TOKEN_ENV:
-        raise ValueError(f"unknown token kind {kind!r}")
+def can(action: str) -> bool:
+    """True when the current request may take ``action`` (see server.roles.ACTIONS)."""
+    return action in current_principal().actions
+
+
+def refusal(action: str):
+    """None if the request may take ``action``; else the 401/403 problem response."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+    principal = current_principal()
+    if action in principal.actions:
+        return None
+    if principal.failed:
+        return problem(403, "Forbidden", "the token, session or share link is not valid "
+                       "(expired, revoked or mistyped); sign in again or ask for a new one")
+    if principal.via == "anonymous":
+        response = problem(401, "Sign-in required",
+                           "sign in (POST /api/login) or send 'Authorization: Bearer <token>'")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="cimtwin"'
+        return response
+    return problem(403, "Forbidden",
+                   f"{principal.name} (role {principal.role or 'none'}) may not {action}")
+
+
+def require(action: str):
+    """Decorator: the view runs only if the request may take ``action``."""
+    if action not in ACTIONS:  # checked at import, so a typo fails loudly
+        raise ValueError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
 
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            if not os.environ.get(TOKEN_ENV[kind]) and not os.environ.get(TOKEN_ENV["admin"]):
-                return problem(403, "Writes disabled",
-                               f"set {TOKEN_ENV[kind]} on the server to enable this endpoint")
-            if not _bearer():
-                return problem(401, "Token required",
-                               "send 'Authorization: Bearer <token>'",)
-            granted = token_kinds()
-            if kind not in granted and "admin" not in granted:
-                return problem(403, "Forbidden", f"the token does not grant '{kind}'")
-            return view(*args, **kwargs)
+            refused = refusal(action)
+            return refused if refused is not None else view(*args, **kwargs)
         return wrapper
     return decorate
+
+
+def require_token(kind: str):
+    """The former decorator: "admin" means action "write", "ingest" action "ingest"."""
+    if kind not in LEGACY_ACTIONS:
+        raise ValueError(f"unknown token kind {kind!r}")
+    return require(LEGACY_ACTIONS[kind])
+
+
+def token_kinds() -> set[str]:
+    """The environment token kinds ('admin', 'ingest') the request's token matches."""
+    token = _bearer()
+    kind = _env_kind(token) if token else None
+    return {kind} if kind else set()

@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from server.config import CLASSIFICATIONS
+from layers.model import CLASSIFICATIONS
+from tiles.pipeline import KINDS  # tileset kinds: defined once, by the engine
 
-KINDS = ("bim", "reality", "buildings", "mesh", "terrain", "pointcloud")
 _COLUMNS = ("id", "name", "kind", "bounds", "height", "classification", "created",
             "frame", "summary", "source")
 _JSON_COLUMNS = {"bounds", "height", "frame", "summary"}
@@ -77,7 +77,8 @@ class Catalog:
 
     def list(self, levels: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Entries, newest first; only the given classification levels when given."""
-        rows = self._connect().execute("SELECT * FROM tilesets ORDER BY created DESC, id").fetchall()
+        rows = self._connect().execute(
+            "SELECT * FROM tilesets ORDER BY created DESC, id").fetchall()
         entries = [_row_to_entry(r) for r in rows]
         if levels is not None:
             allowed = set(levels)

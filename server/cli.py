@@ -7,9 +7,17 @@ import os
 import sys
 from typing import Any, Callable, Sequence
 
+from tqdm import tqdm
+
 from server.analysis_cli import add_check_commands
-from server.config import CLASSIFICATIONS, ConfigError, load_config
+from server.config import ConfigError, load_config
+from server.demo.simulator import simulate_http, start_simulator_thread
+from server.imports import ImportOptionError, Option, get_kind, kinds, pairs, run_import
+from server.city_cli import add_city_import_commands
+from server.metrics_cli import add_commands as add_metrics_commands
 from server.services import Services, open_services
+from tiles.check import check_tileset
+from tiles.progress import tqdm_progress
 
 
 class StepBar:
@@ -22,7 +30,6 @@ class StepBar:
     def __call__(self, status: dict) -> None:
         if not self.enabled:
             return
-        from tqdm import tqdm
         if self.bar is None:
             self.bar = tqdm(total=status.get("total"), unit="step", file=sys.stderr,
                             dynamic_ncols=True)
@@ -50,24 +57,29 @@ def _print_summary(result: dict, as_json: bool, title: str) -> None:
         print(f"  warning: {warning}")
 
 
-def _run_import(args, services: Services, fn: Callable[..., dict], title: str, **kwargs) -> int:
-    """Run an import with the engine's progress bar (triangles, tiles, ETA) on a terminal."""
-    from tiles.progress import tqdm_progress
+def cmd_import(args, services: Services) -> int:
+    """Any registered import kind: its options from the registry, a progress bar on a tty."""
+    kind = get_kind(args.import_kind)
     bar = tqdm_progress(file=sys.stderr, dynamic_ncols=True) \
         if not args.json and sys.stderr.isatty() else None
-    result = fn(services, args.file, progress=bar, **kwargs)
-    _print_summary(result, args.json, title)
+    values = {option.name: getattr(args, option.name) for option in kind.options}
+    result = run_import(services, kind.name, args.file, progress=bar, **values)
+    _print_summary(result, args.json, kind.title or f"imported {kind.name}")
     return 0
 
 
 def cmd_serve(args, services: Services) -> int:
+    # Flask and waitress load only for `serve` (Flask alone is ~0.3 s of every CLI start).
     from waitress import serve
     from server.app import create_app
     app = create_app(services.config)
     host = args.host or services.config["server"]["host"]
     port = args.port if args.port is not None else services.config["server"]["port"]
+    from server.hardening import check_serve_tokens
+    if (refusal := check_serve_tokens(host, os.environ)) is not None:
+        print(f"cimtwin: {refusal}", file=sys.stderr)
+        return 2
     if args.simulate:
-        from server.demo.simulator import start_simulator_thread
         start_simulator_thread(app.extensions["cimtwin"], interval_s=args.simulate_interval)
     print(f"cimtwin serving {services.data_dir} at http://{host}:{port}/", flush=True)
     # Each Server-Sent Events client holds a thread: keep plenty.
@@ -76,6 +88,7 @@ def cmd_serve(args, services: Services) -> int:
 
 
 def cmd_demo(args, services: Services) -> int:
+    # The demo build loads the engine, shapely and ifcopenshell: only for `cimtwin demo`.
     from server.demo.build import build_demo
     bar = StepBar(enabled=sys.stderr.isatty())
     try:
@@ -93,14 +106,14 @@ def cmd_tilesets_list(args, services: Services) -> int:
         print(json.dumps(entries, ensure_ascii=False, default=str))
         return 0
     if not entries:
-        print("no tilesets; import one with 'cimtwin import ...' or build the demo with 'cimtwin demo'")
+        print("no tilesets; import one with 'cimtwin import ...' or build the demo with "
+              "'cimtwin demo'")
     for e in entries:
         print(f"{e['id']:32} {e['kind']:10} {e['classification']:10} {e['created']}  {e['name']}")
     return 0
 
 
 def cmd_tilesets_check(args, services: Services) -> int:
-    from tiles.check import check_tileset
     if services.catalog.get(args.id) is None and not services.store.exists(args.id, "tileset.json"):
         print(f"no tileset '{args.id}' (see 'cimtwin tilesets list')", file=sys.stderr)
         return 2
@@ -116,65 +129,44 @@ def cmd_tilesets_delete(args, services: Services) -> int:
     return 0 if existed else 2
 
 
-def cmd_import_mesh(args, services: Services) -> int:
-    from server.imports import import_mesh
-    return _run_import(args, services, import_mesh, "imported mesh", crs=args.crs,
-                       origin=args.origin, name=args.name, classification=args.classification,
-                       vertical=args.vertical, geoid_offset_m=args.geoid_offset,
-                       compression=args.compression)
-
-
-def cmd_import_photo(args, services: Services) -> int:
-    from server.imports import import_production
-    return _run_import(args, services, import_production, "imported reality mesh",
-                       name=args.name, classification=args.classification,
-                       geoid_offset_m=args.geoid_offset, compression=args.compression)
-
-
-def cmd_import_bim(args, services: Services) -> int:
-    from server.bim_api import import_bim_file
-    return _run_import(args, services, import_bim_file, "imported BIM model", name=args.name,
-                       crs=args.crs, origin=args.origin, rotation=args.rotation,
-                       include_spaces=args.include_spaces, classification=args.classification)
-
-
-def cmd_import_layer(args, services: Services) -> int:
-    from layers.importer import import_layer
-    info = import_layer(services.layers, args.file, layer_id=args.id, title=args.name,
-                        kind=args.kind, crs=args.crs, classification=args.classification,
-                        field_map=_pairs(args.map),
-                        defaults=_pairs(args.default),
-                        source_layer=args.source_layer, encoding=args.encoding,
-                        description=args.description or "")
-    result = info.to_dict() if hasattr(info, "to_dict") else dict(vars(info))
-    _print_summary(result, args.json, "imported layer")
-    return 0
-
-
-def _pair(text: str) -> tuple[str, str]:
-    """'field=value' -> ('field', 'value') (an argparse type)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
-    return key.strip(), value.strip()
-
-
-def _pairs(items: list[tuple[str, str]] | None) -> dict[str, str] | None:
-    return dict(items) if items else None
-
-
 def cmd_simulate(args, services: Services) -> int:
-    from server.demo.simulator import simulate_http
     return simulate_http(args.url, token=args.token, interval_s=args.interval, count=args.count)
 
 
-def _add_import_common(p: argparse.ArgumentParser, crs_help: str) -> None:
-    p.add_argument("file")
-    p.add_argument("--name")
-    p.add_argument("--crs", help=crs_help)
-    p.add_argument("--classification", choices=CLASSIFICATIONS, default="internal",
-                   help="who may see it (anonymous users see public only; default internal)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+def _cli_type(option: Option) -> Callable[[str], Any]:
+    """The option's type as an argparse type (a bad value is a usage error)."""
+    def parse(text: str) -> Any:
+        try:
+            return option.type(text)
+        except (ValueError, ImportOptionError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = getattr(option.type, "__name__", "value")
+    return parse
+
+
+def add_option(parser: argparse.ArgumentParser, option: Option) -> None:
+    """One registry option as a command-line flag."""
+    if option.type is bool:
+        parser.add_argument(option.flag, dest=option.name, action="store_true",
+                            help=option.help)
+        return
+    parser.add_argument(option.flag, dest=option.name, type=_cli_type(option),
+                        choices=option.choices, metavar=option.metavar, help=option.help,
+                        action="append" if option.type is pairs else "store")
+
+
+def add_import_commands(sub):
+    """``cimtwin import <kind>`` for every kind in the registry."""
+    imp = sub.add_parser("import", help="import data").add_subparsers(dest="what", required=True)
+    for kind in kinds():
+        p = imp.add_parser(kind.name, help=kind.help, description=kind.help)
+        p.add_argument("file", metavar=kind.inputs.metavar,
+                       help=f"what to import: {kind.inputs.describe()}")
+        for option in kind.options:
+            add_option(p, option)
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.set_defaults(func=cmd_import, import_kind=kind.name)
+    return imp
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,46 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.set_defaults(func=cmd_tilesets_delete)
 
-    imp = sub.add_parser("import", help="import data").add_subparsers(dest="what", required=True)
-    p = imp.add_parser("mesh", help="a mesh file (OBJ/PLY/glb) -> 3D Tiles")
-    _add_import_common(p, "source CRS: EPSG code, PROJ string or WKT (required)")
-    p.add_argument("--origin", help="E,N,H the mesh coordinates are relative to (CRS units)")
-    p.add_argument("--vertical", choices=("ellipsoidal", "orthometric"), default="ellipsoidal")
-    p.add_argument("--geoid-offset", type=float, help="N in metres (ellipsoidal = orthometric + N)")
-    p.add_argument("--compression", choices=("none", "draco", "meshopt"))
-    p.set_defaults(func=cmd_import_mesh)
-
-    p = imp.add_parser("photo", help="a ContextCapture production folder (metadata.xml + "
-                       "Data/ with OBJ or OSGB) -> 3D Tiles")
-    p.add_argument("file", metavar="FOLDER")
-    p.add_argument("--name")
-    p.add_argument("--classification", choices=CLASSIFICATIONS, default="internal",
-                   help="who may see it (anonymous users see public only; default internal)")
-    p.add_argument("--geoid-offset", type=float,
-                   help="heights are orthometric: N in metres (ellipsoidal = orthometric + N)")
-    p.add_argument("--compression", choices=("none", "draco", "meshopt"))
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=cmd_import_photo)
-
-    p = imp.add_parser("bim", help="an IFC model -> 3D Tiles with pickable elements")
-    _add_import_common(p, "override the model's CRS (EPSG code, PROJ string or WKT)")
-    p.add_argument("--origin", help="E,N,H of the model's origin in --crs")
-    p.add_argument("--rotation", type=float, help="degrees from grid east to the model's x axis")
-    p.add_argument("--include-spaces", action="store_true", help="also import IfcSpace volumes")
-    p.set_defaults(func=cmd_import_bim)
-
-    p = imp.add_parser("layer", help="a GIS layer (GeoJSON, Shapefile, GeoPackage, CSV)")
-    _add_import_common(p, "source CRS when the file has none (e.g. EPSG:4548)")
-    p.add_argument("--id", help="layer id (default: from the file name)")
-    p.add_argument("--kind", choices=("facilities", "projects", "buildings", "sensors", "other"))
-    p.add_argument("--map", action="append", type=_pair, metavar="FIELD=COLUMN",
-                   help="take FIELD (e.g. stage) from the file's COLUMN; repeatable")
-    p.add_argument("--default", action="append", type=_pair, metavar="FIELD=VALUE",
-                   help="value for FIELD where the file has none (e.g. stage=completed)")
-    p.add_argument("--source-layer", help="layer inside a GeoPackage/zip with several")
-    p.add_argument("--encoding", help="text encoding of a Shapefile/CSV (e.g. GB18030)")
-    p.add_argument("--description")
-    p.set_defaults(func=cmd_import_layer)
+    imp = add_import_commands(sub)
+    add_city_import_commands(imp)  # import buildings / citymodel (server/city_cli.py)
 
     p = sub.add_parser("simulate", help="post simulated demo sensor readings to a server")
     p.add_argument("--url", default="http://127.0.0.1:8000")
@@ -254,14 +208,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=0, help="rounds to send (0 = until stopped)")
     p.set_defaults(func=cmd_simulate)
 
+    add_metrics_commands(sub)  # sensors add|import|list, ingest mqtt
     add_check_commands(sub)  # cimtwin check project ... (server/analysis_cli.py)
+    from server import admin_cli  # users, share, audit, backup, restore (docs/security.md)
+    admin_cli.add_commands(sub)
+    admin_cli.audit_writes(parser)
     return parser
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
     """Errors whose message tells the user what to do: no traceback for them."""
+    # Only when an error is raised: server.errors loads Flask, bim_import ifcopenshell.
     from server.errors import domain_errors
-    return (*domain_errors(), FileNotFoundError)
+    from server.backup import BackupError
+    from server.users import AccountError
+    return (*domain_errors(), FileNotFoundError, AccountError, BackupError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -295,7 +256,14 @@ def console_main() -> None:
     a large share of a small model's import); other commands exit normally.
     """
     argv = sys.argv[1:]
-    code = main(argv)
+    try:
+        code = main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left (`cimtwin tilesets list --json | head`): not an error to report.
+        # Point stdout at /dev/null so the interpreter's final flush stays quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
     if argv[:1] == ["import"]:
         sys.stdout.flush()
         sys.stderr.flush()

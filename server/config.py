@@ -12,7 +12,13 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
+
+from layers.model import CLASSIFICATIONS  # defined once, in layers.model (re-exported)
+from layers.store import BACKENDS as LAYER_BACKENDS
+from server.metrics.bus import BUS_BACKENDS
+from server.metrics.store import STORE_BACKENDS
+from tiles.glb.encode import COMPRESSIONS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FILE = PROJECT_ROOT / "config" / "default.toml"
@@ -27,8 +33,6 @@ SHORT_ENV = {
 NOT_CONFIG_ENV = {"CIMTWIN_CONFIG", "CIMTWIN_INGEST_TOKEN", "CIMTWIN_ADMIN_TOKEN",
                   "CIMTWIN_NODE_MODULES"}
 
-CLASSIFICATIONS = ("public", "internal", "restricted")
-
 
 class ConfigError(Exception):
     """A configuration value that is missing, of the wrong type or not allowed."""
@@ -40,10 +44,19 @@ def _one_of(*allowed: str) -> Callable[[Any], str | None]:
     return check
 
 
-def _url_scheme(*schemes: str) -> Callable[[Any], str | None]:
+def _registered(backends: Mapping[str, Any]) -> Callable[[Any], str | None]:
+    """A URL whose scheme is a key of ``backends``, read when the config is checked.
+
+    The dicts are the backend registries themselves (``layers.store.BACKENDS``,
+    ``server.metrics.store.STORE_BACKENDS``, ``server.metrics.bus.BUS_BACKENDS``), so a
+    backend is accepted here once it is registered there, and refused at start-up before.
+    """
     def check(value: Any) -> str | None:
-        ok = isinstance(value, str) and value.split("://", 1)[0] in schemes and "://" in value
-        return None if ok else f"a URL whose scheme is one of: {', '.join(s + '://' for s in schemes)}"
+        scheme, sep, _ = value.partition("://") if isinstance(value, str) else ("", "", "")
+        if sep and scheme in backends:
+            return None
+        return ("a URL whose scheme has a registered backend: "
+                + ", ".join(s + "://" for s in backends))
     return check
 
 
@@ -84,13 +97,13 @@ SCHEMA: dict[tuple[str, str], tuple[type | tuple[type, ...], Callable | None]] =
     ("viewer", "language"): (str, _one_of("zh", "en")),
     ("tiles", "max_triangles_per_tile"): (int, _positive),
     ("tiles", "max_texture_px"): (int, _positive),
-    ("tiles", "compression"): (str, _one_of("none", "draco", "meshopt")),
+    ("tiles", "compression"): (str, _one_of(*COMPRESSIONS)),
     ("tiles", "workers"): (int, _non_negative),
     ("tiles", "dask_scheduler"): (str, None),
     ("tiles", "geoid_offset_m"): ((int, float), None),
-    ("layers", "url"): (str, _url_scheme("gpkg", "postgresql")),
-    ("metrics", "store_url"): (str, _url_scheme("sqlite", "memory", "postgresql")),
-    ("metrics", "bus_url"): (str, _url_scheme("memory", "redis")),
+    ("layers", "url"): (str, _registered(LAYER_BACKENDS)),
+    ("metrics", "store_url"): (str, _registered(STORE_BACKENDS)),
+    ("metrics", "bus_url"): (str, _registered(BUS_BACKENDS)),
     ("metrics", "retention_days"): (int, _positive),
     ("auth", "anonymous_levels"): (list, _levels),
 }
@@ -210,7 +223,8 @@ def _validate(config: dict, defaults: dict) -> None:
                 raise ConfigError(f"config key {section}.{key} must be {names}, got {value!r}")
             problem = check(value) if check else None
             if problem:
-                raise ConfigError(f"config key {section}.{key} = {value!r} is not allowed: {problem}")
+                raise ConfigError(
+                    f"config key {section}.{key} = {value!r} is not allowed: {problem}")
     for section, key in SCHEMA:
         if key not in config.get(section, {}):
             raise ConfigError(f"config key {section}.{key} is missing (see config/default.toml)")

@@ -1,120 +1,291 @@
-"""Imports that end in a tileset: run the engine, then record the result in the catalog.
+"""The import registry: one entry per kind, and the one way every import runs.
 
-Each function here is what one ``cimtwin import ...`` command does, minus argument
-parsing, so tests and the API call the same code.
+An :class:`ImportKind` says what a kind accepts (:class:`Inputs`), its options (each an
+:class:`Option`, declared once with type, default, help and choices) and the library
+function that does the work. ``cimtwin import <kind>`` (server.cli), the upload jobs
+API ``POST /api/imports/<kind>`` (server.jobs_api) and the demo build (server.demo) are
+all generated from / go through this registry, so adding a kind is one
+``register(ImportKind(...))`` plus its library function (docs/architecture.md shows one).
+
+Every run passes the placement check (:mod:`server.placement`): geometry that lands
+outside its CRS's area of use is refused, naming --crs/--origin, unless ``force``.
 """
 from __future__ import annotations
 
+import dataclasses
+import importlib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from server.services import Services
-from tiles.errors import GeoreferenceError, InputError
-from tiles.model import GeoFrame
+from layers.model import CLASSIFICATIONS
+from layers.model import KINDS as LAYER_KINDS
+from server.placement import Placement
+from tiles.glb.encode import COMPRESSIONS
 
 Progress = Callable[[dict], None] | None
 
 
-def parse_origin(text: str | None) -> tuple[float, float, float]:
-    """'E,N[,H]' -> (E, N, H); a clear error otherwise."""
-    if text is None or text == "":
-        return (0.0, 0.0, 0.0)
-    try:
-        values = [float(v) for v in str(text).split(",")]
-    except ValueError:
-        values = []
-    if len(values) not in (2, 3):
-        raise GeoreferenceError(f"--origin must be 'E,N' or 'E,N,H' in the CRS's units, got {text!r}")
-    return (values[0], values[1], values[2] if len(values) == 3 else 0.0)
+class ImportOptionError(ValueError):
+    """An import option that is unknown, of the wrong type or not one of its choices."""
+
+    status = 400
 
 
-def build_options(services: Services, *, name: str, kind: str, **overrides: Any):
-    """BuildOptions from the [tiles] config, with per-import overrides."""
-    from tiles.pipeline import BuildOptions
-    tiles_cfg = services.config["tiles"]
-    values = {
-        "name": name, "kind": kind,
-        "max_triangles_per_tile": tiles_cfg["max_triangles_per_tile"],
-        "max_texture_px": tiles_cfg["max_texture_px"],
-        "compression": tiles_cfg["compression"],
-        "workers": tiles_cfg["workers"],
-        "dask_scheduler": tiles_cfg["dask_scheduler"],
-        "geoid_offset_m": tiles_cfg["geoid_offset_m"],
-    }
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return BuildOptions(**values)
+def pairs(text: str) -> tuple[str, str]:
+    """The type of a repeatable FIELD=VALUE option: 'stage=completed' -> ('stage', 'completed')."""
+    key, sep, value = str(text).partition("=")
+    if not sep or not key.strip():
+        raise ImportOptionError(f"expected FIELD=VALUE, got {text!r}")
+    return key.strip(), value.strip()
 
 
-def register_tileset(services: Services, summary, *, classification: str, source: str,
-                     extra: dict | None = None) -> dict:
-    """Record a published tileset in the catalog; returns the catalog entry."""
-    data = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)
-    entry = {
-        "id": data["tileset_id"], "name": data.get("name") or data["tileset_id"],
-        "kind": data["kind"], "bounds": data.get("bounds"), "height": data.get("height"),
-        "classification": classification, "frame": data.get("frame"),
-        "summary": data | (extra or {}), "source": source,
-    }
-    return services.catalog.add(entry)
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
-def import_mesh(services: Services, path: str | Path, *, crs: str | None,
-                origin: str | tuple | None = None, name: str | None = None,
-                tileset_id: str | None = None, classification: str = "internal",
-                kind: str = "mesh", vertical: str = "ellipsoidal",
-                geoid_offset_m: float | None = None, compression: str | None = None,
-                progress: Progress = None) -> dict:
-    """A mesh file (OBJ/PLY/glb, read with trimesh) -> a published tileset + catalog entry."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"no such file: {path}")
-    if not crs:
-        raise GeoreferenceError(
-            "a mesh file carries no CRS: pass --crs (e.g. --crs EPSG:4548) and "
-            "--origin E,N,H (the easting, northing and height its coordinates are relative to)")
-    if not isinstance(origin, tuple):
-        origin = parse_origin(origin)
-    offset = services.config["tiles"]["geoid_offset_m"] if geoid_offset_m is None else geoid_offset_m
-    from tiles.pipeline import build_tileset
-    from tiles.readers.mesh import read_mesh
-    frame = GeoFrame(crs=crs, origin=origin, vertical=vertical, geoid_offset_m=offset)
-    name = name or path.stem
-    tileset_id = tileset_id or services.catalog.new_id(name)
-    options = build_options(services, name=name, kind=kind, compression=compression,
-                            geoid_offset_m=offset)
-    summary = build_tileset(read_mesh(path, frame), services.store, tileset_id, options,
-                            progress=progress)
-    entry = register_tileset(services, summary, classification=classification, source=str(path))
-    return entry["summary"] | {"id": tileset_id, "classification": classification}
+@dataclass(frozen=True)
+class Option:
+    """One option of an import kind.
 
-
-def import_production(services: Services, folder: str | Path, *, name: str | None = None,
-                      tileset_id: str | None = None, classification: str = "internal",
-                      geoid_offset_m: float | None = None, compression: str | None = None,
-                      progress: Progress = None) -> dict:
-    """A ContextCapture production (metadata.xml + Data/Tile_*/ with OBJ or OSGB) ->
-    a published reality-mesh tileset + catalog entry.
-
-    The CRS and origin come from metadata.xml (its WKT parameters win over a contradicting
-    AUTHORITY code). Heights are taken as ellipsoidal unless a geoid offset is given, in
-    which case they are orthometric (a national height datum) and N is added.
+    ``name`` is the CLI flag (``--geoid-offset`` for ``geoid_offset``), the upload form
+    field and the key callers pass; ``param`` is the run function's keyword when it
+    differs. ``type`` is str, int, float, bool (a flag) or :func:`pairs` (repeatable
+    FIELD=VALUE, passed on as a dict). ``default`` None means "not given" (the library
+    then applies config, e.g. ``tiles.compression``).
     """
-    from dataclasses import replace
 
-    from tiles.pipeline import build_tileset
-    from tiles.readers.contextcapture import read_production
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder: pass the production folder that holds "
-                         "metadata.xml and Data/")
-    frame, batches = read_production(folder)
-    if geoid_offset_m is not None:
-        frame = replace(frame, vertical="orthometric", geoid_offset_m=geoid_offset_m)
-    name = name or folder.name
-    tileset_id = tileset_id or services.catalog.new_id(name)
-    options = build_options(services, name=name, kind="reality", compression=compression,
-                            geoid_offset_m=frame.geoid_offset_m)
-    summary = build_tileset(batches, services.store, tileset_id, options, progress=progress)
-    entry = register_tileset(services, summary, classification=classification,
-                             source=str(folder))
-    return entry["summary"] | {"id": tileset_id, "classification": classification}
+    name: str
+    type: Callable[[str], Any] = str
+    default: Any = None
+    help: str = ""
+    choices: tuple[str, ...] | None = None
+    param: str | None = None
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def keyword(self) -> str:
+        return self.param or self.name
+
+    def convert(self, value: Any) -> Any:
+        """A value from a caller, a CLI or a form field -> the value the run function gets."""
+        if value is None:
+            return self.default
+        if self.type is pairs:
+            items = value.items() if isinstance(value, dict) else value
+            return dict(pair if isinstance(pair, tuple) else pairs(pair) for pair in items) \
+                or self.default
+        if self.type is bool:
+            return _boolean(self.flag, value)
+        if isinstance(value, str) and self.type is not str:
+            if value.strip() == "":
+                return self.default
+            try:
+                value = self.type(value)
+            except ValueError:
+                raise ImportOptionError(f"{self.flag} must be a {self.type.__name__}, "
+                                        f"got {value!r}") from None
+        if self.choices is not None and value not in self.choices:
+            raise ImportOptionError(f"{self.flag} must be one of {', '.join(self.choices)}, "
+                                    f"got {value!r}")
+        return value
+
+
+def _boolean(flag: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ImportOptionError(f"{flag} must be true or false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a kind reads: files with one of ``suffixes``, or a ``folder``.
+
+    An upload of a folder kind is a .zip of the folder (unpacked by the jobs API).
+    """
+
+    suffixes: tuple[str, ...] = ()
+    folder: bool = False
+
+    @property
+    def metavar(self) -> str:
+        return "FOLDER" if self.folder else "FILE"
+
+    def upload_suffixes(self) -> tuple[str, ...]:
+        return (".zip",) if self.folder else self.suffixes
+
+    def describe(self) -> str:
+        return "a folder (uploaded as a .zip)" if self.folder else ", ".join(self.suffixes)
+
+
+@dataclass(frozen=True)
+class ImportKind:
+    """One import kind: ``ImportKind(name, inputs, options, run)``.
+
+    ``run(services, source: Path, *, progress, placement, **options) -> dict`` is the
+    library function; it must send its geometry through ``placement`` (see
+    :class:`server.placement.Placement`). It may be given as "module:function" so that
+    its heavy dependencies (ifcopenshell, geopandas, the engine) load only when that
+    kind runs, not on every ``cimtwin`` start.
+    """
+
+    name: str
+    inputs: Inputs
+    options: tuple[Option, ...]
+    run: Callable[..., dict] | str
+    help: str = ""
+    title: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def function(self) -> Callable[..., dict]:
+        if callable(self.run):
+            return self.run
+        module, _, name = self.run.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def option(self, name: str) -> Option | None:
+        return next((o for o in self.options if o.name == name), None)
+
+    def resolve(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Option name -> converted value for every option (defaults filled in)."""
+        unknown = sorted(set(values) - {o.name for o in self.options})
+        if unknown:
+            raise ImportOptionError(
+                f"unknown option(s) for import {self.name}: {', '.join(unknown)}; it takes "
+                f"{', '.join(o.name for o in self.options)}")
+        return {o.name: o.convert(values.get(o.name)) for o in self.options}
+
+
+_KINDS: dict[str, ImportKind] = {}
+
+
+def register(kind: ImportKind, *, replace: bool = False) -> ImportKind:
+    """Add ``kind`` to the registry (``replace=True`` swaps an existing entry)."""
+    if kind.name in _KINDS and not replace:
+        raise ValueError(f"import kind {kind.name!r} is already registered")
+    names = [o.name for o in kind.options]
+    if len(set(names)) != len(names) or "force" not in names:
+        raise ValueError(f"import kind {kind.name!r}: options must be unique and include "
+                         "the common 'force' (see COMMON)")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def unregister(name: str) -> None:
+    _KINDS.pop(name, None)
+
+
+def kinds() -> list[ImportKind]:
+    """The registered kinds, in registration order."""
+    return list(_KINDS.values())
+
+
+def get_kind(name: str) -> ImportKind:
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise ImportOptionError(f"unknown import kind {name!r}; one of "
+                                f"{', '.join(_KINDS)}") from None
+
+
+def run_import(services, kind: str, source: str | Path, /, *, progress: Progress = None,
+               **values: Any) -> dict:
+    """Run one import of ``kind`` from ``source`` with option ``values`` (by option name)."""
+    entry = get_kind(kind)
+    resolved = entry.resolve(values)
+    placement = Placement(force=resolved.pop("force"))
+    arguments = {entry.option(name).keyword: value for name, value in resolved.items()}
+    result = entry.function()(services, Path(source), progress=progress, placement=placement,
+                              **arguments)
+    if not placement.checked:
+        raise RuntimeError(f"import kind {kind!r} ran without the placement check: its run "
+                           "function must pass its geometry through `placement`")
+    return result
+
+
+# -- the common options, declared once -------------------------------------------------
+
+NAME = Option("name", help="display name (default: from the file name)")
+TILESET_ID = Option("id", param="tileset_id", metavar="ID",
+                    help="tileset id; an existing one is replaced atomically "
+                         "(default: from the name)")
+CLASSIFICATION = Option("classification", default="internal", choices=CLASSIFICATIONS,
+                        help="who may see it (anonymous users see public only; "
+                             "default internal)")
+COMPRESSION = Option("compression", choices=COMPRESSIONS,
+                     help="glb compression (default: config tiles.compression)")
+CRS = Option("crs", help="source CRS: EPSG code, PROJ string or WKT")
+ORIGIN = Option("origin", metavar="E,N[,H]",
+                help="easting,northing,height of the data's local (0,0,0), in the CRS's "
+                     "units (metres for EPSG:4548), not latitude,longitude")
+GEOID_OFFSET = Option("geoid_offset", type=float, param="geoid_offset_m", metavar="N",
+                      help="geoid offset N in metres, applied to orthometric heights "
+                           "(ellipsoidal = orthometric + N; default: config "
+                           "tiles.geoid_offset_m)")
+FORCE = Option("force", type=bool, default=False,
+               help="import even when the geometry lands outside the CRS's area of use")
+
+#: The options every tileset kind has; kinds with a CRS add CRS and ORIGIN.
+COMMON = (NAME, TILESET_ID, CLASSIFICATION, COMPRESSION, GEOID_OFFSET, FORCE)
+
+
+def with_help(option: Option, help: str) -> Option:
+    """A common option with kind-specific help (same name, type and default)."""
+    return dataclasses.replace(option, help=help)
+
+
+def _builtin_kinds() -> Iterable[ImportKind]:
+    yield ImportKind(
+        "mesh", Inputs(suffixes=(".obj", ".ply", ".glb", ".gltf", ".zip", ".stl", ".off")),
+        (*COMMON, with_help(CRS, CRS.help + " (required)"), ORIGIN,
+         Option("vertical", default="ellipsoidal", choices=("ellipsoidal", "orthometric"),
+                help="height datum of the z values (default ellipsoidal; orthometric "
+                     "heights get --geoid-offset N added)")),
+        "server.tileset_imports:import_mesh",
+        help="a mesh file (OBJ/PLY/glb) -> 3D Tiles", title="imported mesh")
+    yield ImportKind(
+        "photo", Inputs(folder=True),
+        (NAME, TILESET_ID, CLASSIFICATION, COMPRESSION,
+         with_help(GEOID_OFFSET, "heights are orthometric: geoid offset N in metres "
+                                 "(ellipsoidal = orthometric + N); without it the "
+                                 "production's heights are taken as ellipsoidal"),
+         FORCE),
+        "server.tileset_imports:import_production",
+        help="a ContextCapture production folder (metadata.xml + Data/ with OBJ or OSGB) "
+             "-> 3D Tiles", title="imported reality mesh")
+    yield ImportKind(
+        "bim", Inputs(suffixes=(".ifc",)),
+        (*COMMON, with_help(CRS, "override the model's CRS (EPSG code, PROJ string or WKT)"),
+         with_help(ORIGIN, "E,N,H of the model's origin in --crs (CRS units)"),
+         Option("rotation", type=float, metavar="DEG",
+                help="degrees from grid east to the model's x axis"),
+         Option("include_spaces", type=bool, default=False, help="also import IfcSpace volumes")),
+        "server.bim_imports:import_bim_file",
+        help="an IFC model -> 3D Tiles with pickable elements", title="imported BIM model")
+    yield ImportKind(
+        "layer", Inputs(suffixes=(".geojson", ".json", ".gpkg", ".zip", ".csv", ".shp")),
+        (NAME, dataclasses.replace(TILESET_ID, param="layer_id",
+                                   help="layer id (default: from the file name)"),
+         CLASSIFICATION, with_help(CRS, "source CRS when the file has none (e.g. EPSG:4548)"),
+         FORCE,
+         Option("kind", choices=LAYER_KINDS,
+                help="what the layer holds (checks its fields; default other)"),
+         Option("map", type=pairs, param="field_map", metavar="FIELD=COLUMN",
+                help="take FIELD (e.g. stage) from the file's COLUMN; repeatable"),
+         Option("default", type=pairs, param="defaults", metavar="FIELD=VALUE",
+                help="value for FIELD where the file has none (e.g. stage=completed)"),
+         Option("source_layer", help="layer inside a GeoPackage/zip with several"),
+         Option("encoding", help="text encoding of a Shapefile/CSV (e.g. GB18030)"),
+         Option("description", help="a description shown with the layer")),
+        "server.layer_imports:import_layer_file",
+        help="a GIS layer (GeoJSON, Shapefile, GeoPackage, CSV)", title="imported layer")
+
+
+for _kind in _builtin_kinds():
+    register(_kind)

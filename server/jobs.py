@@ -49,7 +49,8 @@ class JobQueue:
         db.row_factory = sqlite3.Row
         return db
 
-    def submit(self, kind: str, params: dict, run: Callable[[Callable[[dict], None]], dict]) -> dict:
+    def submit(self, kind: str, params: dict,
+               run: Callable[[Callable[[dict], None]], dict]) -> dict:
         """Queue ``run(progress)``; returns the job record at once."""
         job_id = uuid.uuid4().hex[:12]
         with self._db() as db:
@@ -67,7 +68,8 @@ class JobQueue:
 
     def list(self, limit: int = 50) -> list[dict[str, Any]]:
         with self._db() as db:
-            rows = db.execute("SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
+            rows = db.execute("SELECT * FROM jobs ORDER BY created DESC LIMIT ?",
+                              (limit,)).fetchall()
         return [_row(r) for r in rows]
 
     def wait(self, job_id: str, timeout: float = 600) -> dict[str, Any]:

@@ -2,42 +2,36 @@
 
 An upload is written to ``<data_dir>/uploads/<job>/`` (checked against the client's
 declared size and optional SHA-256, so a truncated upload is refused before any work),
-then the same import function the CLI calls runs as a background job.
+then the registry's import (server.imports.run_import, the one the CLI calls) runs
+as a background job. Form fields are the kind's option names; a folder kind (photo)
+is uploaded as a .zip of the folder.
 """
 from __future__ import annotations
 
 import hashlib
 import shutil
 import uuid
+import zipfile
 from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.utils import secure_filename
 
-from server.auth import require_token
-from server.config import CLASSIFICATIONS
-from server.errors import problem
+from server.auth import refusal, require
+from server.errors import domain_errors, problem
+from server.imports import ImportKind, kinds, pairs, run_import
+from server.jobs import JobQueue
+from server.hardening import check_archive
 from server.services import current_services
 
 bp = Blueprint("jobs_api", __name__)
-
-#: kind -> (accepted file suffixes, function running the import)
-IMPORT_KINDS = ("mesh", "bim", "layer")
-SUFFIXES = {
-    "mesh": {".obj", ".ply", ".glb", ".gltf", ".zip", ".stl", ".off"},
-    "bim": {".ifc"},
-    "layer": {".geojson", ".json", ".gpkg", ".zip", ".csv", ".shp"},
-}
-
 
 def jobs():
     """The app's JobQueue (made on first use)."""
     services = current_services()
     queue = current_app.extensions.get("cimtwin.jobs")
     if queue is None:
-        from server.errors import domain_errors
-        from server.jobs import JobQueue
         queue = JobQueue(services.data_dir / "jobs.sqlite",
                          user_errors=(*domain_errors(), FileNotFoundError))
         current_app.extensions["cimtwin.jobs"] = queue
@@ -64,59 +58,91 @@ def _save_upload(job_dir: Path) -> Path:
     if size == 0:
         raise BadRequest(f"the uploaded file '{name}' is empty")
     if expected_size is not None and expected_size != size:
-        raise BadRequest(f"upload truncated: received {size} bytes of {expected_size}; send it again")
+        raise BadRequest(f"upload truncated: received {size} bytes of {expected_size}; "
+                         "send it again")
     if expected_sha and expected_sha != digest.hexdigest():
         raise BadRequest("upload corrupted: its SHA-256 does not match 'sha256'; send it again")
     return target
 
 
-def _runner(kind: str, services, path: Path, form) -> callable:
-    """The import to run for ``kind``, bound to its form parameters."""
-    classification = form.get("classification", "internal")
-    if classification not in CLASSIFICATIONS:
-        raise BadRequest(f"classification must be one of {', '.join(CLASSIFICATIONS)}")
-    name = form.get("name") or None
-    if kind == "mesh":
-        from server.imports import import_mesh
-        return lambda progress: import_mesh(
-            services, path, crs=form.get("crs"), origin=form.get("origin"), name=name,
-            classification=classification, vertical=form.get("vertical", "ellipsoidal"),
-            progress=progress)
-    if kind == "bim":
-        from server.bim_api import import_bim_file
-        rotation = form.get("rotation", type=float)
-        return lambda progress: import_bim_file(
-            services, path, name=name, crs=form.get("crs") or None,
-            origin=form.get("origin") or None, rotation=rotation,
-            classification=classification, progress=progress)
-    from layers.importer import import_layer
+def _unpack_folder(archive: Path) -> Path:
+    """A .zip of a folder -> the unpacked folder (its single top folder, else its root)."""
+    target = archive.parent / "source"
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.namelist():  # refuse entries that would land outside target
+                resolved = (target / member).resolve()
+                if not resolved.is_relative_to(target.resolve()):
+                    raise BadRequest(f"the zip holds an unsafe path {member!r}")
+            zf.extractall(target)
+    except zipfile.BadZipFile:
+        raise BadRequest(f"'{archive.name}' is not a readable zip file; send it again") from None
+    archive.unlink()
+    entries = [p for p in target.iterdir() if not p.name.startswith(("__MACOSX", "."))]
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else target
 
-    def run_layer(progress):
-        info = import_layer(services.layers, path, layer_id=form.get("id") or None, title=name,
-                            kind=form.get("kind") or None, crs=form.get("crs") or None,
-                            classification=classification)
-        return info.to_dict() if hasattr(info, "to_dict") else dict(vars(info))
-    return run_layer
+
+def form_values(kind: ImportKind, form) -> dict:
+    """The kind's options from the upload form (field = option name; FIELD=VALUE repeats)."""
+    values = {}
+    for option in kind.options:
+        if option.type is pairs:
+            items = form.getlist(option.name)
+            values[option.name] = items or None
+        elif option.name in form:
+            values[option.name] = form.get(option.name)
+    return values
+
+
+def _source(kind: ImportKind, job_dir: Path, limits: dict) -> Path:
+    """Save the upload and check it fits the kind; a folder kind's zip is unpacked."""
+    path = _save_upload(job_dir)
+    if path.suffix.lower() == ".zip":  # zip bombs are refused before any reader opens them
+        check_archive(path, limits)
+    accepted = kind.inputs.upload_suffixes()
+    if path.suffix.lower() not in accepted:
+        raise BadRequest(f"a {kind.name} import takes {', '.join(sorted(accepted))} files, "
+                         f"not '{path.name}'")
+    return _unpack_folder(path) if kind.inputs.folder else path
+
+
+def describe_kind(kind: ImportKind) -> dict:
+    """A kind as the upload form needs it: accepted files and each option's field."""
+    return {"name": kind.name, "help": kind.help,
+            "accepts": list(kind.inputs.upload_suffixes()), "folder": kind.inputs.folder,
+            "options": [{"name": o.name, "type": getattr(o.type, "__name__", "str"),
+                         "default": o.default, "choices": list(o.choices or []) or None,
+                         "help": o.help} for o in kind.options]}
+
+
+@bp.get("/api/imports")
+@require("import")
+def list_import_kinds():
+    """The registered import kinds with their upload fields (from the registry)."""
+    return jsonify([describe_kind(kind) for kind in kinds()])
 
 
 @bp.post("/api/imports/<kind>")
-@require_token("admin")
 def post_import(kind: str):
-    if kind not in IMPORT_KINDS:
-        raise NotFound(f"unknown import kind '{kind}'; one of {', '.join(IMPORT_KINDS)}")
+    entry = next((k for k in kinds() if k.name == kind), None)
+    if entry is None:
+        raise NotFound(f"unknown import kind '{kind}'; one of "
+                       f"{', '.join(k.name for k in kinds())}")
+    refused = refusal("import-bim" if kind == "bim" else "import")
+    if refused is not None:
+        return refused
     services = current_services()
     job_dir = services.data_dir / "uploads" / uuid.uuid4().hex[:12]
     try:
-        path = _save_upload(job_dir)
-        if path.suffix.lower() not in SUFFIXES[kind]:
-            raise BadRequest(f"a {kind} import takes {', '.join(sorted(SUFFIXES[kind]))} files, "
-                             f"not '{path.name}'")
-        run = _runner(kind, services, path, request.form)
+        source = _source(entry, job_dir, services.config["limits"])
+        values = form_values(entry, request.form)
+        entry.resolve(values)  # a bad option is refused now, not in the job
     except Exception:
         shutil.rmtree(job_dir, ignore_errors=True)
         raise
-    params = {"file": path.name, **{k: v for k, v in request.form.items() if k != "sha256"}}
-    job = jobs().submit(kind, params, run)
+    params = {"file": source.name, **{k: v for k, v in request.form.items() if k != "sha256"}}
+    job = jobs().submit(kind, params, lambda progress: run_import(
+        services, kind, source, progress=progress, **values))
     response = jsonify(job)
     response.status_code = 202
     response.headers["Location"] = f"/api/jobs/{job['id']}"
@@ -124,13 +150,13 @@ def post_import(kind: str):
 
 
 @bp.get("/api/jobs")
-@require_token("admin")
+@require("jobs")
 def list_jobs():
     return jsonify(jobs().list())
 
 
 @bp.get("/api/jobs/<job_id>")
-@require_token("admin")
+@require("jobs")
 def get_job(job_id: str):
     job = jobs().get(job_id)
     if job is None:

@@ -10,8 +10,11 @@ import threading
 from functools import cached_property
 from pathlib import Path
 
+from layers import open_layer_store
 from server.catalog import Catalog
 from server.config import Config
+from server.metrics import open_metrics
+from tiles.store import FileTileStore
 
 
 class Services:
@@ -25,7 +28,6 @@ class Services:
 
     @cached_property
     def store(self):
-        from tiles.store import FileTileStore
         return FileTileStore(self.data_dir / "tiles")
 
     @cached_property
@@ -34,15 +36,20 @@ class Services:
 
     @cached_property
     def layers(self):
-        from layers import open_layer_store
         with self._lock:
             return open_layer_store(self.config["layers"]["url"], self.data_dir)
 
     @cached_property
     def metrics(self):
-        from server.metrics import open_metrics
         with self._lock:
             return open_metrics(self.config, self.data_dir)
+
+    @cached_property
+    def security(self):
+        """Roles, users, sessions, shares and the audit log (server.security)."""
+        from server.security import Security
+        with self._lock:
+            return Security(self)
 
     def close(self) -> None:
         """Stop background parts (metrics bus threads, database connections)."""
@@ -58,5 +65,5 @@ def open_services(config: Config) -> Services:
 
 def current_services() -> Services:
     """The Services of the app handling the current request."""
-    from flask import current_app
+    from flask import current_app  # deferred: CLI commands open Services without Flask
     return current_app.extensions["cimtwin"]

@@ -47,7 +47,9 @@ def list_tilesets():
 @bp.get("/api/tilesets/<tileset_id>")
 def get_tileset(tileset_id: str):
     entry = visible_entry(tileset_id)
-    return jsonify(entry | {"url": f"/tiles/{tileset_id}/tileset.json"})
+    # The source is a server path: never in a response (docs/security.md, hardening).
+    shown = {k: v for k, v in entry.items() if k != "source"}
+    return jsonify(shown | {"url": f"/tiles/{tileset_id}/tileset.json"})
 
 
 @bp.get("/tiles/<tileset_id>/<path:path>")

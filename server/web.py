@@ -43,7 +43,6 @@ def viewer_config():
 
 @bp.get("/api/health")
 def health():
-    services = current_services()
-    cesium = (services.config.cesium_dir / "Cesium.js").is_file()
-    return jsonify({"status": "ok", "tilesets": len(services.catalog.list()),
-                    "cesium": cesium, "data_dir": str(services.data_dir)})
+    """Liveness for load balancers: no paths, no counts (they would tell what is hidden)."""
+    cesium = (current_services().config.cesium_dir / "Cesium.js").is_file()
+    return jsonify({"status": "ok", "cesium": cesium})

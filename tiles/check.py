@@ -18,10 +18,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from tiles.errors import TilesError
+from tiles.errors import StoreError, TilesError
+from tiles.glb.builder import read_glb
+from tiles.model import TileStore
+from tiles.validate import validate_glb as run_validator
 
 TOLERANCE_M = 0.01
 _GLTF_TO_ZUP = np.array([[1, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], float)
@@ -98,7 +102,6 @@ _NORM = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0}
 def glb_position_corners(data: bytes) -> np.ndarray:
     """Corners of every primitive's POSITION min/max box, in z-up tile coordinates
     (for instanced prototypes: the placed vertices themselves)."""
-    from tiles.gltf import read_glb
     gltf, bin_chunk = read_glb(data)
     out = []
 
@@ -171,11 +174,17 @@ def _instance_matrices(gltf: dict, bin_chunk: bytes, attributes: dict) -> np.nda
     return matrices
 
 
+#: Reads a tileset file by its relative path; None when it is missing (or unsafe).
+Reader = Callable[[str], "bytes | None"]
+#: glb files handed to one gltf-validator run (bounds the bytes held at once).
+VALIDATE_BATCH = 100
+
+
 class _Walker:
     """Walks the tile tree once, collecting errors and the glb files to validate."""
 
-    def __init__(self, base: Path, report: CheckReport):
-        self.base, self.report, self.glbs = base, report, []
+    def __init__(self, read: Reader, report: CheckReport):
+        self.read, self.report, self.glbs = read, report, []
 
     def error(self, where: str, message: str) -> None:
         self.report.errors.append(f"{where}: {message}")
@@ -221,8 +230,8 @@ class _Walker:
     def content(self, content: dict, where: str, box, matrix: np.ndarray) -> None:
         self.report.contents += 1
         uri = content.get("uri", "")
-        path = (self.base / uri).resolve()
-        if not uri or not path.is_relative_to(self.base) or not path.is_file():
+        data = self.read(uri) if uri else None
+        if data is None:
             self.error(where, f"content {uri!r} is missing")
             return
         cbox = (content.get("boundingVolume") or {}).get("box")
@@ -230,11 +239,10 @@ class _Walker:
             out = _inside(_box_corners(cbox, matrix), box, matrix)
             if out > _tolerance(box):
                 self.error(where, f"content volume sticks out of its tile by {out:.3f} m")
-        data = path.read_bytes()
         if data[:4] != b"glTF":
             self.report.warnings.append(f"{where}: {uri} is not glb; not checked")
             return
-        self.glbs.append(str(path))
+        self.glbs.append(uri)
         try:
             corners = glb_position_corners(data)
         except (TilesError, KeyError, IndexError, ValueError) as exc:
@@ -247,20 +255,23 @@ class _Walker:
                 self.error(where, f"{uri} geometry sticks out of its tile by {out:.3f} m")
 
 
-def check_directory(directory: str | Path, validate_glb: bool = True,
-                    name: str | None = None, validate_limit: int = 0) -> CheckReport:
-    """Check the tileset whose tileset.json is in ``directory``.
+def check_files(read: Reader, name: str, validate_glb: bool = True,
+                validate_limit: int = 0) -> CheckReport:
+    """Check the tileset whose files ``read`` returns (by relative path).
 
     ``validate_limit`` > 0 runs gltf-validator over at most that many glb files, evenly
     spread over the tree in walk order (the root always), and says so in a warning:
     what a large build does before publishing; ``cimtwin tilesets check`` validates all.
     """
-    base = Path(directory).resolve()
-    report = CheckReport(tileset=name or base.name)
+    report = CheckReport(tileset=name)
+    raw = read("tileset.json")
     try:
-        document = json.loads((base / "tileset.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        report.errors.append(f"tileset.json missing or unreadable: {exc}")
+        document = json.loads(raw.decode("utf-8")) if raw is not None else None
+    except ValueError as exc:
+        report.errors.append(f"tileset.json unreadable: {exc}")
+        return report
+    if not isinstance(document, dict):
+        report.errors.append("tileset.json missing or not a JSON object")
         return report
     version = (document.get("asset") or {}).get("version")
     if version not in ("1.0", "1.1"):
@@ -274,23 +285,50 @@ def check_directory(directory: str | Path, validate_glb: bool = True,
     top = document.get("geometricError")
     if not isinstance(top, (int, float)) or top < root.get("geometricError", 0):
         report.errors.append(f"tileset geometricError {top!r} must be >= the root's")
-    walker = _Walker(base, report)
+    walker = _Walker(read, report)
     walker.tile(root, "root", None, np.eye(4), None)
     if validate_glb and walker.glbs:
-        from tiles.validate import validate_glb as run_validator
-        glbs = walker.glbs
-        if 0 < validate_limit < len(glbs):
-            picks = np.unique(np.linspace(0, len(glbs) - 1, validate_limit).round().astype(int))
-            report.warnings.append(f"gltf-validator ran on {len(picks)} of {len(glbs)} glb "
-                                   "files (a sample); `cimtwin tilesets check` runs all")
-            glbs = [glbs[i] for i in picks]
-        for result in run_validator(glbs):
-            report.validated += 1
-            if not result.ok:
-                report.errors.append(result.summary())
+        _validate(read, walker.glbs, validate_limit, report)
     return report
 
 
-def check_tileset(store, tileset_id: str, validate_glb: bool = True) -> CheckReport:
-    """Check a published tileset of ``store`` (what ``cimtwin tilesets check`` prints)."""
-    return check_directory(store.tileset_dir(tileset_id), validate_glb, name=tileset_id)
+def _validate(read: Reader, glbs: list[str], limit: int, report: CheckReport) -> None:
+    """gltf-validator over ``glbs`` (or a spread sample of ``limit``), in batches."""
+    if 0 < limit < len(glbs):
+        picks = np.unique(np.linspace(0, len(glbs) - 1, limit).round().astype(int))
+        report.warnings.append(f"gltf-validator ran on {len(picks)} of {len(glbs)} glb "
+                               "files (a sample); `cimtwin tilesets check` runs all")
+        glbs = [glbs[i] for i in picks]
+    for start in range(0, len(glbs), VALIDATE_BATCH):
+        names = glbs[start:start + VALIDATE_BATCH]
+        for result in run_validator([read(uri) for uri in names], names=names):
+            report.validated += 1
+            if not result.ok:
+                report.errors.append(result.summary())
+
+
+def check_directory(directory: str | Path, validate_glb: bool = True,
+                    name: str | None = None, validate_limit: int = 0) -> CheckReport:
+    """Check the tileset whose tileset.json is in ``directory`` (e.g. a delivered one)."""
+    base = Path(directory).resolve()
+
+    def read(path: str) -> bytes | None:
+        target = (base / path).resolve()
+        if not target.is_relative_to(base) or not target.is_file():
+            return None
+        return target.read_bytes()
+
+    return check_files(read, name or base.name, validate_glb, validate_limit)
+
+
+def check_tileset(store: TileStore, tileset_id: str, validate_glb: bool = True,
+                  validate_limit: int = 0, version: str | None = None) -> CheckReport:
+    """Check a tileset of ``store``: the published one (what ``cimtwin tilesets check``
+    prints) or an unpublished ``version`` (what a build checks before publishing)."""
+    def read(path: str) -> bytes | None:
+        try:
+            return store.get(tileset_id, path, version=version)
+        except StoreError:  # missing, or a path the store refuses (UnsafePathError)
+            return None
+
+    return check_files(read, tileset_id, validate_glb, validate_limit)

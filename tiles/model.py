@@ -111,37 +111,82 @@ class MeshBatch:
         return n if self.instances is None else n * len(self.instances)
 
 
-@dataclass
+@dataclass(frozen=True)
 class BoundingBox:
-    """3D Tiles ``box`` volume: centre and three half-axis vectors (12 numbers)."""
+    """An axis-aligned box in the tileset's ENU frame (metres): a 3D Tiles ``box``."""
 
-    center: np.ndarray
-    half_axes: np.ndarray  # (3, 3), rows are the half-axis vectors
+    lo: tuple[float, float, float]
+    hi: tuple[float, float, float]
+
+    @classmethod
+    def of(cls, lo, hi) -> "BoundingBox":
+        return cls(tuple(float(v) for v in lo), tuple(float(v) for v in hi))
+
+    def union(self, other: "BoundingBox | None") -> "BoundingBox":
+        if other is None:
+            return self
+        return BoundingBox.of(np.minimum(self.lo, other.lo), np.maximum(self.hi, other.hi))
+
+    @property
+    def diagonal(self) -> float:
+        return float(np.linalg.norm(np.subtract(self.hi, self.lo)))
 
     def to_json(self) -> list[float]:
-        return [float(v) for v in list(self.center) + list(self.half_axes.reshape(-1))]
+        """3D Tiles ``box``: centre and three half-axes (degenerate axes get 1 mm)."""
+        lo, hi = np.asarray(self.lo, float), np.asarray(self.hi, float)
+        centre, half = (lo + hi) / 2.0, np.maximum((hi - lo) / 2.0, 1e-3)
+        return [float(v) for v in centre] + [float(half[0]), 0.0, 0.0,
+                                             0.0, float(half[1]), 0.0,
+                                             0.0, 0.0, float(half[2])]
 
 
 @dataclass
 class TileNode:
-    """One tile of the tree: volume, measured geometric error, refine, content, children."""
+    """One built tile and its subtree: what tileset.json says about it.
+
+    ``bounds`` covers the content and every child (None: nothing below holds geometry,
+    the tile is left out); ``geometric_error`` is measured (REPLACE: the simplification's
+    deviation plus the children's error; ADD: the largest feature below that this tile
+    lacks), 0 at leaves; ``content`` is the store path of the glb (None: no content).
+    """
 
     key: str
-    box: BoundingBox
-    geometric_error: float
-    refine: str = "REPLACE"
-    content_uri: str | None = None
+    refine: str
+    bounds: BoundingBox | None = None
+    geometric_error: float = 0.0
+    content: str | None = None
+    content_bounds: BoundingBox | None = None
+    triangles: int = 0
     children: list["TileNode"] = field(default_factory=list)
-    transform: np.ndarray | None = None  # (4, 4) column-major like 3D Tiles, or None
+
+    def walk(self) -> Iterator["TileNode"]:
+        """This tile and every tile below it, parents first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
 
 
 class TileStore(Protocol):
-    """Where tilesets live. Writes go to a staging area and are published atomically."""
+    """Where tilesets live; one contract (tests/tiles/test_store_contract.py) for all.
 
-    def get(self, tileset_id: str, path: str) -> bytes: ...
+    Writes go to an unpublished ``version`` of a tileset (a build's key: a re-run with
+    the same key finds what an interrupted one wrote); ``publish`` makes a version live
+    in one atomic step, so readers see the old tileset or the new one, never a mix.
+    ``version=None`` reads the live tileset. Paths are relative POSIX paths; '..',
+    absolute, '%'-encoded and backslash paths raise ``tiles.errors.UnsafePathError``,
+    a missing tileset or file ``tiles.errors.StoreError``.
+    """
 
-    def exists(self, tileset_id: str, path: str) -> bool: ...
+    def put(self, tileset_id: str, path: str, data: bytes, *, version: str) -> None: ...
 
-    def list(self, tileset_id: str) -> Iterator[str]: ...
+    def get(self, tileset_id: str, path: str, *, version: str | None = None) -> bytes: ...
 
-    def delete(self, tileset_id: str) -> None: ...
+    def exists(self, tileset_id: str, path: str, *, version: str | None = None) -> bool: ...
+
+    def list(self, tileset_id: str, *, version: str | None = None) -> Iterator[str]: ...
+
+    def publish(self, tileset_id: str, version: str) -> None: ...
+
+    def delete(self, tileset_id: str, *, version: str | None = None) -> None: ...
+
+    def tilesets(self) -> list[str]: ...

@@ -52,7 +52,7 @@ class ProgressTracker:
 
 def tqdm_progress(**tqdm_kwargs) -> Progress:
     """A progress callback drawing a tqdm bar: triangles read, then tiles with ETA."""
-    from tqdm import tqdm
+    from tqdm import tqdm  # deferred: an optional CLI dependency, only for a bar
 
     bar = tqdm(total=None, unit="tri", unit_scale=True, **tqdm_kwargs)
     state = {"phase": None}

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Iterable, Sequence, Union
 
 from tiles.errors import TilesError
 
@@ -71,9 +71,11 @@ def _node() -> str:
 Source = Union[str, os.PathLike, bytes]
 
 
-def validate_glb(sources: Iterable[Source] | Source,
-                 timeout_s: float = 600.0) -> list[ValidationReport]:
-    """Validate glb/gltf files (paths) or glb bytes; one report per input, in order."""
+def validate_glb(sources: Iterable[Source] | Source, timeout_s: float = 600.0,
+                 names: Sequence[str] | None = None) -> list[ValidationReport]:
+    """Validate glb/gltf files (paths) or glb bytes; one report per input, in order.
+
+    ``names`` label the reports (default: the path, or ``<bytes #i>``)."""
     if isinstance(sources, (bytes, bytearray, str, os.PathLike)):
         sources = [sources]
     modules, node = node_modules_dir(), _node()
@@ -83,12 +85,12 @@ def validate_glb(sources: Iterable[Source] | Source,
             if isinstance(src, (bytes, bytearray)):
                 path = Path(tmp) / f"input-{i}.glb"
                 path.write_bytes(bytes(src))
-                labels.append(f"<bytes #{i}>")
+                labels.append(names[i] if names else f"<bytes #{i}>")
             else:
                 path = Path(src).resolve()
                 if not path.exists():
                     raise TilesError(f"cannot validate {path}: the file does not exist")
-                labels.append(str(src))
+                labels.append(names[i] if names else str(src))
             paths.append(str(path))
         if not paths:
             return []

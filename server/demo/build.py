@@ -1,11 +1,11 @@
 """build_demo: generate the demo district and import it through the normal import paths.
 
-Everything goes through the same library functions a user's import uses:
-``layers.importer.import_layer`` for the four GIS layers, ``tiles.readers.mesh`` +
-``tiles.pipeline.build_tileset`` for the terrain (reality) mesh, the extrusion in
-:mod:`server.demo.extrude` + ``build_tileset`` for the 3D buildings, and
-``server.bim_api.import_bim_file`` for the IFC building; tilesets are registered with
-``server.imports.register_tileset``.
+Everything a user could import goes through the import registry
+(``server.imports.run_import``), exactly as ``cimtwin import`` does: kind ``layer`` for
+the four GIS layers, ``photo`` for the terrain (a ContextCapture-style OBJ production)
+and ``bim`` for the IFC building. The 3D buildings are extruded here
+(:mod:`server.demo.extrude`) and built with ``build_tileset``, then registered with
+``server.tileset_imports.register_tileset``.
 
 Running it again is harmless: ids are fixed, and when the recorded source hash (generator
 version + parameters) matches and every part is still there, nothing is rebuilt.
@@ -15,18 +15,21 @@ terrain, the buildings and all layers.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from shapely import affinity
 from shapely.geometry import shape
 
+from server.imports import run_import
+from server.tileset_imports import build_options, register_tileset
 from tiles.model import GeoFrame
+from tiles.pipeline import build_tileset
 
 from . import layout
+from .extrude import Footprint, extrude_footprints
 from .generate import DEFAULT_PARAMS, generate_demo, params_hash
 
 Progress = Callable[[dict], None] | None
@@ -95,52 +98,38 @@ def _generate(services, params: dict, digest: str) -> Path:
 
 
 def _import_layers(services, src: Path) -> dict:
-    from layers.importer import import_layer
     out = {}
     for layer_id, (filename, kind, title) in LAYERS.items():
-        info = import_layer(services.layers, src / filename, layer_id=layer_id, title=title,
-                            kind=kind, classification="public",
-                            description="演示数据 demo data (cimtwin generator)")
-        out[layer_id] = {"kind": kind, "count": getattr(info, "count", None)}
+        info = run_import(services, "layer", src / filename, id=layer_id, name=title,
+                          kind=kind, classification="public",
+                          description="演示数据 demo data (cimtwin generator)")
+        out[layer_id] = {"kind": kind, "count": info.get("count")}
     return out
 
 
 def _build_terrain(services, src: Path, progress: Progress) -> dict:
-    from server.imports import build_options, register_tileset
-    from tiles.pipeline import build_tileset
-    from tiles.readers.mesh import read_mesh
-    manifest = json.loads((src / "manifest.json").read_text(encoding="utf-8"))
-    frame = demo_frame(services)
-
-    def batches():
-        for obj in manifest["terrain"]["objs"]:
-            yield from read_mesh(src / obj, frame)
-    options = build_options(services, name="历下CBD实景三维（演示） Lixia CBD reality mesh",
-                            kind="reality")
-    summary = build_tileset(batches(), services.store, TERRAIN_ID, options, progress=progress)
-    entry = register_tileset(services, summary, classification="public",
-                             source=str(src / "terrain" / "metadata.xml"))
-    return {"id": TERRAIN_ID, "triangles": entry["summary"].get("triangles")}
+    """The terrain production through the registry's ``photo`` kind (heights as demo_frame)."""
+    n = float(services.config["tiles"]["geoid_offset_m"] or 0.0)
+    result = run_import(services, "photo", src / "terrain", progress=progress, id=TERRAIN_ID,
+                        name="历下CBD实景三维（演示） Lixia CBD reality mesh",
+                        classification="public", geoid_offset=n or None)
+    return {"id": TERRAIN_ID, "triangles": result.get("triangles")}
 
 
 def footprints_from_geojson(path: Path) -> list:
     """Read buildings.geojson into extrusion footprints in the demo's local frame."""
-    from .extrude import Footprint
     doc = json.loads(Path(path).read_text(encoding="utf-8"))
     out = []
     for feat in doc["features"]:
         p = feat["properties"]
         poly = affinity.translate(shape(feat["geometry"]), -layout.ORIGIN[0], -layout.ORIGIN[1])
         props = {k: p[k] for k in ("id", "name", "use", "floors", "height_m", "year")}
-        out.append(Footprint(poly, float(p["ground_m"]), float(p["ground_m"]) + float(p["height_m"]),
-                             props))
+        ground = float(p["ground_m"])
+        out.append(Footprint(poly, ground, ground + float(p["height_m"]), props))
     return out
 
 
 def _build_buildings(services, src: Path, progress: Progress) -> dict:
-    from server.imports import build_options, register_tileset
-    from tiles.pipeline import build_tileset
-    from .extrude import extrude_footprints
     batches = extrude_footprints(footprints_from_geojson(src / "buildings.geojson"),
                                  demo_frame(services))
     options = build_options(services, name="历下CBD建筑白模（演示） Lixia CBD buildings",
@@ -152,22 +141,11 @@ def _build_buildings(services, src: Path, progress: Progress) -> dict:
 
 
 def _import_bim(services, src: Path, previous_id: str | None, progress: Progress) -> dict:
-    """Import the IFC; the id stays the same across runs.
-
-    ``import_bim_file`` picks its id from the name; when it cannot take a fixed
-    ``tileset_id`` the previous demo model is removed first so the name's id is free.
-    """
-    from server import bim_api
+    """Import the IFC through the registry's ``bim`` kind; the id stays the same across runs."""
     manifest = json.loads((src / "manifest.json").read_text(encoding="utf-8"))
-    kwargs: dict[str, Any] = {"name": "CBD智慧城市运营中心 BIM", "classification": "internal",
-                              "progress": progress}
-    if "tileset_id" in inspect.signature(bim_api.import_bim_file).parameters:
-        kwargs["tileset_id"] = previous_id or "demo-bim-p02"
-    elif previous_id and services.catalog.get(previous_id) is not None:
-        services.catalog.delete(previous_id)
-        services.store.delete(previous_id)
-        bim_api.element_index_path(services, previous_id).unlink(missing_ok=True)
-    result = bim_api.import_bim_file(services, src / manifest["ifc"]["path"], **kwargs)
+    result = run_import(services, "bim", src / manifest["ifc"]["path"], progress=progress,
+                        id=previous_id or "demo-bim-p02", name="CBD智慧城市运营中心 BIM",
+                        classification="internal")
     return {"id": result["id"], "elements": result.get("elements"),
             "warnings": result.get("warnings", [])}
 
@@ -197,6 +175,8 @@ def build_demo(services, progress: Progress = None, params: dict | None = None,
     src = _generate(services, params, digest)
     _step(progress, "layers")
     layers = _import_layers(services, src)
+    from server.demo.simulator import register_demo_sensors  # metrics: sensors of the layer
+    register_demo_sensors(services)
     result = {"hash": digest, "source": str(src), "layers": layers,
               "terrain": _build_terrain(services, src, _step(progress, "terrain")),
               "buildings": _build_buildings(services, src, _step(progress, "buildings")),

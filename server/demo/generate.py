@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from . import buildings, features, ifc_building, layout, terrain
 
@@ -43,7 +44,6 @@ def _textures_as_jpeg(objs: list[Path]) -> None:
     """Re-encode each terrain tile's PNG texture as JPEG, as ContextCapture delivers
     photographs: 4 x 1.4 MB of PNG become ~4 x 0.2 MB, which is what the viewer's
     first request of the district costs. Deterministic (same Pillow, same bytes)."""
-    from PIL import Image
     for obj in objs:
         png = obj.with_suffix(".png")
         with Image.open(png) as image:
@@ -73,7 +73,8 @@ def _coords(geom) -> Any:
 def write_geojson(path: Path, items: list[dict], name: str) -> int:
     """Write a FeatureCollection in EPSG:4548 with stable formatting; returns the count."""
     feats = [{"type": "Feature", "properties": it["properties"],
-              "geometry": {"type": it["geometry"].geom_type, "coordinates": _coords(it["geometry"])}}
+              "geometry": {"type": it["geometry"].geom_type,
+                           "coordinates": _coords(it["geometry"])}}
              for it in items]
     doc = {"type": "FeatureCollection", "name": name,
            "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4548"}},

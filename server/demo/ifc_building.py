@@ -124,8 +124,10 @@ class _Author:
 
 def _walls(a: _Author, storey, level: int, z: float) -> list:
     """Four external walls (running counter-clockwise, thickness inwards) and one internal."""
-    runs = [((-WIDTH / 2, -DEPTH / 2), 0.0, WIDTH, "南"), ((WIDTH / 2, -DEPTH / 2), 90.0, DEPTH, "东"),
-            ((WIDTH / 2, DEPTH / 2), 180.0, WIDTH, "北"), ((-WIDTH / 2, DEPTH / 2), 270.0, DEPTH, "西")]
+    runs = [((-WIDTH / 2, -DEPTH / 2), 0.0, WIDTH, "南"),
+            ((WIDTH / 2, -DEPTH / 2), 90.0, DEPTH, "东"),
+            ((WIDTH / 2, DEPTH / 2), 180.0, WIDTH, "北"),
+            ((-WIDTH / 2, DEPTH / 2), 270.0, DEPTH, "西")]
     walls = []
     for (x, y), angle, length, side in runs:
         rep = _run("geometry.add_wall_representation", a.f, context=a.body, length=length,
@@ -173,7 +175,8 @@ def _windows_and_doors(a: _Author, storey, level: int, z: float, walls) -> None:
             opening, matrix = _opening_in(a, wall, storey, origin, angle, along, w, h, sill, z)
             if door:
                 rep = _run("geometry.add_door_representation", a.f, context=a.body,
-                           overall_height=h, overall_width=w, operation_type="DOUBLE_DOOR_SINGLE_SWING")
+                           overall_height=h, overall_width=w,
+                           operation_type="DOUBLE_DOOR_SINGLE_SWING")
                 el = a.element("IfcDoor", f"{side}入口大门", rep, matrix, storey, a.timber, "DOOR")
                 a.props(el, "Pset_DoorCommon", {"IsExternal": True, "FireExit": True},
                         "Qto_DoorBaseQuantities", {"Width": w, "Height": h, "Area": w * h})
@@ -197,7 +200,8 @@ def _slab(a: _Author, storey, name: str, z: float, predefined: str, ifc_class="I
     qto = "Qto_RoofBaseQuantities" if ifc_class == "IfcRoof" else "Qto_SlabBaseQuantities"
     values = {"IsExternal": predefined != "FLOOR"}
     quantities = ({"GrossArea": WIDTH * DEPTH} if ifc_class == "IfcRoof" else
-                  {"Width": SLAB_T, "GrossArea": WIDTH * DEPTH, "GrossVolume": WIDTH * DEPTH * SLAB_T})
+                  {"Width": SLAB_T, "GrossArea": WIDTH * DEPTH,
+                   "GrossVolume": WIDTH * DEPTH * SLAB_T})
     a.props(slab, pset, values, qto, quantities)
     return slab
 

@@ -9,7 +9,10 @@ value: runs are reproducible and two simulators never disagree.
 
 Three ways to run it: :func:`run_simulator` (any ingest callable), :func:`simulate_http`
 (``cimtwin simulate --url ... --token ...`` posting to ``/api/metrics``), and
-:func:`start_simulator_thread` (in-process, for ``make demo``).
+:func:`start_simulator_thread` (in-process, for ``make demo``). Readings only count for
+registered datastreams: :func:`register_demo_sensors` registers the demo's sensors (from
+the demo's sensor layer, so they sit where the map shows them) with alarm rules from the
+metrics' default thresholds; the in-process simulator and ``cimtwin demo`` call it.
 """
 from __future__ import annotations
 
@@ -17,8 +20,9 @@ import hashlib
 import math
 import threading
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
 
@@ -93,17 +97,48 @@ def sensor_metrics(sensor: dict[str, Any]) -> list[str]:
 
 def readings_at(sensors: Iterable[dict[str, Any]], when: datetime, **kwargs) -> list[dict]:
     """One observation per sensor and metric, in the ``/api/metrics`` JSON shape."""
-    stamp = when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return [{"sensor_id": s["sensor_id"], "metric": m, "value": reading(s["sensor_id"], m, when, **kwargs),
+    stamp = when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return [{"sensor_id": s["sensor_id"], "metric": m,
+             "value": reading(s["sensor_id"], m, when, **kwargs),
              "unit": UNITS.get(m, ""), "time": stamp}
             for s in sensors for m in sensor_metrics(s)]
 
 
 def demo_sensors() -> list[dict[str, Any]]:
     """The demo district's sensors (their properties), straight from the generator."""
+    # The generator loads ifcopenshell (its IFC writer); only its plan is needed here.
     from server.demo.generate import plan_district
     plan, _rng_after = plan_district()
     return [dict(s["properties"]) for s in plan["sensors"]]
+
+
+DEMO_SENSOR_LAYER = "demo-sensors"
+
+
+def demo_registrations(services) -> list[dict[str, Any]]:
+    """Registration dicts of the demo sensors: from the demo sensor layer when it exists
+    (lon/lat, attached building or project), else from the generator (no location)."""
+    from layers.errors import LayerError
+    from server.metrics.sensor_files import sensor_from_properties, sensors_from_geojson
+    try:
+        page = services.layers.query(DEMO_SENSOR_LAYER, limit=10000, offset=0)
+        info = services.layers.get_layer(DEMO_SENSOR_LAYER)
+    except LayerError:
+        return [{**sensor_from_properties(s), "classification": "public"}
+                for s in demo_sensors()]
+    items = sensors_from_geojson({"type": "FeatureCollection", "features": page.features})
+    classification = getattr(info, "classification", "public")
+    for item in items:
+        item.setdefault("classification", classification)
+        if item.get("feature"):
+            item["feature"]["layer"] = {"building": "demo-buildings",
+                                        "project": "demo-projects"}.get(item["feature"]["type"])
+    return items
+
+
+def register_demo_sensors(services) -> dict[str, int]:
+    """Register (or refresh) the demo sensors and their default alarm rules."""
+    return services.metrics.register(demo_registrations(services), default_rules=True)
 
 
 def run_simulator(ingest: Callable[[list[dict]], int], sensors: list[dict[str, Any]],
@@ -117,7 +152,7 @@ def run_simulator(ingest: Callable[[list[dict]], int], sensors: list[dict[str, A
     """
     stored, done = 0, 0
     while not stop.is_set() and (rounds is None or done < rounds):
-        when = datetime.fromtimestamp(clock(), tz=timezone.utc)
+        when = datetime.fromtimestamp(clock(), tz=UTC)
         stored += int(ingest(readings_at(sensors, when, step_s=interval_s)) or 0)
         done += 1
         if rounds is None or done < rounds:
@@ -125,9 +160,10 @@ def run_simulator(ingest: Callable[[list[dict]], int], sensors: list[dict[str, A
     return stored
 
 
-def http_ingest(url: str, token: str | None, timeout_s: float = 10.0) -> Callable[[list[dict]], int]:
+def http_ingest(url: str, token: str | None,
+                timeout_s: float = 10.0) -> Callable[[list[dict]], int]:
     """An ingest callable that POSTs to ``<url>/api/metrics`` with a bearer token."""
-    import requests
+    import requests  # ~0.2 s: only `cimtwin simulate` posts over HTTP
     session = requests.Session()
     endpoint = url.rstrip("/") + "/api/metrics"
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -155,13 +191,15 @@ def simulate_http(url: str, *, token: str | None = None, interval_s: float = 2.0
     """
     stop = threading.Event()
     try:
-        stored = run_simulator(http_ingest(url, token), demo_sensors(), stop, interval_s, rounds=count)
+        stored = run_simulator(http_ingest(url, token), demo_sensors(), stop, interval_s,
+                               rounds=count)
     except KeyboardInterrupt:
         return 0
     return 0 if stored else 1
 
 
-def start_simulator_thread(services, interval_s: float = 2.0) -> tuple[threading.Thread, threading.Event]:
+def start_simulator_thread(services,
+                           interval_s: float = 2.0) -> tuple[threading.Thread, threading.Event]:
     """Feed the server's own metrics runtime from a daemon thread (``make demo``).
 
     Returns the thread and the event that stops it. ``services.metrics.ingest`` takes
@@ -169,7 +207,16 @@ def start_simulator_thread(services, interval_s: float = 2.0) -> tuple[threading
     """
     stop = threading.Event()
     sensors = demo_sensors()
+    register_demo_sensors(services)
+
+    def ingest(observations: list[dict]) -> int:
+        from server.metrics.errors import MetricError
+        try:
+            return services.metrics.ingest(observations)["received"]
+        except MetricError as exc:
+            print(f"simulate: readings refused: {exc}")
+            return 0
     thread = threading.Thread(target=run_simulator, name="cimtwin-demo-simulator", daemon=True,
-                              args=(services.metrics.ingest, sensors, stop, interval_s))
+                              args=(ingest, sensors, stop, interval_s))
     thread.start()
     return thread, stop

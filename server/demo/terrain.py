@@ -56,9 +56,11 @@ def _paint_blocks(draw, size: int) -> None:
 def _paint_roads(draw, size: int) -> None:
     """Asphalt, a yellow centre line and white edge lines on every road."""
     for centre, width, _name in layout.NS_ROADS:
-        _rect(draw, centre - width / 2, -layout.HALF, centre + width / 2, layout.HALF, size, ASPHALT)
+        _rect(draw, centre - width / 2, -layout.HALF, centre + width / 2, layout.HALF, size,
+              ASPHALT)
     for centre, width, _name in layout.EW_ROADS:
-        _rect(draw, -layout.HALF, centre - width / 2, layout.HALF, centre + width / 2, size, ASPHALT)
+        _rect(draw, -layout.HALF, centre - width / 2, layout.HALF, centre + width / 2, size,
+              ASPHALT)
     for centre, width, _name in layout.NS_ROADS:
         _rect(draw, centre - 0.4, -layout.HALF, centre + 0.4, layout.HALF, size, YELLOW)
         for edge in (centre - width / 2 + 1.5, centre + width / 2 - 1.5):

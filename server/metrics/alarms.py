@@ -1,16 +1,20 @@
-"""Alarm thresholds per metric, and the alarm state of every (sensor, metric).
+"""Alarm rules per datastream and the state machine that raises and clears alarms.
 
-Config ``[metrics.alarms]`` sets thresholds: ``pm25 = 115`` (one alarm level) or
-``pm25 = { warning = 75, alarm = 115 }``; a metric missing from config uses
-:data:`DEFAULT_THRESHOLDS`. Values at or above a level reach it. An "alarm" event is
-published when a series changes level (raised, escalated or cleared), not on every reading.
+A rule: ``condition`` "above" (value > threshold) or "below" (value < threshold), held for
+``for_s`` seconds of phenomenon time before it raises, cleared only once the value is back
+past the threshold by ``hysteresis`` (so a value hovering at the threshold does not flap).
+Readings older than the last one a rule evaluated (late uploads) do not change its state.
+Display levels (``level_of``) come from a datastream's thresholds or the metric defaults.
 """
 from __future__ import annotations
 
-import threading
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from server.metrics.errors import MetricError
+from server.metrics.observation import Observation
 
 # China's ambient air quality standard GB 3095-2012 (24 h, grade II: PM2.5 75, PM10 150,
 # NO2 80 µg/m³) for warnings; alarm levels at the "heavy pollution" AQI band
@@ -24,6 +28,7 @@ DEFAULT_THRESHOLDS: dict[str, dict[str, float]] = {
     "dust": {"warning": 500, "alarm": 800},
 }
 LEVELS = ("warning", "alarm")  # lowest first
+CONDITIONS = ("above", "below")
 
 
 def thresholds_from_config(section: dict[str, Any] | None) -> dict[str, dict[str, float]]:
@@ -43,7 +48,7 @@ def thresholds_from_config(section: dict[str, Any] | None) -> dict[str, dict[str
 
 
 def level_of(value: float, levels: dict[str, float] | None) -> str | None:
-    """The highest level ``value`` reaches, or None."""
+    """The highest display level ``value`` reaches, or None."""
     reached = None
     for name in LEVELS:
         if levels and name in levels and value >= levels[name]:
@@ -51,39 +56,89 @@ def level_of(value: float, levels: dict[str, float] | None) -> str | None:
     return reached
 
 
-class AlarmBoard:
-    """Current level per (sensor, metric); reports changes."""
+@dataclass(frozen=True)
+class Rule:
+    id: int | None
+    datastream: str
+    condition: str
+    threshold: float
+    hysteresis: float = 0.0
+    for_s: float = 0.0
+    level: str = "alarm"
+    name: str = ""
 
-    def __init__(self, thresholds: dict[str, dict[str, float]]):
-        self.thresholds = thresholds
-        self._state: dict[tuple[str, str], str] = {}
-        self._seen: dict[tuple[str, str], int] = {}
-        self._lock = threading.Lock()
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "datastream": self.datastream, "condition": self.condition,
+                "threshold": self.threshold, "hysteresis": self.hysteresis,
+                "for_s": self.for_s, "level": self.level, "name": self.name}
 
-    def level(self, metric: str, value: float) -> str | None:
-        return level_of(value, self.thresholds.get(metric))
+    def breached(self, value: float) -> bool:
+        return value > self.threshold if self.condition == "above" else value < self.threshold
 
-    def update(self, sensor_id: str, metric: str, level: str | None,
-               time_ms: int) -> tuple[str | None, str | None] | None:
-        """Record the level of a reading; return (previous, new) if it changed, else None.
+    def cleared(self, value: float) -> bool:
+        if self.condition == "above":
+            return value <= self.threshold - self.hysteresis
+        return value >= self.threshold + self.hysteresis
 
-        A reading older than one already seen (a late upload) does not change the state.
-        """
-        key = (sensor_id, metric)
-        with self._lock:
-            if time_ms < self._seen.get(key, time_ms):
-                return None
-            self._seen[key] = time_ms
-            previous = self._state.get(key)
-            if previous == level:
-                return None
-            if level is None:
-                self._state.pop(key, None)
+
+def _finite(body: dict, key: str, default: float | None, lo: float = -1e12) -> float:
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value < lo:
+        raise MetricError(f"rule '{key}' must be a finite number >= {lo:g}, got {value!r}",
+                          field=key)
+    return float(value)
+
+
+def parse_rule(body: Any) -> Rule:
+    """Validate a rule from JSON (the datastream is checked by the caller)."""
+    if not isinstance(body, dict):
+        raise MetricError("a rule must be a JSON object")
+    if not isinstance(body.get("datastream"), str):
+        raise MetricError("rule 'datastream' (a datastream id) is required", field="datastream")
+    if body.get("condition") not in CONDITIONS:
+        raise MetricError("rule 'condition' must be 'above' or 'below'", field="condition")
+    if body.get("level", "alarm") not in LEVELS:
+        raise MetricError("rule 'level' must be 'warning' or 'alarm'", field="level")
+    name = body.get("name", "")
+    if not isinstance(name, str) or len(name) > 200:
+        raise MetricError("rule 'name' must be a short string", field="name")
+    return Rule(None, body["datastream"], body["condition"], _finite(body, "threshold", None),
+                _finite(body, "hysteresis", 0.0, 0.0), _finite(body, "for_s", 0.0, 0.0),
+                body.get("level", "alarm"), name)
+
+
+@dataclass(frozen=True)
+class RuleState:
+    """Where a rule stands: breach pending since, the open active alarm, last reading."""
+
+    pending_ms: int | None = None
+    alarm_id: int | None = None
+    last_ms: int | None = None
+
+
+def evaluate(rule: Rule, state: RuleState, readings: Iterable[Observation]
+             ) -> tuple[RuleState, list[tuple[str, Observation]]]:
+    """Run ``readings`` (any order) through the rule. Actions: ("raise", obs) opens an
+    alarm (the state's ``alarm_id`` becomes -1 until the store numbers it), ("clear", obs)
+    closes the open one, ("touch", obs) updates its last value."""
+    actions: list[tuple[str, Observation]] = []
+    pending, alarm_id, last = state.pending_ms, state.alarm_id, state.last_ms
+    for obs in sorted(readings, key=lambda o: o.time_ms):
+        if last is not None and obs.time_ms <= last:
+            continue  # late or repeated: history, not the present
+        last = obs.time_ms
+        if alarm_id is not None:
+            if rule.cleared(obs.value):
+                actions.append(("clear", obs))
+                alarm_id = pending = None
             else:
-                self._state[key] = level
-        return previous, level
-
-    def active(self) -> list[dict[str, str]]:
-        with self._lock:
-            return [{"sensor_id": s, "metric": m, "level": lv}
-                    for (s, m), lv in sorted(self._state.items())]
+                actions.append(("touch", obs))
+        elif rule.breached(obs.value):
+            pending = obs.time_ms if pending is None else pending
+            if obs.time_ms - pending >= rule.for_s * 1000:
+                actions.append(("raise", obs))
+                alarm_id, pending = -1, None
+        else:
+            pending = None
+    return RuleState(pending, alarm_id, last), actions

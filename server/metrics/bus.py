@@ -1,132 +1,64 @@
-"""MetricsBus: fan-out of observations and alarms to live subscribers (SSE clients).
+"""MetricsBus: numbers stream events in one total order and fills each process's buffer.
 
-Every subscriber has its own bounded queue; a slow client loses its oldest messages
-(counted in ``dropped``) instead of slowing ingest or the other clients. "memory://"
-delivers within one process. A "redis://" backend would PUBLISH to a channel and run
-one listener thread per process that feeds the same :class:`Fanout`, so several server
-workers share one stream; it registers in :data:`BUS_BACKENDS`.
+``memory://`` (default): one process; numbers start from the start time (ms x 1000) so ids
+keep growing across restarts and an id from before a restart is detected, never misread.
+``redis://host:port/db``: several server workers; see server.metrics.redis_bus.
+:data:`BUS_BACKENDS` is the registry the config validation reads its schemes from.
 """
 from __future__ import annotations
 
-import collections
 import threading
-from typing import Any, Callable, Protocol
+import time
+from collections.abc import Callable
+from typing import Protocol
 
 from server.metrics.errors import MetricError
-
-Message = tuple[str, dict[str, Any]]  # (event name, JSON data)
-DEFAULT_QUEUE = 1000
-
-
-class Subscription:
-    """One subscriber's bounded queue; optionally only one sensor's messages."""
-
-    def __init__(self, fanout: "Fanout", sensor_id: str | None, maxsize: int):
-        self.sensor_id = sensor_id
-        self.dropped = 0
-        self._queue: collections.deque[Message] = collections.deque(maxlen=maxsize)
-        self._ready = threading.Condition()
-        self._fanout = fanout
-        self.closed = False
-
-    def offer(self, message: Message) -> None:
-        """Queue a message (dropping the oldest when full); never blocks the publisher."""
-        if self.sensor_id is not None and message[1].get("sensor_id") != self.sensor_id:
-            return
-        with self._ready:
-            if len(self._queue) == self._queue.maxlen:
-                self.dropped += 1
-            self._queue.append(message)
-            self._ready.notify()
-
-    def get(self, timeout: float | None = None) -> Message | None:
-        """The next message, or None when ``timeout`` seconds pass first (or closed)."""
-        with self._ready:
-            if not self._queue and not self.closed:
-                self._ready.wait(timeout)
-            return self._queue.popleft() if self._queue else None
-
-    def close(self) -> None:
-        self._fanout.remove(self)
-        with self._ready:
-            self.closed = True
-            self._ready.notify_all()
-
-    def __enter__(self) -> "Subscription":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-
-class Fanout:
-    """The subscribers of one process."""
-
-    def __init__(self) -> None:
-        self._subscribers: set[Subscription] = set()
-        self._lock = threading.Lock()
-
-    def add(self, sensor_id: str | None, maxsize: int) -> Subscription:
-        subscription = Subscription(self, sensor_id, maxsize)
-        with self._lock:
-            self._subscribers.add(subscription)
-        return subscription
-
-    def remove(self, subscription: Subscription) -> None:
-        with self._lock:
-            self._subscribers.discard(subscription)
-
-    def deliver(self, message: Message) -> None:
-        with self._lock:
-            subscribers = list(self._subscribers)
-        for subscription in subscribers:
-            subscription.offer(message)
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self._subscribers)
-
-    def close_all(self) -> None:
-        with self._lock:
-            subscribers = list(self._subscribers)
-        for subscription in subscribers:
-            subscription.close()
+from server.metrics.fanout import DEFAULT_CAPACITY, Outgoing, StreamBuffer, make_event
 
 
 class MetricsBus(Protocol):
-    def publish(self, event: str, data: dict[str, Any]) -> None: ...
-    def subscribe(self, sensor_id: str | None = None, maxsize: int = DEFAULT_QUEUE) -> Subscription: ...
-    def subscribers(self) -> int: ...
+    buffer: StreamBuffer
+
+    def publish(self, events: list[Outgoing]) -> None: ...
     def close(self) -> None: ...
 
 
 class MemoryBus:
-    """In-process pub/sub (one server process)."""
+    """In-process: publishing appends to this process's buffer."""
 
-    def __init__(self) -> None:
-        self._fanout = Fanout()
+    def __init__(self, capacity: int = DEFAULT_CAPACITY):
+        self._seq = int(time.time() * 1000) * 1000
+        self.buffer = StreamBuffer(capacity, start=self._seq)
+        self._lock = threading.Lock()
 
-    def publish(self, event: str, data: dict[str, Any]) -> None:
-        self._fanout.deliver((event, data))
-
-    def subscribe(self, sensor_id: str | None = None, maxsize: int = DEFAULT_QUEUE) -> Subscription:
-        return self._fanout.add(sensor_id, maxsize)
-
-    def subscribers(self) -> int:
-        return self._fanout.count()
+    def publish(self, events: list[Outgoing]) -> None:
+        with self._lock:
+            base, self._seq = self._seq + 1, self._seq + len(events)
+            self.buffer.append([make_event(base + i, name, data, attrs)
+                                for i, (name, data, attrs) in enumerate(events)])
 
     def close(self) -> None:
-        """Wake and end every subscriber (their streams finish)."""
-        self._fanout.close_all()
+        self.buffer.close()
 
 
-#: URL scheme -> opener(url).
-BUS_BACKENDS: dict[str, Callable[[str], MetricsBus]] = {"memory": lambda url: MemoryBus()}
+def _open_memory(url: str, capacity: int) -> MetricsBus:
+    return MemoryBus(capacity)
 
 
-def open_bus(url: str) -> MetricsBus:
+def _open_redis(url: str, capacity: int) -> MetricsBus:
+    # redis-py is a server-deployment dependency: imported only when this bus is chosen.
+    from server.metrics.redis_bus import RedisBus
+    return RedisBus(url, capacity)
+
+
+#: URL scheme -> opener(url, replay capacity).
+BUS_BACKENDS: dict[str, Callable[[str, int], MetricsBus]] = {
+    "memory": _open_memory, "redis": _open_redis}
+
+
+def open_bus(url: str, capacity: int = DEFAULT_CAPACITY) -> MetricsBus:
     scheme = url.partition("://")[0]
     if "://" not in url or scheme not in BUS_BACKENDS:
-        raise MetricError(f"metrics.bus_url {url!r} is not supported in this build; use one of: "
+        raise MetricError(f"metrics.bus_url {url!r} is not supported; use one of: "
                           + ", ".join(f"{s}://" for s in BUS_BACKENDS))
-    return BUS_BACKENDS[scheme](url)
+    return BUS_BACKENDS[scheme](url, capacity)

@@ -1,4 +1,4 @@
-"""The root error of the metrics runtime: bad observations or queries (HTTP 400)."""
+"""The root error of the metrics runtime and its kinds (HTTP status set on each class)."""
 from __future__ import annotations
 
 
@@ -11,3 +11,27 @@ class MetricError(Exception):
         super().__init__(message)
         self.field = field
         self.index = index
+
+
+class MetricNotFound(MetricError):
+    """An unknown or hidden sensor, datastream, rule or alarm (hidden answers 404 too)."""
+
+    status = 404
+
+
+class MetricConflict(MetricError):
+    """The request conflicts with stored state (an alarm already acknowledged)."""
+
+    status = 409
+
+
+class BatchTooLarge(MetricError):
+    """More observations in one request than ``MAX_BATCH``."""
+
+    status = 413
+
+
+class StreamsFull(MetricError):
+    """Every live-stream slot of this worker is taken."""
+
+    status = 503

@@ -1,63 +1,61 @@
 """Observations: validation of what sensors post, and their one JSON shape.
 
-An observation is ``{"sensor_id", "metric", "value", "unit"?, "time"?}``; a POST body
-is one of them, a list, or ``{"observations": [...]}``. A batch is validated whole
-before anything is stored, so a bad item rejects the batch (the error names the
-item's index and field).
+An observation names its datastream and carries a phenomenon time (when it was measured),
+a result time (when the result was produced; default: the phenomenon time), a finite value
+and a quality flag. Accepted item shapes (one, a list, or ``{"observations": [...]}``):
+
+- ``{"datastream": "S-1:pm25", "time": "...+08:00", "value": 35, "quality"?: "good",
+  "result_time"?: "..."}``
+- ``{"sensor_id": "S-1", "metric": "pm25", "value": 35, "time": ...}`` (resolved to the
+  sensor's datastream of that metric)
+- SensorThings: ``{"Datastream": {"@iot.id": "S-1:pm25"}, "result": 35,
+  "phenomenonTime": "...", "resultTime"?: ..., "resultQuality"?: ...}``
+
+A batch is validated whole before anything is stored: a bad item rejects the batch and the
+error names the item's index and the field.
 """
 from __future__ import annotations
 
 import math
-import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
-from server.metrics.errors import MetricError
+from server.metrics.errors import BatchTooLarge, MetricError
+from server.metrics.model import Datastream
 
-#: Metrics the platform knows, with their default units.
-KNOWN_METRICS = {
-    "pm25": "µg/m³", "pm10": "µg/m³", "no2": "µg/m³", "so2": "µg/m³", "o3": "µg/m³",
-    "co": "mg/m³", "aqi": "", "noise_db": "dB(A)", "dust": "µg/m³", "temperature": "°C",
-    "humidity": "%", "wind_speed": "m/s", "traffic_flow": "veh/h", "power_kw": "kW",
-    "water_level_m": "m", "people_count": "",
-}
 MAX_BATCH = 10000
 #: Sensor clocks ahead by more than this are wrong; their readings are refused.
 MAX_FUTURE = timedelta(minutes=10)
-_METRIC = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+QUALITY = ("good", "suspect", "bad")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observation:
-    """One validated reading; ``time_ms`` is UTC milliseconds since the epoch."""
+    """One validated reading; times are UTC milliseconds since the epoch."""
 
-    sensor_id: str
-    metric: str
-    value: float
-    unit: str
+    datastream: str
     time_ms: int
-
-    def to_dict(self, level: str | None = None) -> dict[str, Any]:
-        """The JSON shape of the API and the stream. ``level`` is the alarm level the
-        value reaches ("warning", "alarm") or None; ``alarm`` is true at "alarm"."""
-        return {"sensor_id": self.sensor_id, "metric": self.metric, "value": self.value,
-                "unit": self.unit, "time": format_time(self.time_ms),
-                "alarm": level == "alarm", "level": level}
+    value: float
+    result_ms: int
+    quality: str = "good"
 
 
 def format_time(ms: int) -> str:
-    """UTC ISO 8601 with milliseconds and 'Z'."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """UTC ISO 8601 with milliseconds and 'Z' (time.gmtime: ~4x faster than datetime)."""
+    seconds, millis = divmod(int(ms), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 def parse_time(text: Any, where: str, field: str = "time", index: int | None = None) -> int:
     """ISO 8601 with an offset -> UTC ms. A time without offset is refused: never guessed."""
     if not isinstance(text, str):
-        raise MetricError(f"{where}'{field}' must be an ISO 8601 string", field=field, index=index)
+        raise MetricError(f"{where}'{field}' must be an ISO 8601 string, got {text!r}",
+                          field=field, index=index)
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise MetricError(f"{where}'{field}' {text!r} is not ISO 8601 "
                           "(e.g. 2024-06-30T08:00:00+08:00)", field=field, index=index) from None
@@ -67,41 +65,90 @@ def parse_time(text: Any, where: str, field: str = "time", index: int | None = N
     return int(moment.timestamp() * 1000)
 
 
-def parse_batch(body: Any, now_ms: int) -> list[Observation]:
-    """Validate a POST body into observations (all or none)."""
-    if isinstance(body, dict) and "observations" in body:
-        body = body["observations"]
-    items = body if isinstance(body, list) else [body]
-    if not items:
-        raise MetricError("no observations in the body", field="observations")
-    if len(items) > MAX_BATCH:
-        raise MetricError(f"{len(items)} observations in one request; send at most {MAX_BATCH}",
-                          field="observations")
-    single = not isinstance(body, list)
-    return [_one(item, None if single else i, now_ms) for i, item in enumerate(items)]
+Resolver = Callable[[str], Datastream | None]
+SeriesResolver = Callable[[str, str], Datastream | None]
 
 
-def _one(item: Any, index: int | None, now_ms: int) -> Observation:
-    where = "" if index is None else f"observation {index}: "
-    if not isinstance(item, dict):
-        raise MetricError(f"{where}must be a JSON object", index=index)
-    sensor = item.get("sensor_id")
-    if not isinstance(sensor, str) or not sensor.strip() or len(sensor) > 128:
-        raise MetricError(f"{where}'sensor_id' must be a non-empty string (max 128 characters)",
-                          field="sensor_id", index=index)
-    metric = item.get("metric")
-    if not isinstance(metric, str) or not _METRIC.match(metric):
-        raise MetricError(f"{where}'metric' must be a lower-case name like pm25 or noise_db, "
-                          f"got {metric!r}", field="metric", index=index)
-    value = item.get("value")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise MetricError(f"{where}'value' must be a finite number, got {value!r}",
-                          field="value", index=index)
-    unit = item.get("unit", KNOWN_METRICS.get(metric, ""))
-    if not isinstance(unit, str) or len(unit) > 32:
-        raise MetricError(f"{where}'unit' must be a short string", field="unit", index=index)
-    time_ms = now_ms if item.get("time") in (None, "") else parse_time(item["time"], where, index=index)
-    if time_ms > now_ms + MAX_FUTURE.total_seconds() * 1000:
-        raise MetricError(f"{where}'time' {item['time']} is in the future; check the sensor's "
-                          "clock and time zone", field="time", index=index)
-    return Observation(sensor.strip(), metric, float(value), unit, int(time_ms))
+class BatchParser:
+    """Validates batches against the registered datastreams (``find``, ``find_series``)."""
+
+    def __init__(self, find: Resolver, find_series: SeriesResolver):
+        self.find, self.find_series = find, find_series
+
+    def parse(self, body: Any, now_ms: int, oldest_ms: int | None = None) -> list[Observation]:
+        """Validate a POST body into observations (all or none); ``oldest_ms`` is the
+        start of raw retention: older readings are refused (they could not be kept raw)."""
+        if isinstance(body, dict) and "observations" in body:
+            body = body["observations"]
+        single = not isinstance(body, list)
+        items = [body] if single else body
+        if not items:
+            raise MetricError("no observations in the body", field="observations")
+        if len(items) > MAX_BATCH:
+            raise BatchTooLarge(f"{len(items)} observations in one request; send at most "
+                                f"{MAX_BATCH} per request", field="observations")
+        times: dict[Any, int] = {}
+        limit = now_ms + int(MAX_FUTURE.total_seconds() * 1000)
+        return [self._one(item, None if single else i, now_ms, limit, oldest_ms, times)
+                for i, item in enumerate(items)]
+
+    def _one(self, item: Any, index: int | None, now_ms: int, limit: int,
+             oldest_ms: int | None, times: dict) -> Observation:
+        where = "" if index is None else f"observation {index}: "
+        if not isinstance(item, dict):
+            raise MetricError(f"{where}must be a JSON object", index=index)
+        stream = self._datastream(item, where, index)
+        value = item.get("value", item.get("result"))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            raise MetricError(f"{where}'value' must be a finite number, got {value!r}",
+                              field="value", index=index)
+        stamp = item.get("time", item.get("phenomenonTime"))
+        time_ms = now_ms if stamp is None else self._time(stamp, where, "time", index, times)
+        if time_ms > limit:
+            raise MetricError(f"{where}'time' {stamp} is more than {MAX_FUTURE} in the future; "
+                              "check the sensor's clock and time zone", field="time", index=index)
+        if oldest_ms is not None and time_ms < oldest_ms:
+            raise MetricError(f"{where}'time' {stamp} is older than the raw retention "
+                              "(metrics.retention_days); it cannot be stored", field="time",
+                              index=index)
+        result = item.get("result_time", item.get("resultTime"))
+        result_ms = time_ms if result is None else \
+            self._time(result, where, "result_time", index, times)
+        quality = item.get("quality", item.get("resultQuality", "good"))
+        if quality not in QUALITY:
+            raise MetricError(f"{where}'quality' must be one of {', '.join(QUALITY)}, "
+                              f"got {quality!r}", field="quality", index=index)
+        return Observation(stream.id, time_ms, float(value), result_ms, quality)
+
+    def _datastream(self, item: dict, where: str, index: int | None) -> Datastream:
+        ref = item.get("datastream")
+        if ref is None and isinstance(item.get("Datastream"), dict):
+            ref = item["Datastream"].get("@iot.id")
+        if ref is not None:
+            found = self.find(ref) if isinstance(ref, str) else None
+            if found is None:
+                raise MetricError(f"{where}'datastream' {ref!r} is not registered; register "
+                                  "its sensor first (POST /api/sensors or 'cimtwin sensors "
+                                  "add')", field="datastream", index=index)
+            return found
+        sensor, metric = item.get("sensor_id"), item.get("metric")
+        if not isinstance(sensor, str) or not isinstance(metric, str):
+            raise MetricError(f"{where}'datastream' (or 'sensor_id' and 'metric') is required",
+                              field="datastream", index=index)
+        found = self.find_series(sensor, metric)
+        if found is None:
+            raise MetricError(f"{where}'sensor_id' {sensor!r} has no datastream for 'metric' "
+                              f"{metric!r}; register it first (POST /api/sensors or "
+                              "'cimtwin sensors add')", field="sensor_id", index=index)
+        return found
+
+    @staticmethod
+    def _time(stamp: Any, where: str, field: str, index: int | None, cache: dict) -> int:
+        if isinstance(stamp, str):
+            cached = cache.get(stamp)
+            if cached is not None:
+                return cached
+            cache[stamp] = parse_time(stamp, where, field, index)
+            return cache[stamp]
+        return parse_time(stamp, where, field, index)

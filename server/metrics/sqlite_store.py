@@ -1,105 +1,83 @@
-"""The embedded MetricStore: one SQLite file in WAL mode (readers never wait for ingest).
+"""The embedded MetricStore: one SQLite file in WAL mode (or in memory for ``memory://``).
 
-Raw readings go to ``observations`` (indexed by sensor, metric, time); ``latest`` keeps
-the newest reading per (sensor, metric), so the map's first paint is one small query.
+One connection guarded by a lock: SQLite serialises writers anyway, and reads are short.
+WAL with ``synchronous=NORMAL``: a batch is in the WAL file before the API acknowledges it,
+so it survives ``kill -9`` of the server (tested); an operating-system crash or power cut
+may lose the last transactions before the next checkpoint (WAL stays consistent).
 """
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from server.metrics.observation import Observation, format_time
-from server.metrics.store import bucket_points, check_range
+from server.metrics.sql_store import Dialect, SqlMetricStore
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS observations (sensor_id TEXT NOT NULL, metric TEXT NOT NULL,
-       time_ms INTEGER NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS observations_series ON observations (sensor_id, metric, time_ms)",
-    "CREATE INDEX IF NOT EXISTS observations_time ON observations (time_ms)",
-    """CREATE TABLE IF NOT EXISTS latest (sensor_id TEXT NOT NULL, metric TEXT NOT NULL,
-       time_ms INTEGER NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL,
-       PRIMARY KEY (sensor_id, metric))""",
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS sensors (id TEXT PRIMARY KEY, name TEXT NOT NULL,
+       kind TEXT NOT NULL, classification TEXT NOT NULL, lon REAL, lat REAL, height REAL,
+       feature_type TEXT, feature_id TEXT, feature_layer TEXT)""",
+    """CREATE TABLE IF NOT EXISTS datastreams (id TEXT PRIMARY KEY, sensor_id TEXT NOT NULL
+       REFERENCES sensors (id), metric TEXT NOT NULL, unit TEXT NOT NULL,
+       classification TEXT NOT NULL, sampling_s REAL, warning REAL, alarm REAL)""",
+    "CREATE INDEX IF NOT EXISTS datastreams_sensor ON datastreams (sensor_id, metric)",
+    """CREATE TABLE IF NOT EXISTS observations (datastream TEXT NOT NULL, time_ms INTEGER NOT NULL,
+       value REAL NOT NULL, result_ms INTEGER NOT NULL, quality TEXT NOT NULL,
+       PRIMARY KEY (datastream, time_ms)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS latest (datastream TEXT PRIMARY KEY, time_ms INTEGER NOT NULL,
+       value REAL NOT NULL, result_ms INTEGER NOT NULL, quality TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS hourly (datastream TEXT NOT NULL, hour_ms INTEGER NOT NULL,
+       total REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL, n INTEGER NOT NULL,
+       PRIMARY KEY (datastream, hour_ms)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS rules (id INTEGER PRIMARY KEY AUTOINCREMENT,
+       datastream TEXT NOT NULL, condition TEXT NOT NULL, threshold REAL NOT NULL,
+       hysteresis REAL NOT NULL, for_s REAL NOT NULL, level TEXT NOT NULL, name TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS rules_datastream ON rules (datastream)",
+    """CREATE TABLE IF NOT EXISTS rule_state (rule_id INTEGER PRIMARY KEY, pending_ms INTEGER,
+       alarm_id INTEGER, last_ms INTEGER)""",
+    """CREATE TABLE IF NOT EXISTS alarms (id INTEGER PRIMARY KEY AUTOINCREMENT,
+       rule_id INTEGER NOT NULL, datastream TEXT NOT NULL, level TEXT NOT NULL,
+       condition TEXT NOT NULL, threshold REAL NOT NULL, hysteresis REAL NOT NULL,
+       for_s REAL NOT NULL, raised_ms INTEGER NOT NULL, raised_value REAL NOT NULL,
+       cleared_ms INTEGER, last_value REAL, last_ms INTEGER, ack_by TEXT, ack_ms INTEGER,
+       ack_note TEXT)""",
+    "CREATE INDEX IF NOT EXISTS alarms_raised ON alarms (raised_ms)",
+    """CREATE TABLE IF NOT EXISTS alarm_events (id INTEGER PRIMARY KEY AUTOINCREMENT,
+       alarm_id INTEGER NOT NULL, event TEXT NOT NULL, at_ms INTEGER NOT NULL, value REAL,
+       by_name TEXT, note TEXT)""",
+    "CREATE INDEX IF NOT EXISTS alarm_events_at ON alarm_events (at_ms)",
 )
-# Keep the newer reading when a late (older) one arrives.
-_UPSERT_LATEST = """INSERT INTO latest (sensor_id, metric, time_ms, value, unit)
-    VALUES (?, ?, ?, ?, ?) ON CONFLICT (sensor_id, metric) DO UPDATE SET
-    time_ms = excluded.time_ms, value = excluded.value, unit = excluded.unit
-    WHERE excluded.time_ms >= latest.time_ms"""
+DIALECT = Dialect(placeholder="?", begin="BEGIN IMMEDIATE", least="min", greatest="max",
+                  lock_rows="", json_texts="json_each(?)")
 
 
-class SqliteMetricStore:
-    """Observations in ``path`` (one connection per thread, WAL)."""
+class SqliteMetricStore(SqlMetricStore):
+    """Metrics in ``path`` (None: an in-memory database)."""
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        db = self._db()
-        db.execute("PRAGMA journal_mode=WAL")
-        for statement in _SCHEMA:
-            db.execute(statement)
+    dialect = DIALECT
 
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                 check_same_thread=False)
-            db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, much faster commits
-            self._local.db = db
-            with self._lock:
-                self._all.append(db)
-        return db
+    def __init__(self, path: Path | None):
+        self.path = None if path is None else Path(path)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(":memory:" if self.path is None else self.path, timeout=30,
+                                   isolation_level=None, check_same_thread=False)
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        for statement in SCHEMA:
+            self._db.execute(statement)
 
-    def add(self, observations: list[Observation]) -> None:
-        rows = [(o.sensor_id, o.metric, o.time_ms, o.value, o.unit) for o in observations]
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.executemany("INSERT INTO observations VALUES (?, ?, ?, ?, ?)", rows)
-            db.executemany(_UPSERT_LATEST, rows)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-
-    def latest(self, sensor_id: str | None = None) -> list[Observation]:
-        sql = "SELECT sensor_id, metric, value, unit, time_ms FROM latest"
-        params: tuple = ()
-        if sensor_id is not None:
-            sql, params = sql + " WHERE sensor_id = ?", (sensor_id,)
-        rows = self._db().execute(sql + " ORDER BY sensor_id, metric", params).fetchall()
-        return [Observation(*row) for row in rows]
-
-    def history(self, sensor_id: str, metric: str, start_ms: int, end_ms: int,
-                bucket_s: int | None = None) -> list[dict[str, Any]]:
-        db = self._db()
-        where = "sensor_id = ? AND metric = ? AND time_ms BETWEEN ? AND ?"
-        params = (sensor_id, metric, start_ms, end_ms)
-        if bucket_s is None:
-            count = db.execute(f"SELECT count(*) FROM observations WHERE {where}", params).fetchone()[0]
-            check_range(start_ms, end_ms, None, count)
-        else:
-            check_range(start_ms, end_ms, bucket_s, 0)
-        rows = db.execute(f"SELECT time_ms, value FROM observations WHERE {where} "
-                          "ORDER BY time_ms, rowid", params)
-        if bucket_s:
-            return bucket_points(rows, bucket_s)
-        return [{"time": format_time(t), "value": v} for t, v in rows]
-
-    def prune(self, before_ms: int) -> int:
-        return self._db().execute("DELETE FROM observations WHERE time_ms < ?",
-                                  (before_ms,)).rowcount
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
 
     def close(self) -> None:
         with self._lock:
-            for db in self._all:
-                try:
-                    db.close()
-                except sqlite3.Error:
-                    pass
-            self._all.clear()
-        self._local = threading.local()
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass

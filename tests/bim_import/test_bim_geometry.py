@@ -1,4 +1,5 @@
-"""Geometry: the fast kernel chain gives OpenCASCADE's shapes; shared geometry is placed per product."""
+"""Geometry: the fast kernel chain gives OpenCASCADE's shapes; shared geometry is placed
+per product."""
 from __future__ import annotations
 
 import numpy as np

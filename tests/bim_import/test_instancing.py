@@ -6,7 +6,7 @@ from pathlib import Path
 
 from scipy.spatial import cKDTree
 
-import tiles.instancing as instancing
+import tiles.glb.instancing as instancing
 from bim_import import read_ifc
 from bim_import.sample import write_sample_ifc
 from tiles.validate import validate_glb

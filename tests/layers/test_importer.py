@@ -201,3 +201,23 @@ def test_null_project_dates_are_blank_not_placeholders(tmp_path):
     feature = store.query(info.id, limit=10).features[0]
     assert feature["properties"]["stage"] == "planned"
     assert not feature["properties"].get("start_date")
+
+
+def test_zip_member_leaving_the_archive_is_refused(store, tmp_path):
+    import zipfile
+    path = tmp_path / "evil.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("../../outside.shp", b"x")
+        archive.writestr("ok.txt", b"x")
+    with pytest.raises(LayerError, match="points outside the archive"):
+        import_layer(store, path)
+    assert store.list_layers() == []
+
+
+def test_lat_lon_swapped_names_the_swap(store, tmp_path):
+    path = tmp_path / "swapped.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
+                    '"properties": {"name": "a"}, "geometry": {"type": "Point", '
+                    '"coordinates": [36.66, 117.02]}}]}')
+    with pytest.raises(LayerError, match="latitude, longitude.*swap"):
+        import_layer(store, path)

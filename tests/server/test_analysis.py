@@ -14,7 +14,7 @@ from shapely import Polygon, union_all
 from server import analysis
 from server.analysis_geometry import read_element_geometry
 from server.app import create_app
-from server.bim_api import import_bim_file
+from server.bim_imports import import_bim_file
 from tests.conftest import require_shared_data
 
 SKIPPED_CLASSES = ("IfcSpace", "IfcOpeningElement", "IfcAnnotation", "IfcVirtualElement")
@@ -189,5 +189,5 @@ def test_geometry_reads_every_indexed_element(services):
 
 def _index(services, tileset_id):
     from bim_import import ElementIndex
-    from server.bim_api import element_index_path
+    from server.bim_imports import element_index_path
     return ElementIndex(element_index_path(services, tileset_id))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from server.app import create_app
-from server.bim_api import import_bim_file
+from server.bim_imports import import_bim_file
 from server.config import ConfigError
 from tests.conftest import require_shared_data
 

@@ -9,9 +9,9 @@ import pytest
 from bim_import import BimError
 from bim_import.sample import write_sample_ifc
 from server.app import create_app
-from server.bim_api import element_index_path, import_bim_file
-from tiles.gltf import read_glb
-from tiles.metadata import decode_property_table
+from server.bim_imports import element_index_path, import_bim_file
+from tiles.glb.builder import read_glb
+from tiles.glb.metadata import decode_property_table
 from tiles.validate import validate_glb
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
@@ -76,14 +76,16 @@ def test_sample_import_publishes_tiles_index_and_catalog(services, tmp_path):
 
 
 def test_routes_answer_the_viewer(app, services, tmp_path):
-    tid = import_bim_file(services, write_sample_ifc(tmp_path / "s.ifc"), classification="public")["id"]
+    tid = import_bim_file(services, write_sample_ifc(tmp_path / "s.ifc"),
+                          classification="public")["id"]
     client = app.test_client()
     classes = client.get(f"/api/bim/{tid}/classes").get_json()["classes"]
     assert {c["class"]: c["elements"] for c in classes}["IfcWall"] == 8
     storeys = client.get(f"/api/bim/{tid}/storeys").get_json()["storeys"]
     assert [(s["name"], s["elevation"]) for s in storeys] == [("1F", 0.0), ("2F", 3.0)]
     found = client.get(f"/api/bim/{tid}/elements", query_string={
-        "class": "IfcWall", "storey": "2F", "property": "Pset_WallCommon.LoadBearing=true"}).get_json()
+        "class": "IfcWall", "storey": "2F",
+        "property": "Pset_WallCommon.LoadBearing=true"}).get_json()
     assert found["total"] == 2 and all(e["Storey"] == "2F" for e in found["elements"])
     gid = found["elements"][0]["GlobalId"]
     one = client.get(f"/api/bim/{tid}/elements/{gid}")
@@ -111,7 +113,8 @@ def test_bad_input_publishes_nothing(services, tmp_path):
     with pytest.raises(BimError, match="--crs"):
         import_bim_file(services, write_sample_ifc(tmp_path / "nogeo.ifc", crs=None))
     assert services.catalog.list() == []
-    assert not (services.data_dir / "bim").exists() or not any((services.data_dir / "bim").iterdir())
+    bim_dir = services.data_dir / "bim"
+    assert not bim_dir.exists() or not any(bim_dir.iterdir())
     assert not any((services.data_dir / "tiles").glob("*/tileset.json"))
 
 

@@ -10,6 +10,7 @@ import pytest
 from pyproj import Transformer
 
 from server.cli import main
+from tiles.store import write_tileset
 from tiles.validate import validate_glb
 
 OBJ_PRODUCTION = ("photogrammetry", "cc_obj_production5")
@@ -78,8 +79,7 @@ def test_check_fails_on_a_broken_tileset_and_unknown_id(tmp_path, monkeypatch, c
         "refine": "REPLACE", "children": [{
             "boundingVolume": {"box": [50, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]},
             "geometricError": 0}]}}
-    with services.store.staging("broken") as writer:
-        writer.put("tileset.json", json.dumps(tileset).encode())
+    write_tileset(services.store, "broken", {"tileset.json": json.dumps(tileset).encode()})
     services.catalog.add({"id": "broken", "name": "broken", "kind": "mesh",
                           "classification": "public"})
     capsys.readouterr()
@@ -117,3 +117,14 @@ def test_import_photo_without_metadata_says_what_is_missing(tmp_path):
     (folder / "Data").mkdir(parents=True)
     result = run_cli(tmp_path, "import", "photo", str(folder))
     assert result.returncode == 1 and "metadata.xml" in result.stderr
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`cimtwin tilesets list --json | head`: a reader that leaves early is no error."""
+    env = os.environ | {"CIMTWIN_DATA_DIR": str(tmp_path / "data")}
+    exe = Path(sys.executable).with_name("cimtwin")
+    proc = subprocess.Popen([str(exe), "tilesets", "list", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # the reader is gone before anything is written
+    _, stderr = proc.communicate(timeout=120)
+    assert b"Traceback" not in stderr and b"BrokenPipeError" not in stderr, stderr.decode()

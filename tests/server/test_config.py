@@ -52,3 +52,42 @@ def test_missing_config_file_is_named(tmp_path):
 def test_bool_is_not_accepted_for_a_number():
     with pytest.raises(ConfigError, match="server.port"):
         load_config(overrides={"server": {"port": True}}, env={})
+
+
+def _registries():
+    from layers.store import BACKENDS
+    from server.metrics.bus import BUS_BACKENDS
+    from server.metrics.store import STORE_BACKENDS
+    return {"layers.url": BACKENDS, "metrics.store_url": STORE_BACKENDS,
+            "metrics.bus_url": BUS_BACKENDS}
+
+
+@pytest.mark.parametrize("key, url", [
+    ("layers.url", "mysql://u@h/db"),
+    ("metrics.store_url", "influxdb://h/db"),
+    ("metrics.bus_url", "mqtt://127.0.0.1:1883"),
+])
+def test_a_url_without_a_registered_backend_is_refused_listing_what_exists(key, url):
+    """A server must not start on a backend that does not exist and fail on first use."""
+    section, name = key.split(".")
+    with pytest.raises(ConfigError) as info:
+        load_config(env={f"CIMTWIN_{section.upper()}__{name.upper()}": url})
+    assert key in str(info.value)
+    for scheme in _registries()[key]:
+        assert f"{scheme}://" in str(info.value)
+
+
+def test_registering_a_backend_is_all_it_takes_for_the_config_to_accept_it(monkeypatch):
+    from server.metrics.bus import BUS_BACKENDS
+    env = {"CIMTWIN_METRICS__BUS_URL": "mqtt://127.0.0.1:1883"}
+    with pytest.raises(ConfigError):
+        load_config(env=env)
+    monkeypatch.setitem(BUS_BACKENDS, "mqtt", lambda url, capacity=0: None)
+    assert load_config(env=env)["metrics"]["bus_url"] == "mqtt://127.0.0.1:1883"
+
+
+def test_every_registered_layer_scheme_is_accepted():
+    """Aliases a backend registers (postgres:// beside postgresql://) pass the config."""
+    for scheme in _registries()["layers.url"]:
+        url = "gpkg://layers.gpkg" if scheme == "gpkg" else f"{scheme}://u@127.0.0.1/db"
+        assert load_config(env={"CIMTWIN_LAYERS__URL": url})["layers"]["url"] == url

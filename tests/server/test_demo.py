@@ -65,7 +65,8 @@ def test_every_source_lies_in_the_lixia_cbd(demo_src):
     for name in ("buildings", "facilities", "projects", "sensors"):
         for feat in _load(demo_src, name):
             geom = shape(feat["geometry"])
-            points += list(geom.exterior.coords) if geom.geom_type == "Polygon" else [geom.coords[0]]
+            points += (list(geom.exterior.coords) if geom.geom_type == "Polygon"
+                       else [geom.coords[0]])
     manifest = json.loads((demo_src / "manifest.json").read_text(encoding="utf-8"))
     ifc = manifest["ifc"]
     points.append((ifc["eastings"], ifc["northings"]))
@@ -135,7 +136,8 @@ def test_ifc_building_is_georeferenced_on_its_project_lot(demo_src):
     assert 40 < conversion.OrthogonalHeight < 90
     assert len(model.by_type("IfcBuildingStorey")) >= 3 and model.by_type("IfcRoof")
     assert model.by_type("IfcDoor") and model.by_type("IfcSlab")
-    external = {element.get_pset(w, "Pset_WallCommon", "IsExternal") for w in model.by_type("IfcWall")}
+    external = {element.get_pset(w, "Pset_WallCommon", "IsExternal")
+                for w in model.by_type("IfcWall")}
     assert external == {True, False}
     assert element.get_pset(model.by_type("IfcWall")[0], "Qto_WallBaseQuantities", "Length") > 0
     windows = model.by_type("IfcWindow")
@@ -176,7 +178,8 @@ def test_extrusion_faces_outward_with_a_flat_roof_on_top():
     winding /= np.linalg.norm(winding, axis=1, keepdims=True)
     assert np.allclose(winding, batch.normals[batch.indices[:, 0]], atol=1e-6)
     roof = winding[:, 2] > 0.99
-    assert np.allclose(tri[roof][:, :, 2], 80.0) and area[roof].sum() == pytest.approx(fp.polygon.area)
+    assert np.allclose(tri[roof][:, :, 2], 80.0)
+    assert area[roof].sum() == pytest.approx(fp.polygon.area)
     walls = np.abs(winding[:, 2]) < 1e-9
     assert area[walls].sum() == pytest.approx(fp.polygon.length * 30.0)
     assert (roof | walls).all()
@@ -198,15 +201,17 @@ def test_readings_follow_the_day_and_spike_now_and_then():
     assert max(values) > 400 and np.median(values) < 250
 
 
-def test_simulator_rounds_pass_the_metrics_api_validation():
-    from server.metrics.observation import parse_batch
+def test_simulator_rounds_pass_the_metrics_api_validation(tmp_path):
+    from server.app import create_app
+    services = create_app({"data": {"dir": str(tmp_path)}}).extensions["cimtwin"]
+    simulator.register_demo_sensors(services)
     sensors = simulator.demo_sensors()
     got: list[list[dict]] = []
 
     def ingest(observations):
         got.append(observations)
-        return len(parse_batch({"observations": observations},
-                               int(datetime.now(timezone.utc).timestamp() * 1000)))
+        return len(services.metrics.parser.parse(
+            {"observations": observations}, int(datetime.now(timezone.utc).timestamp() * 1000)))
     stored = simulator.run_simulator(ingest, sensors, threading.Event(), interval_s=0.01, rounds=2)
     per_round = sum(len(simulator.sensor_metrics(s)) for s in sensors)
     assert len(got) == 2 and stored == 2 * per_round
@@ -227,7 +232,8 @@ def test_build_demo_fills_catalog_and_layers_and_twice_is_harmless(tmp_path):
     assert set(entries) == {TERRAIN_ID, BUILDINGS_ID, bim_id}
     assert entries[TERRAIN_ID]["kind"] == "reality" and entries[BUILDINGS_ID]["kind"] == "buildings"
     assert entries[bim_id]["kind"] == "bim" and entries[bim_id]["classification"] == "internal"
-    assert entries[BUILDINGS_ID]["summary"]["features"] == first["layers"]["demo-buildings"]["count"]
+    features = entries[BUILDINGS_ID]["summary"]["features"]
+    assert features == first["layers"]["demo-buildings"]["count"]
     w, s, e, n = entries[BUILDINGS_ID]["bounds"]
     assert LIXIA[0] < w < e < LIXIA[2] and LIXIA[1] < s < n < LIXIA[3]
     assert {i.id for i in services.layers.list_layers()} >= set(LAYERS)

@@ -1,17 +1,23 @@
-"""Metrics over HTTP: ingest rules, reads, the SSE stream (also under waitress), sensors."""
+"""Metrics over HTTP: registration, ingest rules, classification everywhere, reads, alarms."""
 from __future__ import annotations
 
 import json
-import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-import requests
 
-from layers.importer import import_layer
 from server.app import create_app
 
 INGEST = {"Authorization": "Bearer ingest-secret"}
+ADMIN = {"Authorization": "Bearer admin-secret"}
+SENSORS = [
+    {"id": "aq-1", "name": "泉城广场空气站", "kind": "air", "classification": "public",
+     "location": {"lon": 117.02, "lat": 36.66}, "metrics": "pm25,noise_db"},
+    {"id": "en-1", "name": "Office energy", "kind": "energy", "classification": "internal",
+     "feature": {"type": "building", "id": "B-7", "layer": "demo-buildings"},
+     "datastreams": [{"metric": "power_kw", "sampling_s": 60,
+                      "rules": [{"condition": "above", "threshold": 500}]}]},
+]
 
 
 @pytest.fixture
@@ -25,155 +31,164 @@ def app(tmp_path, monkeypatch):
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    c = app.test_client()
+    assert c.post("/api/sensors", json=SENSORS, headers=ADMIN).status_code == 201
+    return c
 
 
 def _iso(minutes_ago: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)).isoformat()
+    return (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat()
+
+
+def _q(text: str) -> str:
+    return text.replace("+", "%2B")
+
+
+def test_registration_needs_admin_and_names_the_bad_field(app):
+    c = app.test_client()
+    assert c.post("/api/sensors", json=SENSORS, headers=INGEST).status_code == 403
+    bad = c.post("/api/sensors", json=[SENSORS[0], {"id": "x", "classification": "secret"}],
+                 headers=ADMIN)
+    assert bad.status_code == 400 and "sensor 1: 'classification'" in bad.get_json()["detail"]
+    assert c.get("/api/sensors", headers=ADMIN).get_json()["features"] == []  # nothing half-stored
+    geo = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {
+        "type": "Point", "coordinates": [117.1, 36.6]}, "properties": {
+        "sensor_id": "g-1", "metrics": "dust", "project_id": "P02", "classification": "public"}}]}
+    assert c.post("/api/sensors", json=geo, headers=ADMIN).get_json()["datastreams"] == 1
+    [feature] = c.get("/api/sensors").get_json()["features"]
+    assert feature["properties"]["feature"] == {"type": "project", "id": "P02", "layer": None}
+    assert feature["geometry"]["coordinates"][:2] == [117.1, 36.6]
 
 
 def test_ingest_needs_the_ingest_token(client):
-    reading = {"sensor_id": "s1", "metric": "pm25", "value": 12}
+    reading = {"datastream": "aq-1:pm25", "value": 12}
     assert client.post("/api/metrics", json=reading).status_code == 401
-    wrong = client.post("/api/metrics", json=reading, headers={"Authorization": "Bearer nope"})
-    assert wrong.status_code == 403
+    assert client.post("/api/metrics", json=reading, headers={"Authorization": "Bearer no"}
+                       ).status_code == 403
     assert client.post("/api/metrics", json=reading, headers=INGEST).status_code == 202
-    admin = {"Authorization": "Bearer admin-secret"}
-    assert client.post("/api/metrics", json=reading, headers=admin).status_code == 202
 
 
-@pytest.mark.parametrize("body, field", [
-    ([{"sensor_id": "s1", "metric": "pm25", "value": 1}, {"metric": "pm25", "value": 2}],
-     "observation 1: 'sensor_id'"),
-    ({"observations": [{"sensor_id": "s1", "metric": "pm25", "value": float("nan")}]},
-     "observation 0: 'value'"),
-    ({"sensor_id": "s1", "metric": "PM 2.5", "value": 1}, "'metric'"),
-    ({"sensor_id": "s1", "metric": "pm25", "value": 1, "time": "2024-06-30 08:00"}, "UTC offset"),
-    ({"sensor_id": "s1", "metric": "pm25", "value": True}, "'value'"),
+def test_a_resent_batch_changes_nothing_and_says_so(client):
+    batch = {"observations": [{"datastream": "aq-1:pm25", "value": v, "time": t}
+                              for v, t in [(20, _iso(5)), (30, _iso(4))]]}
+    assert client.post("/api/metrics", json=batch, headers=INGEST).get_json() == {
+        "received": 2, "stored": 2, "duplicates": 0}
+    batch["observations"][0]["value"] = 999
+    assert client.post("/api/metrics", json=batch, headers=INGEST).get_json() == {
+        "received": 2, "stored": 0, "duplicates": 2}
+    late = [{"sensor_id": "aq-1", "metric": "pm25", "value": 25, "time": _iso(30)}]
+    assert client.post("/api/metrics", json=late, headers=INGEST).get_json()["stored"] == 1
+    history = client.get("/api/metrics/history?datastream=aq-1:pm25").get_json()
+    assert [p["value"] for p in history["observations"]] == [25, 20, 30]
+    assert client.get("/api/metrics/latest").get_json()[0]["value"] == 30
+
+
+def _future(minutes: float) -> str:
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
+
+
+@pytest.mark.parametrize("body, status, detail", [
+    ('{"datastream": "aq-1:pm25", "value": 1', 400, "JSON"),
+    ([{"datastream": "aq-1:pm25", "value": 1}, {"datastream": "nope", "value": 2}], 400,
+     "observation 1: 'datastream' 'nope' is not registered"),
+    ([{"datastream": "aq-1:pm25", "value": 1}, {"sensor_id": "aq-1", "metric": "co", "value": 2}],
+     400, "observation 1: 'sensor_id' 'aq-1' has no datastream for 'metric' 'co'"),
+    ([{"datastream": "aq-1:pm25", "value": "12"}], 400, "observation 0: 'value'"),
+    ([{"datastream": "aq-1:pm25", "value": True}], 400, "observation 0: 'value'"),
+    ('[{"datastream": "aq-1:pm25", "value": NaN}]', 400, "observation 0: 'value'"),
+    ('[{"datastream": "aq-1:pm25", "value": Infinity}]', 400, "observation 0: 'value'"),
+    ([{"datastream": "aq-1:pm25", "value": 1, "time": "2024-06-30 08:00"}], 400, "UTC offset"),
+    ([{"datastream": "aq-1:pm25", "value": 1, "time": 1719705600}], 400, "observation 0: 'time'"),
+    ([{"datastream": "aq-1:pm25", "value": 1, "time": _future(60)}], 400,
+     "observation 0: 'time'"),
+    ([{"datastream": "aq-1:pm25", "value": 1, "quality": "great"}], 400,
+     "observation 0: 'quality'"),
+    ([{"datastream": "aq-1:pm25", "value": 1, "time": "2000-01-01T00:00:00Z"}], 400,
+     "retention"),
+    ([{"datastream": "aq-1:pm25", "value": 1}] * 10001, 413, "at most 10000"),
 ])
-def test_bad_batches_are_refused_whole(client, body, field):
-    data = json.dumps(body).replace("NaN", "NaN")
-    response = client.post("/api/metrics", data=data, headers={**INGEST, "Content-Type": "application/json"})
-    assert response.status_code == 400
+def test_bad_batches_are_refused_whole_naming_item_and_field(client, body, status, detail):
+    data = body if isinstance(body, str) else json.dumps(body)
+    good = {"datastream": "aq-1:noise_db", "value": 50, "time": _iso(1)}
+    if isinstance(body, list):
+        data = json.dumps([good] + body).replace(
+            "observation 0", "observation 1")  # a good item first: it must not be stored
+        detail = detail.replace("observation 1", "observation 2").replace(
+            "observation 0", "observation 1")
+    response = client.post("/api/metrics", data=data,
+                           headers={**INGEST, "Content-Type": "application/json"})
+    assert response.status_code == status
     assert response.mimetype == "application/problem+json"
-    assert field in response.get_json()["detail"]
+    assert detail in response.get_json()["detail"]
     assert client.get("/api/metrics/latest").get_json() == []
 
 
-def test_latest_history_and_alarm_levels(client):
-    batch = [{"sensor_id": "s1", "metric": "pm25", "value": v, "time": _iso(m)}
-             for m, v in [(50, 20), (40, 30), (30, 160)]]
-    assert client.post("/api/metrics", json={"observations": batch}, headers=INGEST).get_json() == {"accepted": 3}
-    latest = client.get("/api/metrics/latest").get_json()
-    assert [(o["sensor_id"], o["value"], o["alarm"], o["level"]) for o in latest] == [("s1", 160, True, "alarm")]
-    assert client.get("/api/metrics/alarms").get_json() == [{"sensor_id": "s1", "metric": "pm25", "level": "alarm"}]
-    history = client.get("/api/metrics/history?sensor=s1&metric=pm25").get_json()
-    assert [p["value"] for p in history["observations"]] == [20, 30, 160]
-    assert history["unit"] == "µg/m³" and history["thresholds"]["alarm"] == 150
-    bucketed = client.get(f"/api/metrics/history?sensor=s1&metric=pm25&bucket=86400&from={_iso(120)}".replace("+", "%2B")).get_json()
-    assert sum(p["count"] for p in bucketed["observations"]) == 3
+def test_anonymous_users_see_public_data_only_everywhere(client):
+    client.post("/api/metrics", headers=INGEST, json=[
+        {"datastream": "aq-1:pm25", "value": 40, "time": _iso(3)},
+        {"datastream": "en-1:power_kw", "value": 900, "time": _iso(2)}])
+    assert [o["datastream"] for o in client.get("/api/metrics/latest").get_json()] == ["aq-1:pm25"]
+    assert len(client.get("/api/metrics/latest", headers=ADMIN).get_json()) == 2
+    assert client.get("/api/metrics/history?datastream=en-1:power_kw").status_code == 404
+    assert client.get("/api/metrics/history?sensor=en-1&metric=power_kw").status_code == 404
+    assert client.get("/api/metrics/export.csv?datastream=en-1:power_kw").status_code == 404
+    assert [f["id"] for f in client.get("/api/sensors").get_json()["features"]] == ["aq-1"]
+    assert client.get("/api/sensors/en-1").status_code == 404
+    assert client.get("/api/alarms").get_json() == {"alarms": []}
+    [alarm] = client.get("/api/alarms", headers=ADMIN).get_json()["alarms"]
+    assert client.get(f"/api/alarms/{alarm['id']}").status_code == 404
+    assert client.get("/api/alarms/log").get_json() == {"events": []}
+    assert client.get("/api/alarms/rules").get_json() == {"rules": []}
+    assert client.post(f"/api/alarms/{alarm['id']}/ack", json={"note": "x"},
+                       headers=INGEST).status_code == 403
+    admin_sensors = client.get("/api/sensors", headers=ADMIN).get_json()["features"]
+    energy = next(f for f in admin_sensors if f["id"] == "en-1")["properties"]
+    assert energy["latest"]["power_kw"]["value"] == 900
+    assert energy["feature"] == {"type": "building", "id": "B-7", "layer": "demo-buildings"}
+
+
+def test_history_buckets_and_csv_export(client):
+    client.post("/api/metrics", headers=INGEST, json=[
+        {"datastream": "aq-1:pm25", "value": v, "time": _iso(m), "quality": q}
+        for m, v, q in [(50, 20, "good"), (40, 30, "suspect"), (30, 160, "good")]])
+    body = client.get(_q(f"/api/metrics/history?sensor=aq-1&metric=pm25&bucket=86400"
+                         f"&from={_iso(120)}")).get_json()
+    assert [(p["count"], p["min"], p["max"]) for p in body["observations"]] in (
+        [(3, 20, 160)], [(1, 20, 20), (2, 30, 160)], [(2, 20, 30), (1, 160, 160)])
+    assert body["unit"] == "µg/m³" and body["thresholds"]["alarm"] == 150
+    csv_text = client.get("/api/metrics/export.csv?sensor=aq-1").get_data(as_text=True)
+    lines = csv_text.strip().splitlines()
+    assert lines[0] == "datastream,sensor_id,metric,unit,time,result_time,value,quality"
+    assert [line.split(",")[6:] for line in lines[1:]] == [
+        ["20.0", "good"], ["30.0", "suspect"], ["160.0", "good"]]
     assert client.get("/api/metrics/history?metric=pm25").status_code == 400
 
 
-def _events(response, wanted: int) -> list[tuple[str, dict]]:
-    """Read SSE chunks from a test-client response until ``wanted`` events arrived."""
-    events, buffer = [], ""
-    for chunk in response.response:
-        buffer += chunk.decode() if isinstance(chunk, bytes) else chunk
-        while "\n\n" in buffer:
-            block, buffer = buffer.split("\n\n", 1)
-            fields = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":") and ": " in line)
-            if "event" in fields:
-                events.append((fields["event"], json.loads(fields["data"])))
-        if len(events) >= wanted:
-            return events
-    return events
-
-
-def test_stream_sends_observations_and_alarm_changes(client, app):
-    response = client.get("/api/metrics/stream?sensor=s2", buffered=False)
-    assert response.mimetype == "text/event-stream"
-    client.post("/api/metrics", json=[{"sensor_id": "other", "metric": "pm25", "value": 500},
-                                      {"sensor_id": "s2", "metric": "noise_db", "value": 90}], headers=INGEST)
-    events = _events(response, 2)
-    response.close()
-    assert [name for name, _ in events] == ["observation", "alarm"]
-    assert events[0][1]["sensor_id"] == "s2" and events[0][1]["value"] == 90
-    assert events[1][1]["state"] == "raised" and events[1][1]["level"] == "alarm"
-    assert app.extensions["cimtwin"].metrics.bus.subscribers() == 0
-
-
-def test_sensors_joins_layer_and_latest(client, app, tmp_path):
-    sheet = tmp_path / "sensors.csv"
-    sheet.write_text("sensor_id,name,lon,lat,metrics\naq-1,泉城广场,117.0205,36.6615,\"pm25,pm10\"\n"
-                     "aq-2,CBD,117.12,36.65,noise_db\n", encoding="utf-8")
-    import_layer(app.extensions["cimtwin"].layers, sheet, layer_id="sensors", kind="sensors",
-                 classification="public")
-    client.post("/api/metrics", json=[{"sensor_id": "aq-1", "metric": "pm25", "value": 40},
-                                      {"sensor_id": "ghost", "metric": "pm25", "value": 1}], headers=INGEST)
-    body = client.get("/api/sensors").get_json()
-    by_id = {f["properties"]["sensor_id"]: f for f in body["features"]}
-    assert by_id["aq-1"]["properties"]["latest"]["pm25"]["value"] == 40
-    assert by_id["aq-2"]["properties"]["latest"] == {}
-    assert by_id["aq-1"]["geometry"]["coordinates"] == pytest.approx([117.0205, 36.6615])
-    assert body["unlocated"] == ["ghost"]
-
-
-def _read_events(response, lines: list) -> None:
-    """Collect a stream's lines until its first event's data line (byte by byte: no buffering)."""
-    for line in response.iter_lines(chunk_size=1, decode_unicode=True):
-        lines.append(line)
-        if line.startswith("data: "):
-            return
-
-
-def test_stream_under_waitress_serves_several_clients_without_blocking(app):
-    from waitress.server import create_server
-    server = create_server(app, host="127.0.0.1", port=0, threads=6)
-    runner = threading.Thread(target=server.run, daemon=True)
-    runner.start()
-    base = f"http://127.0.0.1:{server.effective_port}"
-    metrics = app.extensions["cimtwin"].metrics
-    try:
-        streams = [requests.get(f"{base}/api/metrics/stream", stream=True, timeout=10) for _ in range(3)]
-        lines = [[] for _ in streams]
-        readers = [threading.Thread(target=_read_events, args=(s, out), daemon=True)
-                   for s, out in zip(streams, lines)]
-        for reader in readers:
-            reader.start()
-        assert metrics.bus.subscribers() == 3
-        # other requests are served while three streams are open
-        assert requests.get(f"{base}/api/metrics/latest", timeout=10).json() == []
-        threading.Event().wait(0.5)  # let a couple of keep-alive comments (every 0.2 s) pass
-        posted = requests.post(f"{base}/api/metrics", headers=INGEST, timeout=10,
-                               json={"sensor_id": "w1", "metric": "traffic_flow", "value": 812})
-        assert posted.status_code == 202
-        for reader in readers:
-            reader.join(10)
-        for out in lines:
-            assert ": keep-alive" in out
-            assert out[-2:] == ["event: observation", out[-1]]
-            assert json.loads(out[-1][6:])["value"] == 812
-        for s in streams:
-            s.close()
-        # a client that leaves frees its subscription at the next keep-alive write
-        for _ in range(100):
-            if metrics.bus.subscribers() == 0:
-                break
-            threading.Event().wait(0.1)
-        assert metrics.bus.subscribers() == 0
-    finally:
-        metrics.bus.close()
-        server.close()
-
-
-def test_streams_beyond_max_streams_get_503(tmp_path):
-    app = create_app({"data": {"dir": str(tmp_path)}, "metrics": {"max_streams": 1}})
-    client = app.test_client()
-    first = client.get("/api/metrics/stream", buffered=False)
-    second = client.get("/api/metrics/stream")
-    assert second.status_code == 503
-    assert "max_streams" in second.get_json()["detail"]
-    first.close()
-    assert client.get("/api/metrics/stream", buffered=False).status_code == 200
-    app.extensions["cimtwin"].close()
+def test_alarm_rules_raise_acknowledge_once_and_log(client):
+    rule = client.post("/api/alarms/rules", headers=ADMIN, json={
+        "datastream": "aq-1:noise_db", "condition": "above", "threshold": 70,
+        "hysteresis": 5, "for_s": 60}).get_json()
+    assert rule["id"] and rule["for_s"] == 60
+    client.post("/api/metrics", headers=INGEST, json=[
+        {"datastream": "aq-1:noise_db", "value": v, "time": _iso(m)}
+        for m, v in [(10, 80), (9.5, 81), (8.9, 82), (8, 67)]])
+    [alarm] = client.get("/api/alarms").get_json()["alarms"]
+    assert (alarm["active"], alarm["raised_value"], alarm["last_value"]) == (True, 82, 67)
+    assert alarm["location"] == {"lon": 117.02, "lat": 36.66, "height": 0.0}
+    ack = client.post(f"/api/alarms/{alarm['id']}/ack", headers=ADMIN,
+                      json={"note": "已通知施工单位", "by": "值班员"})
+    assert ack.status_code == 200 and ack.get_json()["ack"]["note"] == "已通知施工单位"
+    again = client.post(f"/api/alarms/{alarm['id']}/ack", headers=ADMIN, json={"note": "2"})
+    assert again.status_code == 409 and "值班员" in again.get_json()["detail"]
+    assert client.get("/api/alarms").get_json()["alarms"][0]["acknowledged"] is True
+    client.post("/api/metrics", headers=INGEST,
+                json=[{"datastream": "aq-1:noise_db", "value": 60, "time": _iso(7)}])
+    assert client.get("/api/alarms").get_json() == {"alarms": []}  # cleared and handled
+    assert len(client.get("/api/alarms?state=all").get_json()["alarms"]) == 1
+    events = client.get("/api/alarms/log").get_json()["events"]
+    # by event time: the clearing reading was measured before the acknowledgement
+    assert [(e["event"], e.get("by")) for e in events] == [
+        ("raised", None), ("cleared", None), ("acknowledged", "值班员")]
+    assert client.delete(f"/api/alarms/rules/{rule['id']}", headers=ADMIN).status_code == 204
+    assert client.post("/api/alarms/rules", headers=ADMIN, json={
+        "datastream": "en-1:power_kw", "condition": "over", "threshold": 1}).status_code == 400

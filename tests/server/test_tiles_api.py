@@ -4,6 +4,7 @@ import json
 import pytest
 
 from server.app import create_app
+from tiles.store import write_tileset
 
 TILESET = {"asset": {"version": "1.1"}, "geometricError": 10,
            "root": {"boundingVolume": {"box": [0, 0, 0, 5, 0, 0, 0, 5, 0, 0, 0, 5]},
@@ -17,11 +18,15 @@ def app(tmp_path, monkeypatch):
     app = create_app({"data": {"dir": str(tmp_path / "data")}})
     services = app.extensions["cimtwin"]
     for tid, level in (("open", "public"), ("closed", "restricted")):
-        with services.store.staging(tid) as writer:
-            writer.put("tileset.json", json.dumps(TILESET).encode())
-            writer.put("t/0.glb", b"glTF-bytes-for-the-http-test")
+        write_tileset(services.store, tid, {"tileset.json": json.dumps(TILESET).encode(),
+                                            "t/0.glb": b"glTF-bytes-for-the-http-test"})
         services.catalog.add({"id": tid, "name": tid, "kind": "mesh", "classification": level,
                               "bounds": [117.1, 36.6, 117.2, 36.7], "height": [0, 10]})
+    # The secret also where '../' and '../../' from the tileset folder would reach it
+    # (tests/server/test_auth_hardening.py shows an unguarded join does read it).
+    live = services.store.tileset_dir("open")
+    for place in (live.parent, services.store.root, services.store.root.parent):
+        (place / "outside.txt").write_text("secret outside the store")
     return app
 
 
@@ -43,7 +48,8 @@ def test_anonymous_users_see_public_tilesets_only(app):
     assert client.get("/api/tilesets/closed").status_code == 404
     assert client.get("/tiles/closed/tileset.json").status_code == 404
     admin = {"Authorization": "Bearer admin-secret"}
-    assert {t["id"] for t in client.get("/api/tilesets", headers=admin).get_json()} == {"open", "closed"}
+    listed = client.get("/api/tilesets", headers=admin).get_json()
+    assert {t["id"] for t in listed} == {"open", "closed"}
     assert client.get("/tiles/closed/tileset.json", headers=admin).status_code == 200
 
 

@@ -6,8 +6,8 @@ import json
 import numpy as np
 
 from tiles.check import check_tileset
-from tiles.gltf import read_glb
-from tiles.metadata import decode_property_table
+from tiles.glb.builder import read_glb
+from tiles.glb.metadata import decode_property_table
 from tiles.model import GeoFrame, MeshBatch
 from tiles.pipeline import BuildOptions, build_tileset
 from tiles.store import FileTileStore

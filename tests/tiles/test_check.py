@@ -7,7 +7,7 @@ import struct
 import pytest
 
 from tiles.check import check_tileset
-from tiles.gltf import read_glb
+from tiles.glb.builder import read_glb
 from tiles.pipeline import BuildOptions, build_tileset
 from tiles.store import FileTileStore
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from tiles.check import glb_position_corners
-from tiles.gltf import Primitive, to_glb
+from tiles.glb.encode import Primitive, to_glb
 from tiles.model import Material
 
 
@@ -32,7 +32,7 @@ def test_quaternions_match_an_independent_conversion():
     """Instance rotations: numpy conversion vs scipy's, incl. half turns about each axis."""
     from scipy.spatial.transform import Rotation
 
-    from tiles.instancing import quaternions
+    from tiles.glb.instancing import quaternions
     rotations = Rotation.random(200, random_state=4).as_matrix()
     half_turns = np.array([np.diag([1, -1, -1]), np.diag([-1, 1, -1]), np.diag([-1, -1, 1]),
                            np.eye(3)], float)

@@ -11,8 +11,8 @@ import pytest
 from scipy.spatial import cKDTree
 
 from tiles.check import check_tileset
-from tiles.compression import decode_exp_filter
-from tiles.gltf import read_glb
+from tiles.glb.compression import decode_exp_filter
+from tiles.glb.builder import read_glb
 from tiles.pipeline import BuildOptions, build_tileset
 from tiles.store import FileTileStore
 

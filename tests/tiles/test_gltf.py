@@ -10,10 +10,11 @@ import pytest
 from PIL import Image
 from scipy.spatial import cKDTree
 
-from tiles.compression import decode_exp_filter
+from tiles.glb.compression import decode_exp_filter
 from tiles.errors import TilesError
-from tiles.gltf import Primitive, read_glb, to_glb
-from tiles.metadata import PropertyTable, decode_property_table, infer_schema
+from tiles.glb.builder import read_glb
+from tiles.glb.encode import Primitive, to_glb
+from tiles.glb.metadata import PropertyTable, decode_property_table, infer_schema
 from tiles.model import Material
 from tiles.validate import validate_glb
 

@@ -15,9 +15,9 @@ import trimesh
 from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
-import tiles.instancing as instancing
-from tiles.gltf import read_glb
-from tiles.metadata import decode_property_table
+import tiles.glb.instancing as instancing
+from tiles.glb.builder import read_glb
+from tiles.glb.metadata import decode_property_table
 from tiles.model import GeoFrame, MeshBatch
 from tiles.pipeline import BuildOptions, build_tileset
 from tiles.store import FileTileStore
@@ -162,7 +162,7 @@ def test_instanced_build_matches_baked_build_and_keeps_one_feature_per_instance(
 
 def test_copies_that_do_not_match_stay_baked():
     """Same topology but stretched (not a rigid copy): nothing is instanced."""
-    from tiles.gltf import Primitive
+    from tiles.glb.encode import Primitive
     from tiles.model import Material
     mesh = trimesh.creation.cylinder(radius=0.3, height=3.0, sections=64)
     parts, fids = [], []
@@ -171,7 +171,8 @@ def test_copies_that_do_not_match_stay_baked():
         fids.append(np.full(len(mesh.vertices), k))
     n = len(mesh.vertices)
     prim = Primitive(positions=np.concatenate(parts).astype(np.float32),
-                     indices=np.concatenate([mesh.faces + k * n for k in range(5)]).astype(np.uint32),
+                     indices=np.concatenate([mesh.faces + k * n
+                                             for k in range(5)]).astype(np.uint32),
                      material=Material(), feature_ids=np.concatenate(fids).astype(np.uint32))
     rest, groups = instancing.split_instances(prim)
     assert groups == [] and rest is prim
@@ -179,7 +180,7 @@ def test_copies_that_do_not_match_stay_baked():
 
 def test_instance_feature_ids_must_match_the_instances():
     from tiles.errors import InputError
-    from tiles.ingest import expand_instances
+    from tiles.build.ingest import expand_instances
     batch = _column_batch(4)
     batch.instance_feature_ids = batch.instance_feature_ids[:3]
     with pytest.raises(InputError, match="one feature id per instance"):
@@ -189,9 +190,9 @@ def test_instance_feature_ids_must_match_the_instances():
 @pytest.mark.parametrize("compression", ["draco", "meshopt"])
 def test_compressed_prototypes_are_valid_and_keep_instance_features(compression):
     """Compression applies to the prototype; instance ids and transforms stay readable."""
-    from tiles.ingest import expand_instances
-    from tiles.gltf import Primitive, to_glb
-    from tiles.metadata import PropertyTable, infer_schema
+    from tiles.build.ingest import expand_instances
+    from tiles.glb.encode import Primitive, to_glb
+    from tiles.glb.metadata import PropertyTable, infer_schema
     from tiles.model import Material
     batch = _column_batch(5)
     pos, idx, extras = expand_instances(batch)

@@ -2,8 +2,8 @@
 against brute force (every triangle) on meshes the grid finds awkward."""
 import numpy as np
 
-from tiles.lod import closest_point_distance
-from tiles.nearest import point_mesh_distance
+from tiles.build.lod import closest_point_distance
+from tiles.build.nearest import point_mesh_distance
 
 
 def _brute(points, pos, idx):
@@ -20,7 +20,8 @@ def test_grid_distance_equals_brute_force_on_a_wavy_terrain_with_slivers():
     pos = np.column_stack([gx.ravel(), gy.ravel(), 8 * np.sin(gx.ravel() / 23)])
     i = np.arange(n)
     a = (i[None, :] + (n + 1) * i[:, None]).ravel()
-    idx = np.concatenate([np.stack([a, a + 1, a + n + 2], 1), np.stack([a, a + n + 2, a + n + 1], 1)])
+    idx = np.concatenate([np.stack([a, a + 1, a + n + 2], 1),
+                          np.stack([a, a + n + 2, a + n + 1], 1)])
     # a long sliver across the whole tile, and a degenerate triangle
     idx = np.concatenate([idx, [[0, n, len(pos) - 1]], [[5, 5, 6]]])
     # near the surface, far above it, and outside the grid on every side

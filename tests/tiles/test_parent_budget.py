@@ -8,8 +8,8 @@ import json
 import numpy as np
 
 from tiles.check import check_tileset
-from tiles.gltf import read_glb
-from tiles.lod import surface_deviation
+from tiles.glb.builder import read_glb
+from tiles.build.lod import surface_deviation
 from tiles.pipeline import BuildOptions, build_tileset
 from tiles.store import FileTileStore
 

@@ -9,8 +9,8 @@ import pytest
 
 from tiles.check import check_tileset
 from tiles.errors import GeoreferenceError, InputError
-from tiles.gltf import read_glb
-from tiles.metadata import decode_property_table
+from tiles.glb.builder import read_glb
+from tiles.glb.metadata import decode_property_table
 from tiles.model import GeoFrame, Material, MeshBatch
 from tiles.pipeline import BuildOptions, build_tileset
 from tiles.store import FileTileStore

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tiles.errors import InputError
-from tiles.gltf import Primitive, to_glb
+from tiles.glb.encode import Primitive, to_glb
 from tiles.model import GeoFrame
 from tiles.readers.contextcapture import read_production
 from tiles.readers.mesh import MeshRepairWarning, read_mesh

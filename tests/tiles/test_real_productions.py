@@ -12,7 +12,7 @@ import json
 from PIL import Image
 
 from tiles.check import check_tileset
-from tiles.gltf import read_glb
+from tiles.glb.builder import read_glb
 from tiles.pipeline import BuildOptions, build_tileset
 from tiles.readers.contextcapture import read_production
 from tiles.store import FileTileStore

@@ -14,10 +14,16 @@ class Interrupt(Exception):
     pass
 
 
+def _tiles(tile):
+    yield tile
+    for child in tile.get("children", []):
+        yield from _tiles(child)
+
+
 def test_interrupted_build_keeps_old_version_and_resumes(tmp_path, gen_mesh):
     store = FileTileStore(tmp_path / "store")
     options = BuildOptions(kind="reality", max_triangles_per_tile=5_000, workers=1,
-                           validate_glb=False)
+                           validate_glb=False, work_dir=str(tmp_path / "work"))
     build_tileset(gen_mesh.terrain_batches(4_000, 4_000, 50.0), store, "t", options)
     old = store.get("t", "tileset.json")
 
@@ -41,14 +47,16 @@ def test_interrupted_build_keeps_old_version_and_resumes(tmp_path, gen_mesh):
 
 
 def test_process_pool_gives_the_same_tileset_as_inline(tmp_path, gen_mesh):
+    """Small budget: enough tiles per level that the pool builds them in batched tasks."""
     docs = []
     for workers in (1, 2):
         store = FileTileStore(tmp_path / f"s{workers}")
         build_tileset(gen_mesh.terrain_batches(30_000, 10_000, 300.0), store, "t",
-                      BuildOptions(kind="reality", max_triangles_per_tile=8_000,
+                      BuildOptions(kind="reality", max_triangles_per_tile=1_000,
                                    workers=workers, validate_glb=False))
         docs.append(json.loads(store.get("t", "tileset.json")))
     assert docs[0]["root"] == docs[1]["root"]
+    assert sum(1 for _ in _tiles(docs[0]["root"])) > 2 * 4 * 2  # > 1 tile per task
 
 
 def test_dask_local_cluster_builds_the_tileset(tmp_path, gen_mesh):
@@ -84,10 +92,11 @@ def test_a_textured_build_resumes_in_a_new_process(tmp_path):
         "from tiles.store import FileTileStore\n"
         "build_tileset(terrain_batches(6_000, 3_000, 100.0, textured=True),\n"
         "              FileTileStore(%r), 't', BuildOptions(kind='reality', workers=1,\n"
-        "              max_triangles_per_tile=2_000, keep_work=True, validate_glb=False))\n"
-    ) % (str(root / "bench"), str(root), str(tmp_path / "store"))
+        "              max_triangles_per_tile=2_000, keep_work=True, validate_glb=False,\n"
+        "              work_dir=%r))\n"
+    ) % (str(root / "bench"), str(root), str(tmp_path / "store"), str(tmp_path / "work"))
     for seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
         subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300)
-    work = [p.name for p in (tmp_path / "store" / ".work").iterdir()]
+    work = [p.name for p in (tmp_path / "work").iterdir()]
     assert len(work) == 1, f"the second process did not find the first one's work: {work}"

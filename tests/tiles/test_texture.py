@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from tiles.errors import TilesError
-from tiles.texture import build_atlas, downsample, mime_of
+from tiles.glb.texture import build_atlas, downsample, mime_of
 
 
 def image(color, size, fmt="PNG") -> bytes:
@@ -69,9 +69,9 @@ def test_not_an_image_is_a_clear_error():
 
 
 def test_a_parent_draws_its_children_from_one_atlas_at_half_density():
-    from tiles.chunk import Chunk
+    from tiles.build.chunk import Chunk
     from tiles.model import Material
-    from tiles.parent_texture import atlas_parent
+    from tiles.build.parent_texture import atlas_parent
     red, blue = image((220, 20, 20), (128, 128)), image((20, 20, 220), (128, 64))
     materials = [Material(name="a", texture=red), Material(name="b", texture=blue),
                  Material(name="plain")]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tiles.errors import TilesError
-from tiles.gltf import Primitive, to_glb
+from tiles.glb.encode import Primitive, to_glb
 from tiles.model import Material
 from tiles.validate import validate_glb
 

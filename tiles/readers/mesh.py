@@ -62,9 +62,12 @@ def _mtl_textures(path: Path) -> dict[str, Path]:
     out: dict[str, Path] = {}
     if path.suffix.lower() != ".obj":
         return out
+    folder = path.parent.resolve()
     for line in path.read_text(errors="replace").splitlines():
         if line.startswith("mtllib"):
-            mtl = path.parent / line.split(None, 1)[1].strip()
+            mtl = _inside(folder, line.split(None, 1)[1].strip(), path.name)
+            if mtl is None:
+                continue
             if not mtl.exists():
                 _warn(f"{path.name}: material library {mtl.name} is missing; "
                       "using flat materials")
@@ -75,10 +78,23 @@ def _mtl_textures(path: Path) -> dict[str, Path]:
                 if len(parts) == 2 and parts[0] == "newmtl":
                     current = parts[1].strip()
                 elif len(parts) == 2 and parts[0] == "map_Kd" and current:
-                    out[current] = mtl.parent / parts[1].strip().split()[-1]
+                    texture = _inside(folder, parts[1].strip().split()[-1], mtl.name,
+                                      base=mtl.parent)
+                    if texture is not None:
+                        out[current] = texture
         elif line.startswith(("v ", "f ")):
             break  # mtllib lines come first in practice; stop scanning the geometry
     return out
+
+
+def _inside(folder: Path, name: str, source: str, base: Path | None = None) -> Path | None:
+    """``name`` (from an OBJ/MTL) as a path inside ``folder``; None (and a warning) when it
+    leaves it: a delivery may only use its own files, never other files on the server."""
+    candidate = ((base or folder) / name).resolve()
+    if candidate.is_relative_to(folder):
+        return candidate
+    _warn(f"{source}: {name!r} lies outside the model's folder; it is not used")
+    return None
 
 
 def _material(mesh, textures: dict[str, Path], source: str) -> tuple[Material, np.ndarray | None]:

@@ -67,10 +67,27 @@ export function fetchLatestMetrics() {
   return getJson("/api/metrics/latest", []);
 }
 
-/** Observations of one sensor's metric, oldest first or in any order. */
-export function fetchMetricHistory(sensorId, metric) {
-  const query = new URLSearchParams({ sensor: sensorId, metric });
+/** Observations of one sensor's metric over the last `hours`, in `bucketS` second buckets. */
+export function fetchMetricHistory(sensorId, metric, hours = 6, bucketS = 60) {
+  const from = new Date(Date.now() - hours * 3600 * 1000).toISOString();
+  const query = new URLSearchParams({ sensor: sensorId, metric, from, bucket: String(bucketS) });
   return getJson(`/api/metrics/history?${query}`, []);
+}
+
+/** Registered sensors (GeoJSON) with their datastreams: thresholds, sampling, attached feature. */
+export function fetchSensorRegistry() {
+  return getJson("/api/sensors", { type: "FeatureCollection", features: [] });
+}
+
+/** A short-lived token for the live stream carrying this user's access (or null). */
+export async function fetchStreamToken() {
+  try {
+    const response = await fetch("/api/metrics/stream-token", { method: "POST", headers: { Accept: "application/json", ...authHeaders() } });
+    return response.ok ? (await response.json()).token : null;
+  } catch (error) {
+    console.warn(`cimtwin: stream token failed: ${error}`);
+    return null;
+  }
 }
 
 /** Server-Sent Events stream URL of live observations. */
@@ -90,4 +107,56 @@ export function fetchBimStoreys(tilesetId) {
 /** A BIM model's element classes, or null when the server has no BIM index for it. */
 export function fetchBimClasses(tilesetId) {
   return getJson(`/api/bim/${encodeURIComponent(tilesetId)}/classes`, null);
+}
+
+/** Merge-patch one feature's properties (OGC API Part 4): {ok, feature} or {ok: false, detail}. */
+export async function patchItem(collectionId, featureId, properties) {
+  const url = `/ogc/collections/${encodeURIComponent(collectionId)}/items/${encodeURIComponent(featureId)}`;
+  try {
+    const response = await fetch(url, { method: "PATCH", headers: { "Content-Type": "application/merge-patch+json", Accept: "application/geo+json", ...authHeaders() }, body: JSON.stringify({ properties }) });
+    const body = await response.json().catch(() => ({}));
+    return response.ok ? { ok: true, feature: body } : { ok: false, detail: body.detail || body.title || String(response.status) };
+  } catch (error) {
+    return { ok: false, detail: String(error) };
+  }
+}
+
+/** Features of a collection changed at or after `since` (their updated_at), lon/lat. */
+export function fetchItemsChangedSince(collectionId, since, limit = 1000) {
+  if (!since) return Promise.resolve({ type: "FeatureCollection", features: [] });
+  const query = new URLSearchParams({ filter: `updated_at >= TIMESTAMP('${since}')`, "filter-lang": "cql2-text", limit: String(limit), f: "json" });
+  return getJson(`/ogc/collections/${encodeURIComponent(collectionId)}/items?${query}`, { type: "FeatureCollection", features: [] });
+}
+
+// --- sign-in (server/auth_api.py, docs/security.md) ---------------------------------------
+
+let csrfToken = null;
+
+/** Header a write needs when the user is signed in with the session cookie (CSRF). */
+export function csrfHeaders() {
+  return csrfToken ? { "X-CSRF-Token": csrfToken } : {};
+}
+
+/** Who this browser is: {name, role, via, levels, actions}; anonymous when not signed in. */
+export async function fetchMe() {
+  const me = await getJson("/api/me", { name: "anonymous", via: "anonymous", levels: [], actions: [] });
+  csrfToken = me.csrf || null;
+  return me;
+}
+
+/** Sign in; resolves {ok, status, user}. The server sets the HttpOnly session cookie. */
+export async function signIn(username, password) {
+  const response = await fetch("/api/login", {
+    method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (response.ok) csrfToken = body.csrf;
+  return { ok: response.ok, status: response.status, user: body.user };
+}
+
+/** End the session. */
+export async function signOut() {
+  await fetch("/api/logout", { method: "POST", headers: csrfHeaders() });
+  csrfToken = null;
 }

@@ -111,7 +111,7 @@ function addFacility(source, feature, collection) {
         distanceDisplayCondition: new Cesium.DistanceDisplayCondition(0, 6000),
       },
     });
-    entity.cimtwin = { type: "gis", collection, kind: "facilities", properties: props };
+    entity.cimtwin = { type: "gis", collection, kind: "facilities", properties: props, featureId: feature.id };
   }
 }
 
@@ -151,7 +151,7 @@ function addProject(source, feature, collection) {
     const entity = source.entities.add({
       polygon: { hierarchy: hierarchyOf(rings), classificationType: Cesium.ClassificationType.BOTH },
     });
-    entity.cimtwin = { type: "gis", collection, kind: "projects", properties: props };
+    entity.cimtwin = { type: "gis", collection, kind: "projects", properties: props, featureId: feature.id };
     styleProject(entity, null);
   }
 }

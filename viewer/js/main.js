@@ -7,11 +7,13 @@ import { setLanguage, getLanguage, onLanguageChange, t, translatePage, pickLangu
 import { createViewer, homeOf, flyHome, lookDownAt, windowPositionOf } from "./scene.js";
 import { createStats, loadTilesets, setTilesetVisible, allTilesetsLoaded } from "./tilesets.js";
 import { loadLayer, relabelLayer, showProjectsAsOf, STAGE_COLOURS } from "./layers.js";
-import { SensorLayer, historyFrom } from "./metrics.js";
+import { SensorLayer, historyFrom, styleBuildings } from "./metrics.js";
 import { createBimState, applyBimState, collectBimIndex, namesFrom, GLOBAL_ID_PROPERTY } from "./bim.js";
 import { pickAt as pickScene, enrichBimDescription } from "./picking.js";
 import { Inspector } from "./inspector.js";
 import { renderToggles, renderLegend, renderAlarms, BimPanel } from "./panel.js";
+import { initProjects, renderStageFilter, setProjectsAsOf, showProjectCard, refreshProjects, setProjectPolling } from "./projects.js";
+import { initLogin } from "./login.js";
 import { mountTools } from "./tools/toolbar.js";
 
 const Cesium = window.Cesium;
@@ -50,6 +52,7 @@ function renderLayerToggles() {
 /** Recolour every project layer for the date the planner picked (empty: as recorded). */
 function onAsOfDate(isoDate) {
   app.layers.forEach((layer) => layer.kind === "projects" && showProjectsAsOf(layer.source, isoDate));
+  setProjectsAsOf(isoDate); // projects.js: the stage filter applies on every date
 }
 
 /** Called for each new tileset before its tiles load: BIM models start their index. */
@@ -67,6 +70,8 @@ async function loadGisLayers() {
     else app.layers.set(collection.id, { ...(await loadLayer(app.viewer, collection)), kind: collection.kind, title: collection.title });
   }
   renderLayerToggles();
+  initProjects({ viewer: app.viewer, layers: app.layers, tilesets: app.tilesets, entries: app.entries });
+  renderStageFilter(document.getElementById("stageFilter"));
 }
 
 /** Load the sensors collection, their latest values, and subscribe to the live stream. */
@@ -78,12 +83,26 @@ async function loadSensors(collection) {
   app.layers.set(collection.id, { source: sensors.source, count: sensors.entities.size, kind: "sensors", title: collection.title });
   sensors.onObservation((o) => refreshInspectedSensor(o));
   sensors.onObservation(() => refreshAlarms());
+  sensors.onObservation(() => scheduleBuildingStyle());
+  await sensors.loadRegistry();
   await sensors.loadLatest();
+  scheduleBuildingStyle();
   sensors.subscribe((ok) => {
+    scheduleBuildingStyle();
     app.metricsOk = ok;
     if (!ok) setStatus("status.streamLost");
     else if (app.readyStatus) setStatus(...app.readyStatus);
   });
+}
+
+/** Colour the buildings tileset by its sensors' energy use, at most every 2 s. */
+function scheduleBuildingStyle() {
+  if (app.buildingStyleTimer) return;
+  app.buildingStyleTimer = setTimeout(() => {
+    app.buildingStyleTimer = null;
+    const entry = (app.entries || []).find((e) => e.kind === "buildings" && app.tilesets.has(e.id));
+    app.buildingStyle = styleBuildings(entry && app.tilesets.get(entry.id), app.sensors, document.getElementById("metricLegend"));
+  }, 2000);
 }
 
 /** Redraw the alarm list (operators: what is wrong now, click to go there). */
@@ -147,7 +166,7 @@ function highlight(picked) {
 async function select(x, y) {
   const { picked, description } = pickScene(app.viewer, x, y);
   highlight(picked);
-  if (!description) { app.inspector.hide(); focusBimElement(null); return null; }
+  if (!description) { app.inspector.hide(); showProjectCard(null); focusBimElement(null); return null; }
   if (description.type === "sensor") {
     focusBimElement(null);
     description.historyPoints = await inspectSensor(description);
@@ -155,6 +174,7 @@ async function select(x, y) {
   }
   const full = await enrichBimDescription(description);
   app.inspector.showFeature(full);
+  showProjectCard(full); // projects.js: the card of a picked project (hidden otherwise)
   focusBimElement(full);
   return full;
 }
@@ -222,6 +242,7 @@ function wireUi() {
     if (!app.entries) return; // still starting: the lists are drawn in the new language
     renderTilesetToggles();
     renderLayerToggles();
+    renderStageFilter(document.getElementById("stageFilter"));
     listBimModels();
     if (app.sensors) refreshAlarms();
   });
@@ -254,6 +275,8 @@ function exposeTestHook() {
     get lastMetric() { return app.sensors ? app.sensors.lastObservation : null; },
     get metricsReceived() { return app.sensors ? app.sensors.received : 0; },
     get metricsConnected() { return app.metricsOk; },
+    get buildingStyle() { return app.buildingStyle || null; },
+    sensorColour: (id) => (app.sensors ? app.sensors.colourOf(id) : null),
     get tools() { return app.tools; },
     allTilesLoaded: () => allTilesetsLoaded(app.tilesets, app.stats),
     waitForTiles,
@@ -264,6 +287,8 @@ function exposeTestHook() {
     bimState: (id) => app.bim.get(id)?.state,
     applyBim: (id) => { const m = app.bim.get(id); applyBimState(m.tileset, m.state); },
     setLanguage,
+    refreshProjects, // projects.js: ask now for other users' project edits
+    setProjectPolling,
   };
 }
 
@@ -271,6 +296,7 @@ function exposeTestHook() {
 async function main() {
   exposeTestHook();
   adoptTokenFromUrl();
+  app.user = await initLogin();  // sign-in button and dialog (login.js)
   const config = await fetchConfig();
   setLanguage(config.language === "en" ? "en" : "zh");
   app.viewer = createViewer("cesiumContainer", config);

@@ -48,7 +48,7 @@ function describeFeature(feature) {
 function describeEntity(entity) {
   const info = entity.cimtwin;
   if (!info) return null;
-  return { type: info.type, collection: info.collection, kind: info.kind, sensorId: info.sensorId ?? null, properties: { ...info.properties } };
+  return { type: info.type, collection: info.collection, kind: info.kind, sensorId: info.sensorId ?? null, featureId: info.featureId ?? null, properties: { ...info.properties } };
 }
 
 /** Describe what the scene's pick returned, or null when nothing of ours is there. */

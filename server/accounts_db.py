@@ -1,0 +1,45 @@
+"""The accounts database (``<data_dir>/users.sqlite``): users, machine tokens, sessions
+and shares, one SQLite file (WAL) so a backup takes them in one consistent copy."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, role TEXT NOT NULL, password TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0, grants TEXT NOT NULL DEFAULT '[]',
+    created TEXT NOT NULL, changed TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY, user TEXT NOT NULL, hash TEXT NOT NULL, scopes TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '', created TEXT NOT NULL, expires TEXT,
+    revoked TEXT, last_used TEXT);
+CREATE TABLE IF NOT EXISTS sessions (
+    hash TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL,
+    created TEXT NOT NULL, expires TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS shares (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, dataset TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '', created_by TEXT NOT NULL, created TEXT NOT NULL,
+    expires TEXT NOT NULL, revoked TEXT);
+"""
+
+
+class AccountsDB:
+    """One thread-local connection per thread to the accounts file."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        db = self.connect()
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(SCHEMA)
+
+    def connect(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            self._local.db = db
+        return db

@@ -1,0 +1,60 @@
+"""The viewer's sign-in dialog in a real browser: a wrong password is explained, the right
+one reloads the viewer with the user's levels (internal models appear), sign-out ends it.
+Runs under the server's Content-Security-Policy: any violation is a console error."""
+from __future__ import annotations
+
+import pytest
+
+from browser_harness import open_viewer, wait_for_initial_tiles
+from browser_views import assert_clean, catalog
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+PASSWORD = "planner password 1"
+
+
+@pytest.fixture(scope="module")
+def planner(demo_data_dir):
+    from server.config import load_config
+    from server.services import open_services
+    services = open_services(load_config({"data": {"dir": str(demo_data_dir[0])}}))
+    if services.security.users.get("planner1") is None:
+        services.security.users.add("planner1", "planner", PASSWORD)
+    services.close()
+    return "planner1"
+
+
+def test_sign_in_shows_internal_models_and_sign_out_hides_them(browser, server_url, planner,
+                                                                tokens):
+    page, watch = open_viewer(browser, server_url)
+    public = {e["id"] for e in catalog(server_url)}
+    internal = {e["id"] for e in catalog(server_url, tokens["admin"])
+                if e["classification"] == "internal"}
+    assert internal, "the demo has internal tilesets"
+    assert set(page.evaluate("[...cimtwin.tilesets.keys()]")) == public
+
+    page.click("#loginButton")
+    page.fill("#loginUser", planner)
+    page.fill("#loginPassword", "not the password")
+    page.click("#loginSubmit")
+    page.wait_for_selector("#loginError:not([hidden])")
+    assert "密码错误" in page.inner_text("#loginError")
+    # the refused sign-in is the one expected 401 in the console
+    watch.console_errors = [e for e in watch.console_errors if "401" not in e]
+
+    page.fill("#loginPassword", PASSWORD)
+    with page.expect_navigation():
+        page.click("#loginSubmit")
+    page.wait_for_function("window.cimtwin && window.cimtwin.ready", timeout=180_000)
+    wait_for_initial_tiles(page)
+    assert set(page.evaluate("[...cimtwin.tilesets.keys()]")) == public | internal
+    assert planner in page.inner_text("#loginButton")
+    session = {c["name"]: c for c in page.context.cookies()}["cimtwin_session"]
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie").find("cimtwin_session") == -1
+
+    with page.expect_navigation():
+        page.click("#loginButton")
+    page.wait_for_function("window.cimtwin && window.cimtwin.ready", timeout=180_000)
+    assert set(page.evaluate("[...cimtwin.tilesets.keys()]")) == public
+    assert_clean(watch)
+    page.close()

@@ -1,0 +1,110 @@
+"""MQTT ingest against a real Mosquitto: both topic shapes, broken payloads skipped and
+counted, and reconnection after the broker restarts."""
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from server.metrics.bus import MemoryBus
+from server.metrics.errors import MetricError
+from server.metrics.mqtt_ingest import MqttIngest, message_item
+from server.metrics.runtime import MetricsRuntime
+from server.metrics.store import open_store
+
+
+def _ago(seconds: float) -> str:
+    return (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat()
+
+
+@pytest.fixture
+def runtime(tmp_path):
+    rt = MetricsRuntime(open_store("memory://", tmp_path), MemoryBus())
+    rt.register([{"id": "aq-1", "classification": "public", "metrics": "pm25,no2,noise_db"}])
+    yield rt
+    rt.close()
+
+
+def _subscriber(runtime, broker) -> MqttIngest:
+    def validate(item):
+        return runtime.parser.parse(item, int(time.time() * 1000))[0]
+    return MqttIngest(broker, ["cimtwin/+/+", "v1.1/+/Observations"], validate,
+                      runtime.ingest_observations, flush_s=0.05)
+
+
+def _publisher(mosquitto) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.connect(mosquitto.host, mosquitto.port)
+    client.loop_start()
+    return client
+
+
+def _until(predicate, what: str, limit_s: float = 30.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.05)
+
+
+def _values(runtime) -> dict[str, float]:
+    return {o["datastream"]: o["value"] for o in runtime.latest()}
+
+
+def test_both_topic_shapes_are_stored_and_broken_payloads_skipped(runtime, mosquitto):
+    sub = _subscriber(runtime, f"mqtt://{mosquitto.host}:{mosquitto.port}")
+    sub.start()
+    try:
+        assert sub.connected.wait(20)
+        pub = _publisher(mosquitto)
+        messages = [
+            ("cimtwin/aq-1/pm25", "35.5"),
+            ("cimtwin/aq-1/noise_db", json.dumps({"value": 61, "time": _ago(5)})),
+            ("v1.1/Datastreams('aq-1:no2')/Observations",
+             json.dumps({"result": 12.5, "phenomenonTime": _ago(3), "resultQuality": "suspect"})),
+            ("cimtwin/aq-1/pm25", "not a number"),          # broken payload
+            ("cimtwin/ghost/pm25", "12"),                   # unknown sensor
+            ("v1.1/Datastreams(aq-1:no2)/Observations", json.dumps({"result": "NaN"})),
+            ("v1.1/Things(1)/Observations", json.dumps({"result": 1})),  # not a datastream
+        ]
+        for topic, payload in messages:
+            pub.publish(topic, payload, qos=1).wait_for_publish(10)
+        _until(lambda: sub.stats.received == len(messages) and len(_values(runtime)) == 3,
+               "all messages handled")
+        _until(lambda: sub.stats.stored == 3, "three readings stored")
+        assert _values(runtime) == {"aq-1:pm25": 35.5, "aq-1:noise_db": 61, "aq-1:no2": 12.5}
+        assert sub.stats.bad == 4
+        [no2] = [o for o in runtime.latest() if o["metric"] == "no2"]
+        assert no2["quality"] == "suspect"
+        pub.loop_stop()
+        pub.disconnect()
+    finally:
+        sub.stop()
+
+
+def test_subscriber_reconnects_after_the_broker_restarts(runtime, mosquitto):
+    sub = _subscriber(runtime, f"mqtt://{mosquitto.host}:{mosquitto.port}")
+    sub.start()
+    try:
+        assert sub.connected.wait(20)
+        mosquitto.restart(down_s=1.5)
+        _until(lambda: sub.stats.connects >= 2 and sub.connected.is_set(), "reconnected", 60)
+        pub = _publisher(mosquitto)
+        pub.publish("cimtwin/aq-1/pm25", "77", qos=1).wait_for_publish(10)
+        _until(lambda: _values(runtime).get("aq-1:pm25") == 77, "reading after restart")
+        pub.loop_stop()
+        pub.disconnect()
+    finally:
+        sub.stop()
+
+
+def test_message_shapes_map_to_ingest_items():
+    assert message_item("cimtwin/S-1/pm25", b"35") == {"value": 35, "sensor_id": "S-1",
+                                                        "metric": "pm25"}
+    assert message_item("v1.0/Datastreams(7)/Observations", b'{"result": 1}') == {
+        "result": 1, "datastream": "7"}
+    with pytest.raises(MetricError, match="SensorThings"):
+        message_item("v1.1/Datastreams(7)/Observations", b"1")

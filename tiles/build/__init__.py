@@ -1,0 +1,1 @@
+"""The pipeline's internals: ingest, spill, partition, LOD, HLOD, content, workers, kernels."""
