@@ -19,12 +19,15 @@ from browser_views import (
     collections,
     items,
     look_down,
-    show_only_models,
 )
 from pyproj import Geod
 from shapely.geometry import Polygon
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# Software WebGL on a shared 2-core machine: a test (and the session's demo build before
+# the first) can take longer than the suite's default 900 s hang guard. Buttons are
+# clicked with force=True: Playwright's "stable" check needs animation frames, which the
+# page draws only every few seconds there (the click is still a real mouse click).
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(2400)]
 GEOD = Geod(ellps="WGS84")
 
 
@@ -145,7 +148,7 @@ def test_measure_distance_point_polyline_and_area(tools_page, buildings):
     expected = Polygon([oracle.to_grid(x, y) for x, y in inner]).area
     assert area["planar_m2"] == pytest.approx(expected, rel=0.01)
     assert area["surface_m2"] == pytest.approx(expected, rel=0.02)  # a flat roof
-    page.locator("#toolPanel .clear").click(timeout=180_000)
+    page.locator("#toolPanel .clear").click(force=True, timeout=180_000)
     assert tool(page, "measure", "result")["points"] == []
     page.evaluate("cimtwin.tools.activate(null)")
     assert_strict(watch)
@@ -191,7 +194,7 @@ def test_height_check_colours_the_elements_above_the_limit(tools_page, server_ur
     look_down(page, (w + e) / 2, (s + n) / 2, entry["height"][1] + 120)
     page.evaluate("cimtwin.tools.activate('heightcheck')")
     page.locator("#toolPanel .limit").fill(f"{limit:.3f}")
-    page.locator("#toolPanel .run").click()
+    page.locator("#toolPanel .run").click(force=True, timeout=180_000)
     page.wait_for_function("cimtwin.tools.get('heightcheck').result() !== null")
     result = tool(page, "heightcheck", "result")
     assert result["pass"] is False
@@ -200,7 +203,7 @@ def test_height_check_colours_the_elements_above_the_limit(tools_page, server_ur
     wait_for_view(page)
     assert tool(page, "heightcheck", "redFeatures") == expected
     assert "超限" in page.locator("#toolPanel .verdict").inner_text()
-    page.locator("#toolPanel .clear").click(timeout=180_000)  # the page renders slowly
+    page.locator("#toolPanel .clear").click(force=True, timeout=180_000)  # the page renders slowly
     assert tool(page, "heightcheck", "redFeatures") == []
     page.evaluate("cimtwin.tools.activate(null)")
     assert_strict(watch)
@@ -217,7 +220,10 @@ def test_storey_cut_and_dragged_section(tools_page, server_url):
     entry = bim_entry(server_url)
     w, s, e, n = entry["bounds"]
     lon, lat = (w + e) / 2, (s + n) / 2
-    show_only_models(page)  # the site's sensor and project area lie over the building
+    for box in page.locator('#gisList input[type="checkbox"]').all():
+        # The site's sensor and project area lie over the building. force: the page
+        # renders a frame every few seconds in software GL, too slow for "stable".
+        box.set_checked(False, force=True, timeout=180_000)
     look_down(page, lon, lat, entry["height"][1] + 120)
     page.evaluate("cimtwin.tools.activate('section')")
     page.wait_for_function("cimtwin.tools.get('section').storeys().length > 1")
@@ -285,7 +291,7 @@ def test_sunlit_hours_against_the_sun_position(tools_page, buildings, server_url
         assert mine["elevation"] == pytest.approx(theirs[1], abs=0.1)
     assert result["hours"] == pytest.approx(expected, abs=2 * 5 / 60)  # two 5-min samples
     assert "小时" in page.locator("#toolPanel .hours").inner_text()
-    page.locator("#toolPanel .play").click(timeout=180_000)
+    page.locator("#toolPanel .play").click(force=True, timeout=180_000)
     page.wait_for_function("cimtwin.tools.get('sun').clock().animating === true")
     clock = tool(page, "sun", "clock")
     assert clock["shadows"] is True and clock["start"].startswith(day)
