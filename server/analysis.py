@@ -22,6 +22,7 @@ __all__ = [
     "AnalysisError",
     "NotCheckable",
     "check_project",
+    "coverage_check",
     "find_project",
     "floor_area_check",
     "gauss_kruger_zone",
@@ -43,6 +44,7 @@ LIMIT_KEYS = {
 }
 #: Slab types that are floors (a roof slab is not floor area).
 FLOOR_SLAB_TYPES = {"FLOOR", "BASESLAB", None, "", "NOTDEFINED", "USERDEFINED"}
+NOT_BUILDING_CLASSES = ("IfcSite", "IfcGeographicElement")
 ENCLOSING_CLASSES = ("IfcWall", "IfcColumn", "IfcCurtainWall")
 SPACE_AREA_KEYS = (".GrossFloorArea", ".NetFloorArea")
 SLAB_AREA_KEYS = (".GrossArea", ".NetArea")
@@ -214,6 +216,24 @@ def floor_area_check(geometry: ElementGeometry, records: list[dict], *, far: flo
     return result
 
 
+def coverage_check(geometry: ElementGeometry, *, coverage: float | None,
+                   site_area_m2: float) -> dict[str, Any]:
+    """Building coverage (建筑密度): the model's footprint (every element but the site's
+    terrain, seen from above, holes filled) over the site area, against the limit (a
+    fraction; above 1: percent)."""
+    members = [i for i, e in enumerate(geometry.elements)
+               if e.get("IfcClass") not in NOT_BUILDING_CLASSES]
+    footprint = _outline_area(geometry, members, False)
+    site = _positive(site_area_m2, "site_area_m2")
+    limit = None if coverage is None else _positive(coverage, "coverage")
+    limit = limit / 100 if limit is not None and limit > 1 else limit
+    achieved = footprint / site
+    return {"footprint_m2": round(footprint, 2), "site_area_m2": site,
+            "coverage": round(achieved, 4), "limit": limit,
+            "method": "outline of every element but the site seen from above, holes filled",
+            "pass": None if limit is None else achieved <= limit}
+
+
 def project_limits(properties: dict[str, Any]) -> dict[str, Any]:
     """A project's planning limits from its properties (also a nested ``planning_limits``)."""
     merged = dict(properties)
@@ -308,10 +328,13 @@ def check_project(services, project_id: str, *, levels=None) -> dict[str, Any]:
     records = index_records(ElementIndex(element_index_path(services, entry["id"])))
     checks["floor_area"] = floor_area_check(geometry, records, far=limits["far"],
                                             site_area_m2=limits["site_area_m2"])
+    if limits["coverage"] is not None and limits["site_area_m2"] is not None:
+        checks["coverage"] = coverage_check(geometry, coverage=limits["coverage"],
+                                            site_area_m2=limits["site_area_m2"])
     verdicts = [c["pass"] for c in checks.values() if c.get("pass") is not None]
     report["pass"] = all(verdicts) if verdicts else None
     report["notes"] = [f"no {k} limit on the project: not checked"
-                       for k in ("max_height_m", "far") if limits[k] is None]
+                       for k in ("max_height_m", "far", "coverage") if limits[k] is None]
     return report
 
 

@@ -191,3 +191,24 @@ def _index(services, tileset_id):
     from bim_import import ElementIndex
     from server.bim_imports import element_index_path
     return ElementIndex(element_index_path(services, tileset_id))
+
+
+def test_coverage_from_the_footprint_outline(services, expected):
+    _, shapes = expected["fzk"]
+    parts = []
+    for _, cls, _, _, verts, faces in shapes:
+        if cls == "IfcSite":  # the terrain body is not building
+            continue
+        tri = verts[faces]
+        normal_z = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])[:, 2]
+        parts.extend(Polygon(t[:, :2]) for t in tri[np.abs(normal_z) > 2e-4])
+    union = union_all(parts)
+    footprint = sum(Polygon(p.exterior).area for p in getattr(union, "geoms", [union]))
+    geometry = analysis.model_geometry(services, "fzk")
+    result = analysis.coverage_check(geometry, coverage=35, site_area_m2=1000.0)
+    assert result["footprint_m2"] == pytest.approx(footprint, rel=0.01)
+    assert result["limit"] == 0.35  # 35 (percent) and 0.35 mean the same limit
+    assert result["pass"] is (footprint / 1000 <= 0.35)
+    tight = analysis.coverage_check(geometry, coverage=footprint / 1000 - 0.01,
+                                    site_area_m2=1000.0)
+    assert tight["pass"] is False

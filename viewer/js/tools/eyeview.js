@@ -29,6 +29,7 @@ function viewRendered(viewer, tilesets) {
  * run `read(look)` where look(direction or point) -> {onScreen, surface (Cartesian3|null)}.
  * Restores the user's camera and field of view; resolves to read's result. */
 export async function withEyeView(viewer, tilesets, eye, headingDeg, pitchDeg, read) {
+  tilesets = [...tilesets]; // an iterator (Map.values()) is read on every frame below
   const camera = viewer.camera;
   const saved = { position: camera.position.clone(), direction: camera.direction.clone(), up: camera.up.clone(), fov: camera.frustum.fov };
   try {
@@ -39,7 +40,17 @@ export async function withEyeView(viewer, tilesets, eye, headingDeg, pitchDeg, r
   } finally {
     camera.frustum.fov = saved.fov;
     camera.setView({ destination: saved.position, orientation: { direction: saved.direction, up: saved.up } });
+    // Depth picks right after this (the user's next click) must see the user's view again.
+    await framesRendered(viewer, 2);
   }
+}
+
+/** Resolve after `n` more frames have been rendered. */
+export function framesRendered(viewer, n) {
+  return new Promise((resolve) => {
+    let left = n;
+    const remove = viewer.scene.postRender.addEventListener(() => { if (--left <= 0) { remove(); resolve(); } });
+  });
 }
 
 /** The surface the eye sees in the direction of `target` (a point, or a unit vector

@@ -4,16 +4,11 @@
 
 import { t, pickLanguage } from "../i18n.js";
 import { captureFrame, download, beijingDate } from "./screenshot.js";
+import { framesRendered } from "./eyeview.js";
+import { withoutOverlaysAsync } from "./scenepick.js";
 
 const Cesium = window.Cesium;
-
-/** Resolve after `n` frames have been rendered (so depth reflects a show/hide). */
-function frames(viewer, n = 2) {
-  return new Promise((resolve) => {
-    let left = n;
-    const remove = viewer.scene.postRender.addEventListener(() => { if (--left <= 0) { remove(); resolve(); } });
-  });
-}
+const frames = (viewer) => framesRendered(viewer, 2);
 
 /** Row (CSS px from the top) of the skyline in column `x`: the first row with a surface. */
 function skylineRow(scene, x, height) {
@@ -39,14 +34,17 @@ export function skyline(viewer, step = 4) {
 /** Skylines with and without `tileset` (restored afterwards), and where the model rises. */
 export async function compareSkylines(viewer, tileset, step = 4) {
   const shown = tileset.show;
-  tileset.show = true;
-  await frames(viewer);
-  const withModel = skyline(viewer, step);
-  tileset.show = false;
-  await frames(viewer);
-  const without = skyline(viewer, step);
-  tileset.show = shown;
-  await frames(viewer);
+  const [withModel, without] = await withoutOverlaysAsync(viewer, async () => {
+    tileset.show = true;
+    await frames(viewer);
+    const a = skyline(viewer, step);
+    tileset.show = false;
+    await frames(viewer);
+    const b = skyline(viewer, step);
+    tileset.show = shown;
+    await frames(viewer);
+    return [a, b];
+  });
   const rise = withModel.rows.map((row, i) => without.rows[i] - row);
   return { step, with: withModel.rows, without: without.rows, maxRisePx: Math.max(0, ...rise), columnsRaised: rise.filter((r) => r > 1).length };
 }
