@@ -89,8 +89,11 @@ def test_metric_shapes_from_server_are_understood(empty_viewer):
         }; }""")
     assert result["list"][0]["level"] == "warning" and result["list"][0]["alarm"] is False
     assert result["wrapped"][0]["alarm"] is True and result["wrapped"][0]["sensor_id"] == "S2"
-    assert result["history"] == [{"sensor_id": "S1", "metric": "pm25", "value": 12, "unit": "",
-                                  "time": "2025-06-01T08:00:00Z", "alarm": False, "level": "normal"}]
+    # docs/metrics.md: a datastream's id defaults to "<sensor id>:<metric>"; history rows
+    # carry no quality flag, so they read as good.
+    assert result["history"] == [{"sensor_id": "S1", "metric": "pm25", "datastream": "S1:pm25",
+                                  "value": 12, "unit": "", "time": "2025-06-01T08:00:00Z",
+                                  "quality": "good", "alarm": False, "level": "normal"}]
     assert result["junk"] == []
 
 
