@@ -3,8 +3,8 @@ and shares, one SQLite file (WAL) so a backup takes them in one consistent copy.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
+from server.sqlite_local import ThreadLocalConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -31,15 +31,10 @@ class AccountsDB:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._connections = ThreadLocalConnections(self.path)
         db = self.connect()
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(SCHEMA)
 
     def connect(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            self._local.db = db
-        return db
+        return self._connections.connect()

@@ -18,10 +18,10 @@ import hashlib
 import io
 import json
 import sqlite3
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from server.sqlite_local import ThreadLocalConnections
 
 GENESIS = "0" * 64
 FIELDS = ("seq", "time", "actor", "role", "via", "action", "target", "outcome", "address",
@@ -68,18 +68,13 @@ class AuditLog:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._connections = ThreadLocalConnections(self.path)
         db = self._db()
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            self._local.db = db
-        return db
+        return self._connections.connect()
 
     def _meta(self, db, key: str) -> str | None:
         row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import threading
 import unicodedata
 import uuid
 from datetime import datetime, timezone
@@ -17,6 +16,7 @@ from typing import Any, Iterable
 
 from layers.model import CLASSIFICATIONS
 from tiles.pipeline import KINDS  # tileset kinds: defined once, by the engine
+from server.sqlite_local import ThreadLocalConnections
 
 _COLUMNS = ("id", "name", "kind", "bounds", "height", "classification", "created",
             "frame", "summary", "source")
@@ -33,7 +33,7 @@ class Catalog:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._connections = ThreadLocalConnections(self.path)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("""CREATE TABLE IF NOT EXISTS tilesets (
@@ -42,12 +42,7 @@ class Catalog:
                 created TEXT NOT NULL, frame TEXT, summary TEXT, source TEXT)""")
 
     def _connect(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            self._local.db = db
-        return db
+        return self._connections.connect()
 
     def new_id(self, name: str) -> str:
         """A URL-safe id from ``name`` (ASCII slug), unique in this catalog."""
