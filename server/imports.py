@@ -284,7 +284,10 @@ def _builtin_kinds() -> Iterable[ImportKind]:
         help="a LAS/LAZ point cloud -> 3D Tiles (glb points)", title="imported point cloud")
     yield ImportKind(
         "tileset", Inputs(folder=True),
-        (NAME, TILESET_ID, CLASSIFICATION, FORCE),
+        (NAME, TILESET_ID, CLASSIFICATION, FORCE,
+         Option("upgrade", type=bool, default=False,
+                help="convert legacy b3dm/pnts/cmpt contents to glb (3D Tiles 1.1) before "
+                     "the checks; what cannot be converted is kept and named")),
         "server.reality_imports:import_tileset",
         help="delivered 3D Tiles (a folder or its tileset.json): checked, copied into the "
              "store and published", title="imported tileset")

@@ -182,7 +182,8 @@ def vertical_options(services: Services, geoid: str | None) -> dict:
 
 def import_tileset(services: Services, path: str | Path, *, name: str | None = None,
                    tileset_id: str | None = None, classification: str = "internal",
-                   progress: Progress = None, placement: Placement | None = None) -> dict:
+                   progress: Progress = None, placement: Placement | None = None,
+                   upgrade: bool = False) -> dict:
     """A delivered 3D Tiles folder (or its tileset.json) -> checked, copied, published
     and registered with its bounds; a broken one raises with the list of problems."""
     from tiles.delivered import import_delivered
@@ -190,7 +191,7 @@ def import_tileset(services: Services, path: str | Path, *, name: str | None = N
     placement = placement or Placement()
     name = name or (path.parent.name if path.is_file() else path.name)
     tileset_id = tileset_id or services.catalog.new_id(name)
-    summary = import_delivered(path, services.store, tileset_id, name=name,
+    summary = import_delivered(path, services.store, tileset_id, name=name, upgrade=upgrade,
                                check_bounds=lambda b: placement.lonlat_bounds("EPSG:4326", b))
     entry = register_tileset(services, summary, classification=classification,
                              source=str(path))

@@ -80,21 +80,42 @@ def _volume_bounds(document: dict) -> tuple[list[float], list[float]]:
 
 
 def import_delivered(path: str | Path, store: TileStore, tileset_id: str,
-                     name: str = "", validate: bool = True, check_bounds=None):
+                     name: str = "", validate: bool = True, check_bounds=None,
+                     upgrade: bool = False):
     """Check and publish the tileset at ``path``; returns a BuildSummary.
 
     ``check_bounds(lon/lat bounds)`` may refuse the tileset before anything is copied.
+    ``upgrade``: legacy contents are converted to glb first (:mod:`tiles.upgrade`, on a
+    copy in a temporary folder; the delivery is never written to), then checked.
     """
-    import json
-
-    from tiles.pipeline import BuildSummary
     from tiles.store import check_tileset_id
     check_tileset_id(tileset_id)
     started = time.monotonic()
     scan = scan_tileset(path)
+    if not (upgrade and scan.legacy):
+        return _publish(scan, scan.folder, store, tileset_id, name, validate, check_bounds,
+                        started, [])
+    import tempfile
+
+    from tiles.upgrade import upgrade_folder
+    with tempfile.TemporaryDirectory(prefix="cimtwin-upgrade-") as work:
+        report = upgrade_folder(scan, Path(work))
+        upgraded = scan_tileset(Path(work) / scan.entry.relative_to(scan.folder))
+        converted = sum(len(v) for v in report.converted.values())
+        notes = [f"upgraded {len(report.converted)} legacy contents to {converted} glb"]
+        return _publish(upgraded, scan.folder, store, tileset_id, name, validate,
+                        check_bounds, started, notes + report.warnings)
+
+
+def _publish(scan: TilesetScan, source: Path, store: TileStore, tileset_id: str, name: str,
+             validate: bool, check_bounds, started: float, notes: list[str]):
+    import json
+
+    from tiles.pipeline import BuildSummary
     errors, warnings = check_delivered(scan, validate)
+    warnings = notes + warnings
     if errors:
-        raise DeliveredTilesetError(f"the tileset at {path} is broken and was not "
+        raise DeliveredTilesetError(f"the tileset at {source} is broken and was not "
                                     f"imported ({len(errors)} problems):", errors)
     document = json.loads(scan.entry.read_text(encoding="utf-8"))
     bounds, height = _volume_bounds(document)
@@ -102,14 +123,14 @@ def import_delivered(path: str | Path, store: TileStore, tileset_id: str,
         check_bounds(bounds)
     write_tileset(store, tileset_id, ((file.relative_to(scan.folder).as_posix(),
                                         file.read_bytes()) for file in scan.files))
-    if scan.legacy:
+    if scan.legacy and not notes:
         warnings.insert(0, f"{len(scan.legacy)} legacy contents (b3dm/i3dm/pnts/cmpt) are "
                            "served as delivered; import with --upgrade to convert them")
     return BuildSummary(
         tileset_id=tileset_id, name=name or tileset_id, kind="tileset", triangles=0,
         tiles=scan.tiles, features=0, bounds=bounds, height=height,
         root_transform=document["root"].get("transform", []),
-        frame={"delivered": str(scan.folder), "glb": len(scan.glbs),
+        frame={"delivered": str(source), "glb": len(scan.glbs),
                "legacy": len(scan.legacy)},
         warnings=warnings, seconds=round(time.monotonic() - started, 3),
         refine=document["root"].get("refine", "ADD"))
