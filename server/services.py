@@ -42,7 +42,23 @@ class Services:
     @cached_property
     def metrics(self):
         with self._lock:
-            return open_metrics(self.config, self.data_dir)
+            runtime = open_metrics(self.config, self.data_dir)
+        runtime.container_level = self.container_level
+        return runtime
+
+    def container_level(self, feature: dict) -> str | None:
+        """The classification of the dataset a sensor's feature lives in (``layer``
+        names a GIS layer or a tileset), or None when it names none that exists."""
+        container = feature.get("layer") if isinstance(feature, dict) else None
+        if not container:
+            return None
+        entry = self.catalog.get(container)
+        if entry is not None:
+            return entry.get("classification")
+        try:
+            return self.layers.get_layer(container).classification
+        except Exception:  # noqa: BLE001 - an unknown layer: nothing to inherit
+            return None
 
     @cached_property
     def security(self):

@@ -51,6 +51,8 @@ class MetricsRuntime:
         self.max_streams = max_streams
         self.stream_flush_s = stream_flush_s
         self.streams_open = 0
+        #: feature dict -> classification of the dataset holding it (set by Services)
+        self.container_level: Callable[[dict], str | None] | None = None
         self._clock = clock
         self._last_compact = clock()
         self._lock = threading.Lock()
@@ -68,6 +70,7 @@ class MetricsRuntime:
         parsed, rules = [], []
         for i, item in enumerate(items):
             where = "" if len(items) == 1 else f"sensor {i}: "
+            item = self._inherit(item, default_classification)
             sensor, streams = parse_sensor(item, where, default_classification)
             parsed.append((sensor, streams))
             raw_streams = item.get("datastreams") if isinstance(item.get("datastreams"), list) else []
@@ -88,6 +91,21 @@ class MetricsRuntime:
         self.registry.reload()
         return {"sensors": len(parsed), "datastreams": sum(len(s) for _, s in parsed),
                 "rules": sum(len(r) for _, r in rules)}
+
+    def _inherit(self, item: Any, default: str | None) -> Any:
+        """A sensor attached to a feature of a dataset is at least as classified as that
+        dataset: with no classification it takes the dataset's, and a looser one given
+        explicitly is raised to it (a public sensor must not reveal a restricted site)."""
+        if not isinstance(item, dict) or self.container_level is None:
+            return item
+        level = self.container_level(item.get("feature") or {})
+        if level not in CLASSIFICATIONS:
+            return item
+        given = item.get("classification") or default
+        if given in CLASSIFICATIONS and CLASSIFICATIONS.index(given) >= \
+                CLASSIFICATIONS.index(level):
+            return item
+        return {**item, "classification": level}
 
     def _default_rules(self, streams: list[Datastream]) -> None:
         for ds in streams:

@@ -193,3 +193,28 @@ def test_alarm_rules_raise_acknowledge_once_and_log(client):
     assert client.delete(f"/api/alarms/rules/{rule['id']}", headers=ADMIN).status_code == 204
     assert client.post("/api/alarms/rules", headers=ADMIN, json={
         "datastream": "en-1:power_kw", "condition": "over", "threshold": 1}).status_code == 400
+
+
+def test_a_sensor_on_a_restricted_layers_feature_is_as_restricted_as_the_layer(app, tmp_path):
+    """A sensor attached to a feature of a restricted layer inherits that level: left
+    unclassified, or registered as public by mistake, it is still hidden from users
+    who may not see the layer (its location would reveal the site)."""
+    from server.layer_imports import import_layer_file
+    site = tmp_path / "sites.geojson"
+    site.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"name": "工地"},
+        "geometry": {"type": "Point", "coordinates": [117.05, 36.68]}}]}))
+    import_layer_file(app.extensions["cimtwin"], site, layer_id="sites",
+                      classification="restricted")
+    c = app.test_client()
+    on_site = {"type": "facility", "id": "1", "layer": "sites"}
+    assert c.post("/api/sensors", headers=ADMIN, json=[
+        {"id": "dust-1", "location": {"lon": 117.05, "lat": 36.68}, "metrics": "dust",
+         "feature": on_site},
+        {"id": "dust-2", "classification": "public", "location": {"lon": 117.05, "lat": 36.68},
+         "metrics": "dust", "feature": on_site}]).status_code == 201
+    assert c.get("/api/sensors").get_json()["features"] == []
+    assert c.get("/api/sensors/dust-2").status_code == 404
+    levels = {f["id"]: f["properties"]["classification"]
+              for f in c.get("/api/sensors", headers=ADMIN).get_json()["features"]}
+    assert levels == {"dust-1": "restricted", "dust-2": "restricted"}
