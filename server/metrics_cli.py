@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import sys
+import signal
+import threading
 import time
 
 from server.config import CLASSIFICATIONS
@@ -65,8 +67,12 @@ def cmd_ingest_mqtt(args, services: Services) -> int:
                             username=os.environ.get("CIMTWIN_MQTT_USERNAME"),
                             password=os.environ.get("CIMTWIN_MQTT_PASSWORD"))
     deadline = time.monotonic() + args.seconds if args.seconds else None
+    stopping = threading.Event()
+    # systemd and docker stop with SIGTERM: end the loop so the pending batch is stored
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     subscriber.run(report_s=args.report_s,
-                   until=lambda: deadline is not None and time.monotonic() >= deadline)
+                   until=lambda: stopping.is_set() or (
+                       deadline is not None and time.monotonic() >= deadline))
     print(json.dumps(vars(subscriber.stats)), flush=True)
     return 0
 

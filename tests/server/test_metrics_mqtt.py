@@ -108,3 +108,56 @@ def test_message_shapes_map_to_ingest_items():
         "result": 1, "datastream": "7"}
     with pytest.raises(MetricError, match="SensorThings"):
         message_item("v1.1/Datastreams(7)/Observations", b"1")
+
+
+def test_the_cimtwin_command_ingests_from_the_broker_and_stores_all_on_sigterm(
+        tmp_path, mosquitto):
+    """`cimtwin ingest mqtt` as an operator runs it (a real process): readings published
+    to the broker are stored, and a SIGTERM (systemd's stop) stores the pending batch
+    before it exits."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, CIMTWIN_DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    env.pop("CIMTWIN_CONFIG", None)
+    cli = [sys.executable, "-m", "server.cli"]
+    subprocess.run(cli + ["sensors", "add", "--id", "aq-9", "--metrics", "pm25,no2",
+                          "--classification", "public"], cwd=root, env=env, check=True,
+                   capture_output=True, timeout=120)
+    process = subprocess.Popen(
+        cli + ["ingest", "mqtt", "--broker", f"mqtt://{mosquitto.host}:{mosquitto.port}",
+               "--seconds", "300"], cwd=root, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stderr:  # the subscriber logs once it is subscribed
+            if "subscribed to" in line:
+                break
+        else:
+            raise AssertionError(f"the subscriber never connected: {process.wait()}")
+        pub = _publisher(mosquitto)
+        for topic, payload in [("cimtwin/aq-9/pm25", json.dumps({"value": 41.5,
+                                                                  "time": _ago(4)})),
+                               ("cimtwin/aq-9/no2", "17"),
+                               ("cimtwin/aq-9/pm25", "broken")]:
+            pub.publish(topic, payload, qos=1).wait_for_publish(10)
+        pub.loop_stop()
+        pub.disconnect()
+        time.sleep(0.5)  # let the broker hand the QoS 1 messages over before stopping
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    stats = json.loads(out.strip().splitlines()[-1])
+    assert stats["stored"] == 2 and stats["bad"] == 1
+    rt = MetricsRuntime(open_store(f"sqlite://{tmp_path}/metrics.sqlite", tmp_path),
+                        MemoryBus())
+    try:
+        assert _values(rt) == {"aq-9:pm25": 41.5, "aq-9:no2": 17}
+    finally:
+        rt.close()
