@@ -61,7 +61,7 @@ serve: install
 	$(CIMTWIN) serve
 
 test: system install lint
-	CI=$${CI:-} $(PY) -m pytest -q
+	CI=$${CI:-} $(PY) -m pytest -q --durations=25
 
 # pyflakes + line length (rules in pyproject.toml [tool.ruff]).
 lint: venv
