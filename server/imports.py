@@ -266,7 +266,10 @@ def _builtin_kinds() -> Iterable[ImportKind]:
          Option("rebuild_lod", type=bool, default=False,
                 help="re-simplify the finest level instead of keeping the producer's "
                      "PagedLOD levels"),
-         GEOID),
+         GEOID,
+         Option("texture_format", default="jpeg", choices=("jpeg", "png", "webp"),
+                help="encoding of raw (uncompressed) OSGB textures: jpeg (default), png, "
+                     "or webp (EXT_texture_webp, smaller; inline JPEG stays JPEG)")),
         "server.reality_imports:import_photo",
         help="a ContextCapture production folder (metadata.xml + Data/ with OSGB or OBJ), "
              "one tile folder, one .osgb or one mesh file -> 3D Tiles (the producer's "

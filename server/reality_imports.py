@@ -17,10 +17,11 @@ from server.tileset_imports import Progress, build_options, parse_origin, regist
 from tiles.errors import InputError
 
 
-def _photo_options(services: Services, name: str, compression: str | None):
+def _photo_options(services: Services, name: str, compression: str | None,
+                   texture_format: str = "jpeg"):
     from tiles.production import PhotoOptions
     cfg = services.config["tiles"]
-    return PhotoOptions(name=name, workers=cfg["workers"],
+    return PhotoOptions(name=name, workers=cfg["workers"], texture_format=texture_format,
                         dask_scheduler=cfg["dask_scheduler"],
                         compression=compression or cfg["compression"],
                         max_texture_px=cfg["max_texture_px"],
@@ -32,6 +33,7 @@ def import_photo(services: Services, path: str | Path, *, crs: str | None = None
                  tileset_id: str | None = None, classification: str = "internal",
                  geoid_offset_m: float | None = None, compression: str | None = None,
                  rebuild_lod: bool = False, geoid: str | None = None,
+                 texture_format: str = "jpeg",
                  progress: Progress = None, placement: Placement | None = None) -> dict:
     """A production folder, one tile folder, one .osgb, or one mesh file -> a published
     reality-mesh tileset + catalog entry (see the module doc).
@@ -56,7 +58,8 @@ def import_photo(services: Services, path: str | Path, *, crs: str | None = None
         from tiles.production import build_production
         _check_first_root(source, placement)
         summary = build_production(source, services.store, tileset_id,
-                                   _photo_options(services, name, compression),
+                                   _photo_options(services, name, compression,
+                                                  texture_format),
                                    progress=progress)
     else:
         summary = _rebuild(services, path, source, tileset_id, name, compression, progress,

@@ -64,7 +64,7 @@ def test_atlas_respects_max_size():
 
 
 def test_not_an_image_is_a_clear_error():
-    with pytest.raises(TilesError, match="PNG nor JPEG"):
+    with pytest.raises(TilesError, match="PNG, JPEG nor WebP"):
         downsample(b"GIF89a....", 64)
 
 
@@ -100,3 +100,36 @@ def test_a_parent_draws_its_children_from_one_atlas_at_half_density():
             col = min(int(u * w), w - 1)
             row = min(int((1 - v) * h), h - 1)
             assert np.abs(px[row, col] - want).max() < 40
+
+
+def test_raw_osgb_pixels_encode_as_webp_and_the_glb_declares_it_for_the_validator():
+    """`import photo --texture-format webp`: raw OSG pixel arrays become WebP, the glb
+    uses EXT_texture_webp (required: no fallback is stored) and passes gltf-validator."""
+    from tiles.glb.builder import read_glb
+    from tiles.glb.encode import Primitive, to_glb
+    from tiles.model import Material
+    from tiles.readers.osgb import encode_pixels
+    from tiles.validate import validate_glb
+    rgb = np.zeros((16, 32, 3), np.uint8)
+    rgb[:, 16:] = (200, 40, 10)
+    info = {"name": "t.png", "format": 6407, "type": 5121, "w": 32, "h": 16,
+            "origin": 1, "data": [0, rgb.size]}
+    texture = encode_pixels(info, memoryview(rgb.tobytes()), "webp")
+    assert texture.mime == "image/webp" and mime_of(texture.data) == "image/webp"
+    decoded = pixels(texture.data)
+    assert np.abs(decoded[:, 20:] - (200, 40, 10)).max() < 12 and decoded[:, :12].max() < 12
+    square = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], np.float32)
+    glb = to_glb([Primitive(square, np.array([[0, 1, 2], [0, 2, 3]], np.uint32),
+                            Material(texture=texture.data, texture_mime=texture.mime),
+                            uvs=square[:, :2].copy())])
+    gltf, _ = read_glb(glb)
+    assert gltf["extensionsRequired"] == ["EXT_texture_webp"]
+    assert gltf["textures"][0]["extensions"]["EXT_texture_webp"]["source"] == 0
+    [report] = validate_glb(glb)
+    assert report.ok, report.summary()
+
+
+def test_an_atlas_of_webp_images_stays_webp():
+    atlas, _ = build_atlas([(image((255, 0, 0), (8, 8), "WEBP"), np.zeros((1, 2))),
+                            (image((0, 0, 255), (8, 8), "WEBP"), np.zeros((1, 2)))])
+    assert mime_of(atlas) == "image/webp"

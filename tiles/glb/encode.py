@@ -136,7 +136,7 @@ def _plain_accessor(b: GlbBuilder, name: str, arr: np.ndarray) -> int:
 
 
 def material_json(b: GlbBuilder, m: Material, textured: bool) -> dict[str, Any]:
-    """A glTF PBR material; textures are embedded as-is (PNG/JPEG bytes)."""
+    """A glTF PBR material; textures are embedded as-is (PNG/JPEG/WebP bytes)."""
     pbr: dict[str, Any] = {"baseColorFactor": [float(c) for c in m.base_color],
                            "metallicFactor": float(m.metallic),
                            "roughnessFactor": float(m.roughness)}
@@ -153,7 +153,13 @@ def material_json(b: GlbBuilder, m: Material, textured: bool) -> dict[str, Any]:
             b.add_list("samplers", {"magFilter": 9729, "minFilter": 9987})
         image = b.add_list("images", {"bufferView": b.add_view(m.texture),
                                       "mimeType": m.texture_mime})
-        tex = b.add_list("textures", {"sampler": 0, "source": image})
+        if m.texture_mime == "image/webp":
+            # no PNG/JPEG fallback is stored: a client must read WebP (CesiumJS does)
+            b.use("EXT_texture_webp", required=True)
+            tex = b.add_list("textures", {"sampler": 0, "extensions": {
+                "EXT_texture_webp": {"source": image}}})
+        else:
+            tex = b.add_list("textures", {"sampler": 0, "source": image})
         pbr["baseColorTexture"] = {"index": tex}
     return out
 

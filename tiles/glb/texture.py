@@ -20,12 +20,15 @@ JPEG_QUALITY = 85
 
 
 def mime_of(data: bytes) -> str:
-    """``image/png`` or ``image/jpeg`` from the magic bytes; TilesError otherwise."""
+    """``image/png``, ``image/jpeg`` or ``image/webp`` from the magic bytes; TilesError
+    otherwise."""
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         return "image/png"
     if data[:3] == b"\xff\xd8\xff":
         return "image/jpeg"
-    raise TilesError("texture is neither PNG nor JPEG; convert it before importing")
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    raise TilesError("texture is neither PNG, JPEG nor WebP; convert it before importing")
 
 
 def _open(data: bytes) -> Image.Image:
@@ -39,9 +42,12 @@ def _open(data: bytes) -> Image.Image:
 
 
 def encode(img: Image.Image, mime: str) -> bytes:
-    """PNG keeps alpha; JPEG (quality 85) for opaque photographs."""
+    """PNG keeps alpha; JPEG (quality 85) for opaque photographs; WebP (quality 85, alpha
+    kept) where the import asked for it (EXT_texture_webp)."""
     out = io.BytesIO()
-    if mime == "image/jpeg":
+    if mime == "image/webp":
+        img.save(out, "WEBP", quality=JPEG_QUALITY, method=4)
+    elif mime == "image/jpeg":
         img.convert("RGB").save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
     else:
         img.save(out, "PNG", optimize=False)
@@ -83,14 +89,15 @@ def build_atlas(items: Sequence[tuple[bytes, np.ndarray]], *, padding: int = 4,
 
     items: (encoded image, uvs (N,2) in [0,1], origin bottom-left) per source. UVs outside
     [0,1] cannot repeat inside an atlas, so they are clamped (readers wrap them first).
-    Returns (atlas bytes: JPEG if every input is JPEG, else PNG; remapped uvs per item).
+    Returns (atlas bytes: WebP if every input is WebP, JPEG if every input is JPEG, else
+    PNG; remapped uvs per item).
     Images are scaled by ``scale`` (0.5 for a parent level: half the texel density),
     and further down together when the atlas would exceed ``max_px``.
     """
     if not items:
         raise TilesError("build_atlas needs at least one image")
     images = [_open(data).convert("RGBA") for data, _ in items]
-    all_jpeg = all(mime_of(data) == "image/jpeg" for data, _ in items)
+    mimes = {mime_of(data) for data, _ in items}
     for _ in range(12):
         sizes = [(max(1, round(im.width * scale)) + 2 * padding,
                   max(1, round(im.height * scale)) + 2 * padding) for im in images]
@@ -114,6 +121,6 @@ def build_atlas(items: Sequence[tuple[bytes, np.ndarray]], *, padding: int = 4,
         v = 1.0 - (y + padding + (1.0 - uv[:, 1]) * inner[1]) / height
         remapped.append(np.stack([u, v], axis=1).astype(np.float32))
     img = Image.fromarray(atlas, "RGBA")
-    if all_jpeg:
-        return encode(img, "image/jpeg"), remapped
+    if mimes in ({"image/jpeg"}, {"image/webp"}):
+        return encode(img, mimes.pop()), remapped
     return encode(img, "image/png"), remapped

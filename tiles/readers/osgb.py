@@ -29,7 +29,7 @@ from tiles.errors import InputError, TilesError
 
 #: Where ``make native`` puts the library; CIMTWIN_OSGB_LIB overrides it.
 LIBRARY = Path(__file__).with_name("_osgb_native.so")
-TEXTURE_FORMATS = ("jpeg", "png")
+TEXTURE_FORMATS = ("jpeg", "png", "webp")
 JPEG_QUALITY = 85
 _GL_UNSIGNED_BYTE = 5121
 #: GL pixel formats -> (Pillow mode, raw mode); others are reported, drawn untextured.
@@ -157,6 +157,9 @@ def encode_pixels(info: dict, binary: memoryview, texture_format: str) -> OsgbTe
     if texture_format == "png" or (mode in ("RGBA", "LA") and img.getextrema()[-1][0] < 255):
         img.save(out, "PNG")
         return OsgbTexture(out.getvalue(), "image/png")
+    if texture_format == "webp":
+        img.save(out, "WEBP", quality=JPEG_QUALITY, method=4)
+        return OsgbTexture(out.getvalue(), "image/webp")
     img.convert("RGB").save(out, "JPEG", quality=JPEG_QUALITY)
     return OsgbTexture(out.getvalue(), "image/jpeg")
 
