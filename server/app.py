@@ -27,6 +27,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["cimtwin"] = Services(config)
     register_error_handlers(app)
+    from server import observability  # request ids, access log, /metrics (deploy issue)
+    observability.install(app)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(name).bp)
     for name in SECURITY_BLUEPRINTS:

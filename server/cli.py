@@ -85,6 +85,10 @@ def cmd_serve(args, services: Services) -> int:
     if workers:  # production: gunicorn + gevent workers (docs/deploy.md)
         return _serve_gunicorn(args, services, host, port, workers)
     print(f"cimtwin serving {services.data_dir} at http://{host}:{port}/", flush=True)
+    from server.jobs_api import resume_jobs
+    from server.observability import configure_logging
+    configure_logging(services.config)
+    resume_jobs(app)
     # Each Server-Sent Events client holds a thread: keep plenty.
     serve(app, host=host, port=port, threads=48, channel_timeout=120, ident="cimtwin")
     return 0

@@ -115,6 +115,26 @@ def describe_kind(kind: ImportKind) -> dict:
                          "help": o.help} for o in kind.options]}
 
 
+def _runner(services, kind: str, spec: dict):
+    """The job body of an upload import (also when it resumes after a restart)."""
+    return lambda progress: run_import(services, kind, Path(spec["source"]),
+                                       progress=progress, **spec["values"])
+
+
+def resume_jobs(app) -> list[str]:
+    """At server start: run again the uploads' imports a stopped server left interrupted."""
+    with app.app_context():
+        services = current_services()
+        return jobs().resume_interrupted(lambda kind, spec: _runner(services, kind, spec))
+
+
+def interrupt_jobs(app) -> None:
+    """At server stop: this process's unfinished imports become 'interrupted'."""
+    queue = app.extensions.get("cimtwin.jobs")
+    if queue is not None:
+        queue.interrupt_own()
+
+
 @bp.get("/api/imports")
 @require("import")
 def list_import_kinds():
@@ -141,8 +161,8 @@ def post_import(kind: str):
         shutil.rmtree(job_dir, ignore_errors=True)
         raise
     params = {"file": source.name, **{k: v for k, v in request.form.items() if k != "sha256"}}
-    job = jobs().submit(kind, params, lambda progress: run_import(
-        services, kind, source, progress=progress, **values))
+    resume = {"source": str(source), "values": values}
+    job = jobs().submit(kind, params, _runner(services, kind, resume), resume=resume)
     response = jsonify(job)
     response.status_code = 202
     response.headers["Location"] = f"/api/jobs/{job['id']}"
