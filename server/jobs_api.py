@@ -21,6 +21,7 @@ from werkzeug.utils import secure_filename
 from server.auth import refusal, require
 from server.errors import domain_errors, problem
 from server.imports import ImportKind, kinds, pairs, run_import
+from server.job_process import JobFailed, greenlet_workers, run_in_process, stop_children
 from server.jobs import JobQueue
 from server.archives import check_archive
 from server.services import current_services
@@ -33,7 +34,7 @@ def jobs():
     queue = current_app.extensions.get("cimtwin.jobs")
     if queue is None:
         queue = JobQueue(services.data_dir / "jobs.sqlite",
-                         user_errors=(*domain_errors(), FileNotFoundError))
+                         user_errors=(*domain_errors(), FileNotFoundError, JobFailed))
         current_app.extensions["cimtwin.jobs"] = queue
     return queue
 
@@ -116,7 +117,10 @@ def describe_kind(kind: ImportKind) -> dict:
 
 
 def _runner(services, kind: str, spec: dict):
-    """The job body of an upload import (also when it resumes after a restart)."""
+    """The job body of an upload import (also when it resumes after a restart); in a
+    child process under greenlet workers (server.job_process says why)."""
+    if greenlet_workers():
+        return lambda progress: run_in_process(kind, spec, progress)
     return lambda progress: run_import(services, kind, Path(spec["source"]),
                                        progress=progress, **spec["values"])
 
@@ -132,6 +136,7 @@ def interrupt_jobs(app) -> None:
     """At server stop: this process's unfinished imports become 'interrupted'."""
     queue = app.extensions.get("cimtwin.jobs")
     if queue is not None:
+        stop_children()
         queue.interrupt_own()
 
 

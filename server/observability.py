@@ -34,6 +34,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
 
 from server.auth import refusal
+from server.job_process import greenlet_workers
 
 bp = Blueprint("observability", __name__)
 access_log = logging.getLogger("cimtwin.access")
@@ -103,6 +104,11 @@ def _finish(response: Response) -> Response:
     if response.mimetype == "text/event-stream" and status == 200:
         _track_stream(found, response)
     response.headers[REQUEST_ID_HEADER] = g.cimtwin_request_id
+    if greenlet_workers() and (shutting_down.is_set() or response.mimetype == "text/event-stream"):
+        # gevent's server then closes the connection after the answer: a stopping worker
+        # is not held by idle keep-alive connections, and a stream ended by the shutdown
+        # frees its connection (EventSource reconnects on a new one anyway).
+        response.headers["Connection"] = "close"
     principal = g.get("cimtwin_principal")
     access_log.info("%s %s %s %.1f ms", request.method, request.path, status,
                     duration * 1000, extra={

@@ -48,7 +48,8 @@ def gunicorn_options(host: str, port: int, workers: int, extra: dict | None = No
 
 
 def metrics_dir(config: Config) -> Path:
-    """The folder the workers' Prometheus values live in, emptied (once per master start)."""
+    """The folder the workers' Prometheus values live in, emptied (once per master start,
+    before the master makes its first app: prometheus-client reads it when imported)."""
     folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR")
                   or config.data_dir / "run" / "prometheus")
     folder.mkdir(parents=True, exist_ok=True)
@@ -60,8 +61,12 @@ def metrics_dir(config: Config) -> Path:
 
 def post_worker_init(worker) -> None:
     """In each worker: a greenlet that, once SIGTERM cleared ``worker.alive``, ends the
-    live streams with their retry hint (gunicorn then waits for the other requests)."""
+    live streams with their retry hint (gunicorn then waits for the other requests);
+    gevent's SIGCHLD handling back."""
     import gevent
+    # gunicorn reset SIGCHLD to its default in the worker; gevent's child watcher needs its
+    # own handler back, or waiting for a conversion's process pool to end never returns.
+    gevent.get_hub().loop.install_sigchld()
 
     def watch() -> None:
         while worker.alive:
@@ -110,5 +115,6 @@ class CimtwinApplication(BaseApplication):
 
 def run(config: Config, host: str, port: int, workers: int) -> None:
     """Serve until SIGTERM/SIGINT (gunicorn's arbiter handles signals and restarts)."""
-    metrics_dir(config)
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        metrics_dir(config)
     CimtwinApplication(config, gunicorn_options(host, port, workers)).run()
