@@ -160,3 +160,31 @@ def test_a_killed_worker_is_replaced_and_requests_keep_succeeding(tmp_path):
         assert sum(float(line.rpartition(" ")[2]) for line in served) == len(answers)
     finally:
         server.stop()
+
+
+def test_through_nginx_a_killed_worker_costs_no_request(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from deploy.render import nginx_site
+    from tests.services import free_port, start_nginx
+    data = tmp_path / "data"
+    _prepare(data)
+    server = Workers(data, 2)
+    port = free_port()
+    nginx = start_nginx(nginx_site(f"127.0.0.1:{port}", f"127.0.0.1:{server.port}", data),
+                        tmp_path / "nginx", port)
+    url = f"http://127.0.0.1:{port}/api/tilesets/open"  # answered by a worker every time
+    try:
+        before = _wait_for(lambda: (w := _workers_of(server)) and len(w) == 2 and w)
+
+        def client(n: int) -> list[int]:
+            return [_get(url)[0] for _ in range(40)]
+        with ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(client, n) for n in range(4)]
+            time.sleep(0.3)
+            os.kill(before[0], signal.SIGKILL)
+            statuses = [s for f in futures for s in f.result(timeout=60)]
+        assert statuses == [200] * 160
+    finally:
+        nginx.stop()
+        server.stop()
