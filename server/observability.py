@@ -110,12 +110,12 @@ def _finish(response: Response) -> Response:
         # frees its connection (EventSource reconnects on a new one anyway).
         response.headers["Connection"] = "close"
     principal = g.get("cimtwin_principal")
-    access_log.info("%s %s %s %.1f ms", request.method, request.path, status,
-                    duration * 1000, extra={
+    name = principal.name if principal else "anonymous"
+    access_log.info("%s %s %s %.1f ms %s", request.method, request.path, status,
+                    duration * 1000, name, extra={
                         "event": "request", "method": request.method, "path": request.path,
                         "route": route, "status": status,
-                        "duration_ms": round(duration * 1000, 2),
-                        "principal": principal.name if principal else "anonymous",
+                        "duration_ms": round(duration * 1000, 2), "principal": name,
                         "address": request.remote_addr})
     return response
 

@@ -119,3 +119,16 @@ def test_text_log_format_is_the_default_and_json_is_checked(tmp_path):
     assert load_config({"data": {"dir": str(tmp_path)}})["server"]["log_format"] == "text"
     with pytest.raises(ConfigError, match="log_format"):
         load_config({"server": {"log_format": "xml"}})
+
+
+def test_the_text_format_has_the_id_status_and_principal_on_one_line(app):
+    out = io.StringIO()
+    text = create_app({"data": {"dir": app.extensions["cimtwin"].config["data"]["dir"]}})
+    handler = configure_logging(text.extensions["cimtwin"].config, stream=out)
+    try:
+        text.test_client().get("/tiles/open/t/0.glb", headers={"X-Request-Id": "req-7"})
+    finally:
+        logging.getLogger().removeHandler(handler)
+    (line,) = [li for li in out.getvalue().splitlines() if "cimtwin.access" in li]
+    assert "[req-7]" in line and "GET /tiles/open/t/0.glb 200" in line
+    assert line.endswith("anonymous")
