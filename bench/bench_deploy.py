@@ -1,7 +1,9 @@
 """Tile requests/s and p50/p99 with wrk, 64 connections, side by side in one invocation:
-bare nginx (the file from disk), cimtwin behind nginx (gunicorn gevent workers authorize an
-internal tileset read with a token, nginx sends the bytes via X-Accel-Redirect), and the
-embedded server (waitress) serving the same internal tile with the same token.
+bare nginx (the file from disk); cimtwin behind nginx with auth_request (nginx asks
+cimtwin's /api/tilesets/<id>/access once per 5 s per credential, then sends the file);
+cimtwin behind nginx with X-Accel-Redirect (gunicorn gevent workers authorize every tile,
+nginx sends the bytes); and the embedded server (waitress). Every cimtwin row reads an
+internal tileset with the same token.
 
     python bench/bench_deploy.py [--reps 3] [--seconds 5] [--workers 2]
 
@@ -82,7 +84,7 @@ def start_all(tmp: Path, workers: int) -> tuple[dict, list[subprocess.Popen]]:
     data = tmp / "data"
     tile = publish(data)
     env = {"CIMTWIN_DATA_DIR": str(data), "CIMTWIN_ADMIN_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
-    ports = {k: free_port() for k in ("bare", "front", "app", "embedded")}
+    ports = {k: free_port() for k in ("bare", "front", "accel", "app", "embedded")}
     procs = [
         spawn([sys.executable, "-m", "server.cli", "serve", "--workers", str(workers),
                "--port", str(ports["app"])],
@@ -91,17 +93,24 @@ def start_all(tmp: Path, workers: int) -> tuple[dict, list[subprocess.Popen]]:
               env, tmp / "embedded.log")]
     bare = (f"server {{ listen 127.0.0.1:{ports['bare']}; sendfile on; "
             f"location /t/ {{ alias {tile.parent}/; }} }}")
-    site = nginx_site(f"127.0.0.1:{ports['front']}", f"127.0.0.1:{ports['app']}", data)
-    (tmp / "nginx").mkdir()
-    (tmp / "nginx" / "nginx.conf").write_text(nginx_conf(tmp / "nginx", bare + "\n" + site))
-    procs.append(spawn(["/usr/sbin/nginx", "-p", str(tmp / "nginx"), "-c",
-                        str(tmp / "nginx" / "nginx.conf")], log=tmp / "nginx.log"))
+    upstream = f"127.0.0.1:{ports['app']}"
+    sites = {"nginx": bare + "\n" + nginx_site(f"127.0.0.1:{ports['front']}", upstream, data),
+             "nginx-accel": nginx_site(f"127.0.0.1:{ports['accel']}", upstream, data,
+                                       tile_access=False)}
+    for name, body in sites.items():  # two nginx: each site has its own upstream block
+        folder = tmp / name
+        folder.mkdir()
+        (folder / "nginx.conf").write_text(nginx_conf(folder, body))
+        procs.append(spawn(["/usr/sbin/nginx", "-p", str(folder), "-c",
+                            str(folder / "nginx.conf")], log=tmp / f"{name}.log"))
     for port in ports.values():
         wait_port(port)
     time.sleep(15)  # gunicorn's workers boot after the master listens (slow on a busy box)
+    tile = "/tiles/closed/t/0.glb"
     urls = {"bare nginx": f"http://127.0.0.1:{ports['bare']}/t/0.glb",
-            "cimtwin behind nginx": f"http://127.0.0.1:{ports['front']}/tiles/closed/t/0.glb",
-            "embedded (waitress)": f"http://127.0.0.1:{ports['embedded']}/tiles/closed/t/0.glb"}
+            "cimtwin behind nginx, auth_request": f"http://127.0.0.1:{ports['front']}{tile}",
+            "cimtwin behind nginx, X-Accel-Redirect": f"http://127.0.0.1:{ports['accel']}{tile}",
+            "embedded (waitress)": f"http://127.0.0.1:{ports['embedded']}{tile}"}
     return urls, procs
 
 
@@ -137,9 +146,12 @@ def main() -> int:
                                         url], capture_output=True, timeout=30)
                 assert check.stdout == GLB, f"{url} does not serve the tile"
             runs = {name: [] for name in urls}
+            load_before = os.getloadavg()[0]
             for _ in range(args.reps):  # interleaved: each rep runs all three
                 for name, url in urls.items():
                     runs[name].append(wrk(url, args.seconds))
+            print(f"load average (1 min) before / after the runs: {load_before:.1f} / "
+                  f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} cores")
         finally:
             for proc in procs:
                 os.killpg(proc.pid, signal.SIGTERM)

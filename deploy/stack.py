@@ -119,7 +119,8 @@ def write_config(pg_url: str, redis_url: str, dask_url: str, workers: int) -> Pa
     path = STACK / "cimtwin.toml"
     path.write_text(
         f'[server]\nhost = "{LOOPBACK}"\nport = {port("app")}\nworkers = {workers}\n'
-        f'accel_redirect_prefix = "/_tiles/"\n\n[data]\ndir = "{STACK / "data"}"\n\n'
+        f'accel_redirect_prefix = "/_tiles/"\nlog_format = "json"\n\n'
+        f'[data]\ndir = "{STACK / "data"}"\n\n'
         f'[layers]\nurl = "{pg_url}"\n\n[metrics]\nstore_url = "{pg_url}"\n'
         f'bus_url = "{redis_url}"\n\n[tiles]\ndask_scheduler = "{dask_url}"\n')
     return path

@@ -13,7 +13,8 @@ from server.services import Services
 BLUEPRINTS = ("server.web", "server.tiles_api", "server.jobs_api", "server.ogc_api",
               "server.metrics_api", "server.bim_api",
               "server.analysis_api",  # planning checks (tools issue)
-              "server.health_api")  # readiness and liveness (deploy issue)
+              "server.health_api",  # readiness and liveness (deploy issue)
+              "server.tile_access")  # nginx auth_request for tile files (deploy issue)
 #: Sign-in, tokens, shares and the audit log (docs/security.md).
 SECURITY_BLUEPRINTS = ("server.auth_api", "server.audit_http")
 
@@ -27,6 +28,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["cimtwin"] = Services(config)
     register_error_handlers(app)
+    from server import observability  # request ids, access log, /metrics (deploy issue)
+    observability.install(app)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(name).bp)
     for name in SECURITY_BLUEPRINTS:

@@ -72,6 +72,10 @@ def cmd_serve(args, services: Services) -> int:
     # Flask and waitress load only for `serve` (Flask alone is ~0.3 s of every CLI start).
     from waitress import serve
     from server.app import create_app
+    workers = args.workers if args.workers is not None else services.config["server"]["workers"]
+    if workers:  # before any app is made: the workers share their Prometheus values
+        from server.production import metrics_dir
+        metrics_dir(services.config)
     app = create_app(services.config)
     host = args.host or services.config["server"]["host"]
     port = args.port if args.port is not None else services.config["server"]["port"]
@@ -81,10 +85,13 @@ def cmd_serve(args, services: Services) -> int:
         return 2
     if args.simulate:
         start_simulator_thread(app.extensions["cimtwin"], interval_s=args.simulate_interval)
-    workers = args.workers if args.workers is not None else services.config["server"]["workers"]
     if workers:  # production: gunicorn + gevent workers (docs/deploy.md)
         return _serve_gunicorn(args, services, host, port, workers)
     print(f"cimtwin serving {services.data_dir} at http://{host}:{port}/", flush=True)
+    from server.jobs_api import resume_jobs
+    from server.observability import configure_logging
+    configure_logging(services.config)
+    resume_jobs(app)
     # Each Server-Sent Events client holds a thread: keep plenty.
     serve(app, host=host, port=port, threads=48, channel_timeout=120, ident="cimtwin")
     return 0

@@ -89,6 +89,7 @@ SCHEMA: dict[tuple[str, str], tuple[type | tuple[type, ...], Callable | None]] =
     ("server", "host"): (str, None),
     ("server", "port"): (int, _port),
     ("server", "sse_keepalive_s"): ((int, float), _positive),
+    ("server", "log_format"): (str, _one_of("text", "json")),
     ("data", "dir"): (str, None),
     ("viewer", "cesium_dir"): (str, None),
     ("viewer", "imagery"): (str, _one_of("offline", "url")),

@@ -21,6 +21,7 @@ from werkzeug.utils import secure_filename
 from server.auth import refusal, require
 from server.errors import domain_errors, problem
 from server.imports import ImportKind, kinds, pairs, run_import
+from server.job_process import JobFailed, greenlet_workers, run_in_process, stop_children
 from server.jobs import JobQueue
 from server.archives import check_archive
 from server.services import current_services
@@ -33,7 +34,7 @@ def jobs():
     queue = current_app.extensions.get("cimtwin.jobs")
     if queue is None:
         queue = JobQueue(services.data_dir / "jobs.sqlite",
-                         user_errors=(*domain_errors(), FileNotFoundError))
+                         user_errors=(*domain_errors(), FileNotFoundError, JobFailed))
         current_app.extensions["cimtwin.jobs"] = queue
     return queue
 
@@ -115,6 +116,30 @@ def describe_kind(kind: ImportKind) -> dict:
                          "help": o.help} for o in kind.options]}
 
 
+def _runner(services, kind: str, spec: dict):
+    """The job body of an upload import (also when it resumes after a restart); in a
+    child process under greenlet workers (server.job_process says why)."""
+    if greenlet_workers():
+        return lambda progress: run_in_process(kind, spec, progress)
+    return lambda progress: run_import(services, kind, Path(spec["source"]),
+                                       progress=progress, **spec["values"])
+
+
+def resume_jobs(app) -> list[str]:
+    """At server start: run again the uploads' imports a stopped server left interrupted."""
+    with app.app_context():
+        services = current_services()
+        return jobs().resume_interrupted(lambda kind, spec: _runner(services, kind, spec))
+
+
+def interrupt_jobs(app) -> None:
+    """At server stop: this process's unfinished imports become 'interrupted'."""
+    queue = app.extensions.get("cimtwin.jobs")
+    if queue is not None:
+        stop_children()
+        queue.interrupt_own()
+
+
 @bp.get("/api/imports")
 @require("import")
 def list_import_kinds():
@@ -141,8 +166,8 @@ def post_import(kind: str):
         shutil.rmtree(job_dir, ignore_errors=True)
         raise
     params = {"file": source.name, **{k: v for k, v in request.form.items() if k != "sha256"}}
-    job = jobs().submit(kind, params, lambda progress: run_import(
-        services, kind, source, progress=progress, **values))
+    resume = {"source": str(source), "values": values}
+    job = jobs().submit(kind, params, _runner(services, kind, resume), resume=resume)
     response = jsonify(job)
     response.status_code = 202
     response.headers["Location"] = f"/api/jobs/{job['id']}"

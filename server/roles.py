@@ -25,6 +25,7 @@ ACTIONS = (
     "acknowledge",  # acknowledge alarms
     "audit",       # read the audit log
     "users",       # manage accounts and other users' tokens
+    "metrics",     # read the Prometheus metrics (GET /metrics)
 )
 
 

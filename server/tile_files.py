@@ -14,7 +14,7 @@ import stat as stat_mod
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import Response, request, send_file
+from flask import Response, g, request, send_file
 
 #: Under the accel prefix, gzip copies live here (nginx: a second internal location).
 GZIP_SUBPATH = ".gzip/"
@@ -59,6 +59,7 @@ def tile_response(file_path: Path, st: os.stat_result, mimetype: str, cache_cont
     """The 200 (or 304) answer for a file the request may read."""
     gz = gzip_copy(file_path, st, store_root, cache) if accepts_gzip() else None
     served = gz if gz is not None else file_path
+    g.cimtwin_tile_bytes = st.st_size if gz is None else regular_stat(gz).st_size  # /metrics
     etag = file_etag(st, "-gz" if gz is not None else "")
     headers = {"ETag": etag, "Cache-Control": cache_control, "Content-Type": mimetype}
     if file_path.suffix.lower() in GZIP_SUFFIXES:

@@ -1,4 +1,6 @@
-"""Behind real nginx: cimtwin authorizes each tile, nginx sends the bytes (X-Accel-Redirect)."""
+"""Behind real nginx: cimtwin authorizes each tile, nginx sends the bytes (X-Accel-Redirect).
+
+The site without its auth_request block (tests/deploy/test_tile_access.py has that one)."""
 from __future__ import annotations
 
 import gzip
@@ -18,8 +20,8 @@ def stack(tmp_path_factory):
     publish_two(data)
     app = Workers(data, 1, {"CIMTWIN_SERVER__ACCEL_REDIRECT_PREFIX": "/_tiles/"})
     port = free_port()
-    nginx = start_nginx(nginx_site(f"127.0.0.1:{port}", f"127.0.0.1:{app.port}", data),
-                        data.parent / "nginx", port)
+    site = nginx_site(f"127.0.0.1:{port}", f"127.0.0.1:{app.port}", data, tile_access=False)
+    nginx = start_nginx(site, data.parent / "nginx", port)
     yield f"http://127.0.0.1:{port}", app
     nginx.stop()
     app.stop()
