@@ -8,12 +8,14 @@ from flask import Flask
 from server.config import Config, load_config
 from server.errors import register_error_handlers
 from server.services import Services
+from server.versioning import version_api
 
 #: Blueprint modules, each exposing ``bp``.
 BLUEPRINTS = ("server.web", "server.tiles_api", "server.jobs_api", "server.ogc_api",
               "server.metrics_api", "server.bim_api",
               "server.analysis_api",  # planning checks (tools issue)
-              "server.health_api")  # readiness and liveness (deploy issue)
+              "server.health_api",  # readiness and liveness (deploy issue)
+              "server.api_docs")  # /api/v1/openapi.json and /api/v1/docs (api issue)
 #: Sign-in, tokens, shares and the audit log (docs/security.md).
 SECURITY_BLUEPRINTS = ("server.auth_api", "server.audit_http")
 
@@ -31,6 +33,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         app.register_blueprint(importlib.import_module(name).bp)
     for name in SECURITY_BLUEPRINTS:
         app.register_blueprint(importlib.import_module(name).bp)
+    version_api(app)  # /api/v1/... for every /api/... route; the old paths are aliases
     install_security(app)
     return app
 

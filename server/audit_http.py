@@ -18,6 +18,8 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from server.audit import to_csv
 from server.auth import current_principal, require, route_dataset
 from server.services import current_services
+from server.api_schemas import OBJECT, array
+from server.openapi import describe
 
 bp = Blueprint("audit_api", __name__)
 REFUSED = frozenset({401, 403, 405, 413, 429})
@@ -111,6 +113,10 @@ def _read(response: Response, principal) -> None:
 
 @bp.get("/api/audit")
 @require("audit")
+@describe("Audit records (JSON or CSV), oldest first", tag="audit", response=array(OBJECT),
+          query={"actor": "actor", "action": "prefix", "outcome": "ok, failed, refused",
+                 "target": "target", "from": "ISO time", "to": "ISO time",
+                 "limit": "at most 10000", "offset": "skip", "format": "csv"})
 def get_audit():
     """Records, oldest first: ?actor= &action= (prefix) &outcome= &target= &from= &to=
     &limit= &offset= &format=csv. Reading the log is itself recorded."""

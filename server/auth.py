@@ -186,6 +186,7 @@ def require(action: str):
         def wrapper(*args, **kwargs):
             refused = refusal(action)
             return refused if refused is not None else view(*args, **kwargs)
+        wrapper.cimtwin_action = action  # read by server.openapi
         return wrapper
     return decorate
 
