@@ -17,7 +17,8 @@ BLUEPRINTS = ("server.web", "server.tiles_api", "server.jobs_api", "server.ogc_a
               "server.health_api",  # readiness and liveness (deploy issue)
               "server.api_docs")  # /api/v1/openapi.json and /api/v1/docs (api issue)
 #: Sign-in, tokens, shares and the audit log (docs/security.md).
-SECURITY_BLUEPRINTS = ("server.auth_api", "server.audit_http")
+SECURITY_BLUEPRINTS = ("server.auth_api", "server.audit_http",
+                       "server.apps_api")  # app credentials (api issue, docs/api.md)
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
@@ -41,8 +42,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
 def install_security(app: Flask) -> None:
     """Limits, CSRF, headers, the login rate limit and the audit hooks (docs/security.md);
     the role table is validated and old audit records pruned now, at start-up."""
-    from server import audit_http, hardening
+    from server import apps_api, audit_http, hardening
     security = app.extensions["cimtwin"].security
     security.audit.prune(app.extensions["cimtwin"].config["audit"]["retention_days"])
     hardening.install(app)
+    apps_api.install(app)  # app scopes and CORS, after the credential checks
     audit_http.install(app)

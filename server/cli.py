@@ -227,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_check_commands(sub)  # cimtwin check project ... (server/analysis_cli.py)
     from server import admin_cli  # users, share, audit, backup, restore (docs/security.md)
     admin_cli.add_commands(sub)
+    from server.apps_cli import add_app_commands  # apps add|list|revoke (docs/api.md)
+    add_app_commands(sub)
     admin_cli.audit_writes(parser)
     return parser
 
