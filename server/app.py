@@ -18,7 +18,8 @@ BLUEPRINTS = ("server.web", "server.tiles_api", "server.jobs_api", "server.ogc_a
               "server.api_docs")  # /api/v1/openapi.json and /api/v1/docs (api issue)
 #: Sign-in, tokens, shares and the audit log (docs/security.md).
 SECURITY_BLUEPRINTS = ("server.auth_api", "server.audit_http",
-                       "server.apps_api")  # app credentials (api issue, docs/api.md)
+                       "server.apps_api",  # app credentials (api issue, docs/api.md)
+                       "server.events_api")  # webhooks and the event stream (docs/api.md)
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
@@ -36,6 +37,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         app.register_blueprint(importlib.import_module(name).bp)
     version_api(app)  # /api/v1/... for every /api/... route; the old paths are aliases
     install_security(app)
+    app.extensions["cimtwin"].events.start_if_subscribed()  # webhooks survive a restart
     return app
 
 

@@ -138,8 +138,12 @@ def cmd_tilesets_check(args, services: Services) -> int:
 
 
 def cmd_tilesets_delete(args, services: Services) -> int:
+    entry = services.catalog.get(args.id)
     existed = services.catalog.delete(args.id)
     services.store.delete(args.id)
+    if existed:
+        services.events.emit("tileset.deleted", {"id": args.id, "kind": entry["kind"]},
+                             entry["classification"])
     print(f"deleted {args.id}" if existed else f"no tileset '{args.id}'")
     return 0 if existed else 2
 

@@ -169,6 +169,36 @@ def _actor() -> str:
     return f"{principal.name} ({principal.via})"
 
 
+def _stage(feature: dict | None):
+    return ((feature or {}).get("properties") or {}).get("stage")
+
+
+def _project_stage(collection_id: str, feature_id: str):
+    """The stage of a project feature before an edit (None for other layer kinds)."""
+    store = current_services().layers
+    if store.get_layer(collection_id, allowed_levels()).kind != "projects":
+        return None
+    return _stage(store.get_feature(collection_id, feature_id, allowed_levels()))
+
+
+def _emit_change(collection_id: str, fid, change: str, stage_before=None) -> None:
+    """layer.changed with the feature id; project.stage_changed when an edit moved a
+    project to another stage (server.events)."""
+    services = current_services()
+    info = services.layers.get_layer(collection_id)
+    events = services.events
+    events.emit("layer.changed", {"layer": collection_id, "change": change,
+                                  "feature_ids": [fid]}, info.classification)
+    if stage_before is None or change == "deleted":
+        return
+    feature = services.layers.get_feature(collection_id, fid)
+    if _stage(feature) != stage_before:
+        events.emit("project.stage_changed", {
+            "layer": collection_id, "feature_id": fid,
+            "name": (feature.get("properties") or {}).get("name"),
+            "from": stage_before, "to": _stage(feature)}, info.classification)
+
+
 @bp.post("/collections/<collection_id>/items")
 @auth.require_token("admin")
 @describe("Add a feature (Part 4)", tag="ogc", status=201, body=FEATURE,
@@ -176,6 +206,7 @@ def _actor() -> str:
 def create_item(collection_id: str):
     store = current_services().layers
     fid = store.create_feature(collection_id, _body(), _actor(), allowed_levels())
+    _emit_change(collection_id, fid, "created")
     response = _respond(_feature_doc(collection_id, fid, CRS84), ogc.GEOJSON, 201, CRS84)
     response.headers["Location"] = f"{_base()}/collections/{collection_id}/items/{fid}"
     return response
@@ -186,8 +217,10 @@ def create_item(collection_id: str):
 @describe("Replace a feature (Part 4)", tag="ogc", body=FEATURE, body_type="application/geo+json",
           response=FEATURE)
 def replace_item(collection_id: str, feature_id: str):
+    before = _project_stage(collection_id, feature_id)
     current_services().layers.replace_feature(collection_id, feature_id, _body(), _actor(),
                                               allowed_levels())
+    _emit_change(collection_id, _fid(feature_id), "replaced", before)
     return _respond(_feature_doc(collection_id, feature_id, CRS84), ogc.GEOJSON, crs=CRS84)
 
 
@@ -196,8 +229,10 @@ def replace_item(collection_id: str, feature_id: str):
 @describe("Update some properties of a feature (Part 4)", tag="ogc", body=OBJECT,
           body_type="application/merge-patch+json", response=FEATURE)
 def update_item(collection_id: str, feature_id: str):
+    before = _project_stage(collection_id, feature_id)
     current_services().layers.update_feature(collection_id, feature_id, _body(), _actor(),
                                              allowed_levels())
+    _emit_change(collection_id, _fid(feature_id), "updated", before)
     return _respond(_feature_doc(collection_id, feature_id, CRS84), ogc.GEOJSON, crs=CRS84)
 
 
@@ -207,6 +242,7 @@ def update_item(collection_id: str, feature_id: str):
 def delete_item(collection_id: str, feature_id: str):
     current_services().layers.delete_feature(collection_id, feature_id, _actor(),
                                              allowed_levels())
+    _emit_change(collection_id, _fid(feature_id), "deleted")
     return Response(status=204)
 
 

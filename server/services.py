@@ -42,7 +42,13 @@ class Services:
     @cached_property
     def metrics(self):
         with self._lock:
-            return open_metrics(self.config, self.data_dir)
+            runtime = open_metrics(self.config, self.data_dir)
+        runtime.alarm_listeners.append(self._alarm_event)
+        return runtime
+
+    def _alarm_event(self, event: str, alarm: dict, classification: str) -> None:
+        """alarm.raised / alarm.cleared / alarm.acknowledged (server.events)."""
+        self.events.emit(f"alarm.{event}", alarm, classification)
 
     @cached_property
     def security(self):
@@ -51,9 +57,16 @@ class Services:
         with self._lock:
             return Security(self)
 
+    @cached_property
+    def events(self):
+        """Platform events and their delivery (server.events, server.webhooks)."""
+        from server.webhooks import EventHub
+        with self._lock:
+            return EventHub(self)
+
     def close(self) -> None:
-        """Stop background parts (metrics bus threads, database connections)."""
-        for name in ("metrics", "layers"):
+        """Stop background parts (event dispatch, metrics bus threads, connections)."""
+        for name in ("events", "metrics", "layers"):
             part = self.__dict__.get(name)
             if part is not None and hasattr(part, "close"):
                 part.close()

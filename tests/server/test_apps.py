@@ -16,6 +16,14 @@ TILESET = {"asset": {"version": "1.1"}, "geometricError": 1,
            "root": {"boundingVolume": {"sphere": [0, 0, 0, 1]}, "geometricError": 0}}
 
 
+@pytest.fixture(autouse=True)
+def quick_hashes(monkeypatch):
+    """argon2 at its lowest cost: these tests are about apps, not about hash strength."""
+    from argon2 import PasswordHasher
+    monkeypatch.setattr("server.apps._HASHER",
+                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     monkeypatch.setenv("CIMTWIN_DATA_DIR", str(tmp_path))
