@@ -60,7 +60,9 @@ def element(tileset_id: str, global_id: str):
 
 @bp.get("/api/bim/<tileset_id>/elements")
 @describe("Search a BIM model's elements", tag="bim", response=OBJECT, scope="read:tiles",
-          query={"q": "text", "class": "IFC class", "storey": "storey", "limit": "page size"})
+          query={"class": "IFC class", "storey": "storey GlobalId",
+                 "property": "Pset.Prop=value (repeatable)", "limit": "page size",
+                 "offset": "skip"})
 def elements(tileset_id: str):
     """Elements filtered by ?class=, ?storey=, ?property=Pset.Prop=value (repeatable)."""
     index, error = _open_index(tileset_id)
