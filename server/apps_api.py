@@ -4,8 +4,9 @@
 with HTTP Basic or client_id/client_secret form fields) is authlib's RFC 6749 token
 endpoint; its errors are RFC 6749 5.2 JSON (``error``, ``error_description``) with the
 RFC 9457 problem members added, so both kinds of client read them. ``install(app)``:
-- refuses (403) an app's call to a route whose declared read scope (``@describe(scope=)``)
-  the app lacks; routes that need an action check it as for any principal;
+- refuses an expired or revoked app token (401 ``invalid_token``), and (403) an app's
+  call to a route whose declared read scope (``@describe(scope=)``) the app lacks;
+  routes that need an action check it as for any principal;
 - answers CORS for the web origins of registered apps (``cimtwin apps add --origin``).
 """
 from __future__ import annotations
@@ -101,6 +102,11 @@ def _token_secret(client, grant_type, user, scope) -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
+def _bearer_value() -> str:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
 def token_server(app: Flask) -> TokenServer:
     seconds = int(app.extensions["cimtwin"].config["apps"]["token_seconds"])
     app.config.update(OAUTH2_ACCESS_TOKEN_GENERATOR=_token_secret,
@@ -131,9 +137,17 @@ def oauth_token():
     return response
 
 
-def _missing_scope():
-    """Before each request: an app may call a route only with the route's read scope."""
+def _app_refusal():
+    """Before each request: an expired or revoked app token is refused (401, RFC 6750
+    invalid_token: the app asks for a new one), and an app may call a route only with
+    the route's read scope (403)."""
     principal = current_principal()
+    if principal.failed and _bearer_value().startswith(TOKEN_PREFIX):
+        response = problem(401, "Token expired or revoked", "get a new token: POST "
+                           "/api/v1/oauth/token (client credentials)")
+        response.headers["WWW-Authenticate"] = \
+            'Bearer realm="cimtwin", error="invalid_token"'
+        return response
     if principal.via != "app":
         return None
     doc = view_doc(current_app.view_functions.get(request.endpoint or ""))
@@ -172,5 +186,5 @@ def _cors(response):
 def install(app: Flask) -> None:
     app.extensions["cimtwin.oauth"] = token_server(app)
     app.extensions["cimtwin.cors"] = CorsOrigins()
-    app.before_request(_missing_scope)
+    app.before_request(_app_refusal)
     app.after_request(_cors)
