@@ -71,14 +71,10 @@ def is_documented_rule(rule: str) -> bool:
 def openapi_path(rule) -> tuple[str, list[dict]]:
     """A werkzeug rule as an OpenAPI path template and its path parameters."""
     params = []
-    for converter, _, name in _arguments(rule.rule):
+    for converter, name in re.findall(r"<(?:([a-z]+):)?([a-z_]+)>", rule.rule):
         schema = dict(CONVERTER_TYPES.get(converter or "", {"type": "string"}))
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule), params
-
-
-def _arguments(rule: str):
-    return re.findall(r"<(?:([a-z]+):)?()([a-z_]+)>", rule)
 
 
 def problem_schema() -> dict:
