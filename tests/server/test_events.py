@@ -92,16 +92,22 @@ def receiver():
     found.close()
 
 
-def test_a_published_tileset_reaches_the_webhook_signed_and_retried(tmp_path, receiver):
+def test_a_published_tileset_reaches_the_webhook_signed_and_retried(tmp_path, receiver,
+                                                                    shared_data):
     app = make_app(tmp_path, FAST)
-    auth = app_token(app, "dust", ["read:events"])
+    auth = app_token(app, "site-office", ["read:events", "import"])
     client = app.test_client()
     made = client.post("/api/v1/subscriptions", headers=auth,
                        json={"url": receiver.url, "events": ["tileset.published"]})
     assert made.status_code == 201, made.get_json()
     sub = made.get_json()
-    publish(app, "cbd-block-7")
-    (first_headers, first), (headers, body) = receiver.wait(2)[:2]
+    ifc = shared_data("ifc", "IfcOpenHouse_IFC4.ifc")
+    with open(ifc, "rb") as fh:  # a real upload: the import job publishes the tileset
+        job = client.post("/api/v1/imports/bim", headers=auth, data={
+            "file": (fh, ifc.name), "crs": "EPSG:4548", "origin": "500000,4058000,30",
+            "id": "cbd-block-7"})
+    assert job.status_code == 202, job.get_json()
+    (first_headers, first), (headers, body) = receiver.wait(2, timeout=60)[:2]
     expected = "sha256=" + hmac.new(sub["secret"].encode(), body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(headers["X-Cimtwin-Signature"], expected)
     assert first == body and first_headers["X-Cimtwin-Signature"] == expected
