@@ -1,5 +1,6 @@
-"""The accounts database (``<data_dir>/users.sqlite``): users, machine tokens, sessions
-and shares, one SQLite file (WAL) so a backup takes them in one consistent copy."""
+"""The accounts database (``<data_dir>/users.sqlite``): users, machine tokens, sessions,
+shares, and registered applications with their access tokens: one SQLite file (WAL), so
+a backup takes them in one consistent copy."""
 from __future__ import annotations
 
 import sqlite3
@@ -22,6 +23,13 @@ CREATE TABLE IF NOT EXISTS shares (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, dataset TEXT NOT NULL,
     note TEXT NOT NULL DEFAULT '', created_by TEXT NOT NULL, created TEXT NOT NULL,
     expires TEXT NOT NULL, revoked TEXT);
+CREATE TABLE IF NOT EXISTS apps (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, secret TEXT NOT NULL,
+    scopes TEXT NOT NULL, level TEXT NOT NULL, origins TEXT NOT NULL DEFAULT '[]',
+    created_by TEXT NOT NULL, created TEXT NOT NULL, revoked TEXT);
+CREATE TABLE IF NOT EXISTS app_tokens (
+    hash TEXT PRIMARY KEY, app TEXT NOT NULL, scopes TEXT NOT NULL,
+    created TEXT NOT NULL, expires TEXT NOT NULL);
 """
 
 

@@ -7,6 +7,8 @@ from flask import Blueprint, jsonify, request
 from server.auth import allowed_levels, current_principal, require
 from server.metrics.errors import MetricConflict, MetricError, MetricNotFound
 from server.services import current_services
+from server.api_schemas import ALARM, OBJECT, RULE, STR, array, obj
+from server.openapi import describe
 
 bp = Blueprint("alarms_api", __name__)
 
@@ -17,6 +19,9 @@ def _range():
 
 
 @bp.get("/api/alarms")
+@describe("Open alarms (or all in a time range)", tag="alarms",
+          response=obj(("alarms",), alarms=array(ALARM)), scope="read:metrics",
+          query={"state": "open or all", "from": "ISO time", "to": "ISO time"})
 def alarms():
     """Open alarms, or with ?state=all every alarm raised in from/to (default 24 h)."""
     metrics, levels = current_services().metrics, allowed_levels()
@@ -32,12 +37,15 @@ def alarms():
 
 
 @bp.get("/api/alarms/<int:alarm_id>")
+@describe("One alarm", tag="alarms", response=ALARM, scope="read:metrics")
 def alarm(alarm_id: int):
     return jsonify(current_services().metrics.alarm(alarm_id, allowed_levels()))
 
 
 @bp.post("/api/alarms/<int:alarm_id>/ack")
 @require("acknowledge")
+@describe("Acknowledge an alarm with a note", tag="alarms", body=obj(note=STR, by=STR),
+          response=ALARM, errors=(409,))
 def acknowledge(alarm_id: int):
     body = request.get_json(silent=True) or {}
     principal = current_principal()
@@ -58,6 +66,8 @@ def acknowledge(alarm_id: int):
 
 
 @bp.get("/api/alarms/log")
+@describe("Alarm events (raised, acknowledged, cleared) in a time range", tag="alarms",
+          response=OBJECT, scope="read:metrics")
 def alarm_log():
     start_ms, end_ms = _range()
     events = current_services().metrics.store.alarm_log(allowed_levels(), start_ms, end_ms)
@@ -65,6 +75,8 @@ def alarm_log():
 
 
 @bp.get("/api/alarms/rules")
+@describe("Alarm rules", tag="alarms", response=obj(("rules",), rules=array(RULE)),
+          scope="read:metrics")
 def rules():
     metrics, levels = current_services().metrics, allowed_levels()
     datastream = request.args.get("datastream") or None
@@ -77,6 +89,7 @@ def rules():
 
 @bp.post("/api/alarms/rules")
 @require("write")
+@describe("Add an alarm rule to a datastream", tag="alarms", status=201, body=RULE, response=RULE)
 def add_rule():
     rule = current_services().metrics.add_rule(request.get_json(silent=True), allowed_levels())
     return jsonify(rule.to_dict()), 201
@@ -84,6 +97,7 @@ def add_rule():
 
 @bp.delete("/api/alarms/rules/<int:rule_id>")
 @require("write")
+@describe("Delete an alarm rule", tag="alarms", status=204)
 def delete_rule(rule_id: int):
     if not current_services().metrics.store.delete_rule(rule_id):
         raise MetricNotFound(f"no rule {rule_id}", field="id")

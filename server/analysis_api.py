@@ -13,6 +13,8 @@ from flask import Blueprint, jsonify, request
 from server import analysis
 from server.auth import allowed_levels
 from server.services import current_services
+from server.api_schemas import OBJECT
+from server.openapi import describe
 
 bp = Blueprint("analysis_api", __name__)
 
@@ -77,6 +79,8 @@ def _project_limits(entry: dict) -> tuple[dict | None, dict]:
 
 
 @bp.get("/api/analysis/height-check")
+@describe("Height control check of a BIM model", tag="analysis", response=OBJECT,
+          scope="read:tiles", query={"tileset": "BIM tileset id", "limit_m": "height limit"})
 def height_check():
     """?tileset=ID&limit_m=H[&ground_m=G]: the model's height against the limit."""
     entry = _visible_bim(request.args.get("tileset"))
@@ -95,6 +99,8 @@ def height_check():
 
 
 @bp.get("/api/analysis/floor-area")
+@describe("Floor area and FAR of a BIM model", tag="analysis", response=OBJECT, scope="read:tiles",
+          query={"tileset": "BIM tileset id", "far": "limit", "site_area_m2": "site area"})
 def floor_area():
     """?tileset=ID[&far=F&site_area_m2=A]: floor area against FAR x site area."""
     from bim_import import ElementIndex
@@ -112,6 +118,8 @@ def floor_area():
 
 
 @bp.get("/api/analysis/storeys")
+@describe("Storeys of a BIM model with heights and areas", tag="analysis", response=OBJECT,
+          scope="read:tiles", query={"tileset": "BIM tileset id"})
 def storeys():
     """?tileset=ID: each storey's lowest and highest point (the viewer's storey cut)."""
     from bim_import import ElementIndex
@@ -123,6 +131,7 @@ def storeys():
 
 
 @bp.get("/api/analysis/projects/<project_id>")
+@describe("A project's planning checks", tag="analysis", response=OBJECT, scope="read:tiles")
 def project_report(project_id: str):
     """Every check of one project (what `cimtwin check project` prints)."""
     return jsonify(analysis.check_project(current_services(), project_id,

@@ -4,6 +4,7 @@
 - every write (POST/PUT/PATCH/DELETE), with its outcome;
 - every refused request (401, 403, 405, 413, 429, and a 404 for a dataset that exists
   but is hidden from the caller);
+- every call of a registered app (server.apps), under its name ``app:<name>``;
 - reads of internal or restricted datasets, and every use of a share link, at dataset
   level: once per principal, dataset and address within ``audit.read_window_s``.
 Views that record their own event (login) set ``g.cimtwin_audited``.
@@ -18,6 +19,8 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from server.audit import to_csv
 from server.auth import current_principal, require, route_dataset
 from server.services import current_services
+from server.api_schemas import OBJECT, array
+from server.openapi import describe
 
 bp = Blueprint("audit_api", __name__)
 REFUSED = frozenset({401, 403, 405, 413, 429})
@@ -81,9 +84,24 @@ def _after(response: Response) -> Response:
         record(f"write {request.method} {rule}", _target(), outcome, {"status": status})
     elif status in REFUSED:
         record("refused", _target(), "refused", {"status": status, "method": request.method})
+    elif principal.via == "app":
+        _app_call(response, principal)
     else:
         _read(response, principal)
     return response
+
+
+def _app_call(response: Response, principal) -> None:
+    """Every call of a registered app is recorded under its name; tile files once per
+    dataset and window (a scene reads hundreds), like a user's reads."""
+    found, status = route_dataset(), response.status_code
+    if request.endpoint == "tiles_api.get_tile":
+        window: ReadWindow = current_app.extensions["cimtwin.read_window"]
+        if not window.first((principal.name, found, request.remote_addr, status)):
+            return
+    rule = request.url_rule.rule if request.url_rule else request.path
+    record(f"call {request.method} {rule}", _target(), "ok" if status < 400 else "failed",
+           {"status": status})
 
 
 def _read(response: Response, principal) -> None:
@@ -111,6 +129,10 @@ def _read(response: Response, principal) -> None:
 
 @bp.get("/api/audit")
 @require("audit")
+@describe("Audit records (JSON or CSV), oldest first", tag="audit", response=array(OBJECT),
+          query={"actor": "actor", "action": "prefix", "outcome": "ok, failed, refused",
+                 "target": "target", "from": "ISO time", "to": "ISO time",
+                 "limit": "at most 10000", "offset": "skip", "format": "csv"})
 def get_audit():
     """Records, oldest first: ?actor= &action= (prefix) &outcome= &target= &from= &to=
     &limit= &offset= &format=csv. Reading the log is itself recorded."""

@@ -1,7 +1,9 @@
 """Who the request is, what it may see, and what it may do.
 
 A request is one of: anonymous; a logged-in user (session cookie, see server.auth_api);
-a user's machine token (``Authorization: Bearer ct_...``); one of the two break-glass
+a user's machine token (``Authorization: Bearer ct_...``); a registered app's access
+token (``Bearer cta_...``, server.apps: levels up to the app's level, actions from its
+scopes); one of the two break-glass
 environment tokens (``CIMTWIN_ADMIN_TOKEN`` acts as role admin, ``CIMTWIN_INGEST_TOKEN``
 may only ingest); and any of these may carry a share link (``?share=`` or
 ``X-Cimtwin-Share``) that adds read of one dataset. The role table in config
@@ -25,11 +27,13 @@ from functools import wraps
 
 from flask import current_app, g, request
 
+from server.app_scopes import scope_actions
 from server.errors import problem
 from server.roles import ACTIONS
 from server.sessions import COOKIE
 from server.shares import SHARE_LEVELS
 
+APP_TOKEN_PREFIX = "cta_"  # server.apps: a registered application's access token
 TOKEN_ENV = {"admin": "CIMTWIN_ADMIN_TOKEN", "ingest": "CIMTWIN_INGEST_TOKEN"}
 LEGACY_ACTIONS = {"admin": "write", "ingest": "ingest"}
 #: View arguments that name a dataset, and the dataset's kind (for shares and audit).
@@ -47,10 +51,12 @@ class Principal:
     share: dict | None = None
     csrf: str | None = None
     failed: bool = False  # credentials were presented and refused
+    scopes: frozenset[str] | None = None  # an app's scopes (via "app"; server.apps)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "role": self.role, "via": self.via,
-                "levels": sorted(self.levels), "actions": sorted(self.actions)}
+        found = {"name": self.name, "role": self.role, "via": self.via,
+                 "levels": sorted(self.levels), "actions": sorted(self.actions)}
+        return found | ({"scopes": sorted(self.scopes)} if self.scopes is not None else {})
 
 
 def _security():
@@ -91,11 +97,24 @@ def _from_bearer(token: str) -> Principal:
         return Principal("env:admin", "admin", "env", role.levels, role.actions)
     if kind == "ingest":
         return replace(anonymous(), name="env:ingest", via="env", actions=frozenset({"ingest"}))
+    if token.startswith(APP_TOKEN_PREFIX):
+        return _from_app_token(token)
     found = _security().users.check_token(token)
     if found is None:
         return replace(anonymous(), failed=True)
     user, scopes = found
     return _user_principal(user, "token", scopes=scopes)
+
+
+def _from_app_token(token: str) -> Principal:
+    """A registered app's access token: levels up to its level, actions from its scopes."""
+    from server.apps import levels_up_to
+    found = _security().apps.check_token(token)
+    if found is None:
+        return replace(anonymous(), failed=True)
+    app, scopes = found
+    return Principal(f"app:{app.name}", None, "app", levels_up_to(app.level),
+                     scope_actions(scopes), scopes=scopes)
 
 
 def _from_session(cookie: str) -> Principal:
@@ -186,6 +205,7 @@ def require(action: str):
         def wrapper(*args, **kwargs):
             refused = refusal(action)
             return refused if refused is not None else view(*args, **kwargs)
+        wrapper.cimtwin_action = action  # read by server.openapi
         return wrapper
     return decorate
 

@@ -18,6 +18,9 @@ from server.hardening import client_address, failures
 from server.services import current_services
 from server.sessions import COOKIE
 from server.users import AccountError
+from server.api_schemas import (CLASSIFICATION, LOGIN, OBJECT, PRINCIPAL, SHARE,
+                                SHARE_REQUEST, STR, TOKEN, TOKEN_REQUEST, array, obj)
+from server.openapi import describe
 
 bp = Blueprint("auth_api", __name__)
 
@@ -38,6 +41,8 @@ def _secure_cookie() -> bool:
 
 
 @bp.post("/api/login")
+@describe("Sign in: session cookie and CSRF token", tag="auth", body=LOGIN,
+          response=obj(("user", "csrf"), user=PRINCIPAL, csrf=STR), errors=(401,))
 def login():
     body = _json_body()
     name, password = str(body.get("username") or ""), str(body.get("password") or "")
@@ -65,6 +70,7 @@ def login():
 
 
 @bp.post("/api/logout")
+@describe("Sign out", tag="auth", response=OBJECT)
 def logout():
     principal = current_principal()
     cookie = request.cookies.get(COOKIE)
@@ -78,6 +84,7 @@ def logout():
 
 
 @bp.get("/api/me")
+@describe("Who the request is: name, role, levels, actions", tag="auth", response=PRINCIPAL)
 def me():
     """Who the request is: name, role, levels, actions; the CSRF token for a session."""
     principal = current_principal()
@@ -94,6 +101,8 @@ def _signed_in_user():
 
 
 @bp.get("/api/tokens")
+@describe("The signed-in user's machine tokens", tag="auth", response=array(TOKEN),
+          errors=(401, 403))
 def list_tokens():
     principal, refused = _signed_in_user()
     if refused is not None:
@@ -102,6 +111,8 @@ def list_tokens():
 
 
 @bp.post("/api/tokens")
+@describe("A new machine token (shown once)", tag="auth", status=201, body=TOKEN_REQUEST,
+          response=TOKEN, errors=(401, 403))
 def create_token():
     """{"scopes": [...], "note"} -> {"token" (shown once), ...}; scopes within the role."""
     principal, refused = _signed_in_user()
@@ -121,6 +132,7 @@ def create_token():
 
 
 @bp.delete("/api/tokens/<token_id>")
+@describe("Revoke a machine token", tag="auth", response=TOKEN, errors=(401, 403))
 def revoke_token(token_id: str):
     principal, refused = _signed_in_user()
     if refused is not None:
@@ -133,12 +145,15 @@ def revoke_token(token_id: str):
 
 @bp.get("/api/shares")
 @require("share")
+@describe("Share links", tag="shares", response=array(SHARE))
 def list_shares():
     return jsonify(_security().shares.list())
 
 
 @bp.post("/api/shares")
 @require("share")
+@describe("Create a share link for one dataset", tag="shares", status=201, body=SHARE_REQUEST,
+          response=SHARE)
 def create_share():
     """{"dataset", "kind": "tileset"|"layer", "expires": "7d", "note"} -> the share + link."""
     body = _json_body()
@@ -158,6 +173,7 @@ def create_share():
 
 @bp.delete("/api/shares/<share_id>")
 @require("share")
+@describe("Revoke a share link", tag="shares", response=SHARE)
 def revoke_share(share_id: str):
     if _security().shares.get(share_id) is None:
         raise NotFound(f"no share '{share_id}'")
@@ -166,6 +182,7 @@ def revoke_share(share_id: str):
 
 @bp.put("/api/tilesets/<tileset_id>/classification")
 @require("classify")
+@describe("Change a tileset's classification", tag="tilesets", body=CLASSIFICATION, response=OBJECT)
 def classify_tileset(tileset_id: str):
     """{"classification": "public"|"internal"|"restricted"}: re-classify a tileset."""
     from server.auth import allowed_levels

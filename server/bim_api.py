@@ -13,6 +13,8 @@ from server.auth import allowed_levels
 from server.bim_imports import element_index_path
 from server.errors import problem
 from server.services import current_services
+from server.api_schemas import OBJECT
+from server.openapi import describe
 
 bp = Blueprint("bim_api", __name__)
 
@@ -32,6 +34,7 @@ def _open_index(tileset_id: str):
 
 
 @bp.get("/api/bim/<tileset_id>")
+@describe("A BIM model's summary", tag="bim", response=OBJECT, scope="read:tiles")
 def model_info(tileset_id: str):
     """The model's import facts: schema, element count, georeference and its warnings."""
     index, error = _open_index(tileset_id)
@@ -41,6 +44,8 @@ def model_info(tileset_id: str):
 
 
 @bp.get("/api/bim/<tileset_id>/elements/<global_id>")
+@describe("One BIM element by GlobalId: class, storey, property sets", tag="bim", response=OBJECT,
+          scope="read:tiles")
 def element(tileset_id: str, global_id: str):
     """All properties of one element, by its IFC GlobalId."""
     index, error = _open_index(tileset_id)
@@ -54,6 +59,10 @@ def element(tileset_id: str, global_id: str):
 
 
 @bp.get("/api/bim/<tileset_id>/elements")
+@describe("Search a BIM model's elements", tag="bim", response=OBJECT, scope="read:tiles",
+          query={"class": "IFC class", "storey": "storey GlobalId",
+                 "property": "Pset.Prop=value (repeatable)", "limit": "page size",
+                 "offset": "skip"})
 def elements(tileset_id: str):
     """Elements filtered by ?class=, ?storey=, ?property=Pset.Prop=value (repeatable)."""
     index, error = _open_index(tileset_id)
@@ -77,6 +86,7 @@ def elements(tileset_id: str):
 
 
 @bp.get("/api/bim/<tileset_id>/storeys")
+@describe("A BIM model's storeys", tag="bim", response=OBJECT, scope="read:tiles")
 def storeys(tileset_id: str):
     """Storeys lowest first (name, GlobalId, elevation m, element count)."""
     index, error = _open_index(tileset_id)
@@ -86,6 +96,7 @@ def storeys(tileset_id: str):
 
 
 @bp.get("/api/bim/<tileset_id>/classes")
+@describe("A BIM model's IFC classes with counts", tag="bim", response=OBJECT, scope="read:tiles")
 def classes(tileset_id: str):
     """IFC classes in the model with their element counts."""
     index, error = _open_index(tileset_id)

@@ -145,8 +145,12 @@ def cmd_tilesets_check(args, services: Services) -> int:
 
 
 def cmd_tilesets_delete(args, services: Services) -> int:
+    entry = services.catalog.get(args.id)
     existed = services.catalog.delete(args.id)
     services.store.delete(args.id)
+    if existed:
+        services.events.emit("tileset.deleted", {"id": args.id, "kind": entry["kind"]},
+                             entry["classification"])
     print(f"deleted {args.id}" if existed else f"no tileset '{args.id}'")
     return 0 if existed else 2
 
@@ -234,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_check_commands(sub)  # cimtwin check project ... (server/analysis_cli.py)
     from server import admin_cli  # users, share, audit, backup, restore (docs/security.md)
     admin_cli.add_commands(sub)
+    from server.apps_cli import add_app_commands  # apps add|list|revoke (docs/api.md)
+    add_app_commands(sub)
     admin_cli.audit_writes(parser)
     return parser
 

@@ -31,13 +31,15 @@ def domain_errors() -> tuple[type[Exception], ...]:
     from server.backup import BackupError
     from server.catalog import CatalogError
     from server.config import ConfigError
+    from server.events import EventError
     from server.imports import ImportOptionError
     from server.archives import ArchiveRefused
     from server.metrics.errors import MetricError
     from server.users import AccountError
     from tiles.errors import TilesError
     return (TilesError, LayerError, BimError, MetricError, CatalogError, ConfigError,
-            ImportOptionError, AnalysisError, AccountError, BackupError, ArchiveRefused)
+            ImportOptionError, AnalysisError, AccountError, BackupError, ArchiveRefused,
+            EventError)
 
 
 def register_error_handlers(app: Flask) -> None:

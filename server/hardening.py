@@ -175,7 +175,8 @@ def _scrub(value, paths: list[str]):
 def _no_paths(paths: list[str]):
     """After each error or job answer: no server paths, no stack traces in the body."""
     def scrub(response):
-        scrubbed = response.status_code >= 400 or request.path.startswith("/api/jobs")
+        scrubbed = response.status_code >= 400 or \
+            request.path.startswith(("/api/jobs", "/api/v1/jobs"))
         if not scrubbed or not response.is_json or response.direct_passthrough:
             return response
         body = response.get_json(silent=True)

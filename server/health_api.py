@@ -12,6 +12,8 @@ import logging
 from flask import Blueprint, jsonify
 
 from server.services import Services, current_services
+from server.api_schemas import OBJECT
+from server.openapi import describe
 
 bp = Blueprint("health_api", __name__)
 log = logging.getLogger("cimtwin.health")
@@ -27,11 +29,14 @@ def _checks(services: Services) -> dict:
 
 
 @bp.get("/api/health/live")
+@describe("The process answers", tag="health", response=OBJECT)
 def live():
     return jsonify({"status": "ok"})
 
 
 @bp.get("/api/health/ready")
+@describe("Every backend answers (503 names the part that does not)", tag="health", response=OBJECT,
+          errors=(503,))
 def ready():
     failed = []
     for name, check in _checks(current_services()).items():

@@ -25,6 +25,8 @@ from server.job_process import JobFailed, greenlet_workers, run_in_process, stop
 from server.jobs import JobQueue
 from server.archives import check_archive
 from server.services import current_services
+from server.api_schemas import IMPORT_FORM, JOB, OBJECT, array
+from server.openapi import describe
 
 bp = Blueprint("jobs_api", __name__)
 
@@ -142,12 +144,16 @@ def interrupt_jobs(app) -> None:
 
 @bp.get("/api/imports")
 @require("import")
+@describe("The import kinds and their upload fields", tag="imports", response=array(OBJECT))
 def list_import_kinds():
     """The registered import kinds with their upload fields (from the registry)."""
     return jsonify([describe_kind(kind) for kind in kinds()])
 
 
 @bp.post("/api/imports/<kind>")
+@describe("Upload a file to import (multipart); queues a job (202, Location: the job)",
+          tag="imports", status=202, response=JOB, body=IMPORT_FORM,
+          body_type="multipart/form-data", action="import", errors=(413,))
 def post_import(kind: str):
     entry = next((k for k in kinds() if k.name == kind), None)
     if entry is None:
@@ -170,18 +176,20 @@ def post_import(kind: str):
     job = jobs().submit(kind, params, _runner(services, kind, resume), resume=resume)
     response = jsonify(job)
     response.status_code = 202
-    response.headers["Location"] = f"/api/jobs/{job['id']}"
+    response.headers["Location"] = f"/api/v1/jobs/{job['id']}"
     return response
 
 
 @bp.get("/api/jobs")
 @require("jobs")
+@describe("Recent import jobs", tag="imports", response=array(JOB))
 def list_jobs():
     return jsonify(jobs().list())
 
 
 @bp.get("/api/jobs/<job_id>")
 @require("jobs")
+@describe("One import job: state, progress, result or error", tag="imports", response=JOB)
 def get_job(job_id: str):
     job = jobs().get(job_id)
     if job is None:

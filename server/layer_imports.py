@@ -55,4 +55,7 @@ def import_layer_file(services: Services, path: str | Path, *, name: str | None 
     result = info.to_dict() if hasattr(info, "to_dict") else dict(vars(info))
     if placement.warnings:
         result["warnings"] = list(result.get("warnings") or []) + placement.warnings
+    services.events.emit("layer.changed", {"layer": info.id, "change": "imported",
+                                           "feature_ids": None, "count": info.count},
+                         info.classification)
     return result

@@ -23,6 +23,8 @@ from server.metrics.runtime import THREADED_MAX_STREAMS
 from server.metrics.stream_token import issue, verify
 from server.sensors_api import bp as sensors_bp
 from server.services import current_services
+from server.api_schemas import INGEST, INGESTED, OBJECT, OBSERVATION, TEXT, array
+from server.openapi import describe
 
 bp = Blueprint("metrics_api", __name__)
 bp.register_blueprint(sensors_bp)
@@ -33,6 +35,8 @@ MAX_BODY = MAX_BATCH * 400
 
 @bp.post("/api/metrics")
 @require_token("ingest")
+@describe("Post live observations (a batch)", tag="metrics", status=202, body=INGEST,
+          response=INGESTED, errors=(413,))
 def ingest():
     """A batch; 202 {received, stored, duplicates}. Re-sending a batch stores nothing
     new and says so (stored 0, duplicates n)."""
@@ -47,6 +51,9 @@ def ingest():
 
 
 @bp.get("/api/metrics/latest")
+@describe("The newest reading of every visible datastream", tag="metrics",
+          response=array(OBSERVATION), scope="read:metrics",
+          query={"sensor": "one sensor's streams"})
 def latest():
     """[{datastream, sensor_id, metric, value, unit, time, quality, level, alarm}]."""
     metrics = current_services().metrics
@@ -73,6 +80,10 @@ def _bucket() -> int | None:
 
 
 @bp.get("/api/metrics/history")
+@describe("A datastream's readings for charts", tag="metrics", response=OBJECT,
+          scope="read:metrics",
+          query={"datastream": "datastream id", "sensor": "sensor id (with metric)",
+                 "metric": "metric", "from": "ISO time", "to": "ISO time", "bucket": "seconds"})
 def history():
     """?datastream= (or sensor=&metric=) &from=&to=&bucket=<seconds>."""
     metrics = current_services().metrics
@@ -82,6 +93,10 @@ def history():
 
 
 @bp.get("/api/metrics/export.csv")
+@describe("Raw readings as CSV", tag="metrics", media="text/csv", response=TEXT,
+          scope="read:metrics",
+          query={"datastream": "comma-separated ids", "sensor": "sensor id", "from": "ISO time",
+                 "to": "ISO time"})
 def export_csv():
     """Raw readings as CSV: ?datastream=a,b (or sensor=) &from=&to= (default last 24 h)."""
     metrics, levels = current_services().metrics, allowed_levels()
@@ -106,6 +121,8 @@ def _sensor_streams(metrics: Any, sensor_id: str, levels: set[str]) -> list[dict
 
 
 @bp.post("/api/metrics/stream-token")
+@describe("A short-lived token for the metrics stream carrying the caller's levels", tag="metrics",
+          response=OBJECT, scope="read:metrics")
 def stream_token():
     """A token for ``/api/metrics/stream?token=`` carrying the caller's levels (5 min)."""
     token, expires = issue(allowed_levels(), time.time())
@@ -154,6 +171,10 @@ def _threaded() -> bool:
 
 
 @bp.get("/api/metrics/stream")
+@describe("Server-Sent Events: observation, alarm and reset events", tag="metrics",
+          media="text/event-stream", response=TEXT, scope="read:metrics", errors=(503,),
+          query={"datastream": "comma list", "metric": "comma list", "sensor": "sensor id",
+                 "bbox": "west,south,east,north", "token": "stream token"})
 def stream():
     """Server-Sent Events (docs/metrics.md): `observation`, `alarm` and `reset` events
     with ids; a heartbeat comment every server.sse_keepalive_s seconds. Filters:

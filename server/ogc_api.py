@@ -17,6 +17,8 @@ from layers.ogc_openapi import openapi
 from server import auth
 from server.auth import allowed_levels
 from server.services import current_services
+from server.api_schemas import FEATURE, FEATURES, OBJECT
+from server.openapi import describe
 
 bp = Blueprint("ogc_api", __name__, url_prefix="/ogc")
 
@@ -49,18 +51,22 @@ def _html(text: str) -> Response:
 
 @bp.get("")
 @bp.get("/")
+@describe("OGC API Features landing page", tag="ogc", response=OBJECT, scope="read:layers")
 def landing():
     doc = ogc.landing(_base())
     return _html(ogc_html.landing(doc)) if _wants_html() else _respond(doc)
 
 
 @bp.get("/conformance")
+@describe("OGC API Features conformance classes", tag="ogc", response=OBJECT, scope="read:layers")
 def conformance():
     doc = ogc.conformance()
     return _html(ogc_html.conformance(doc)) if _wants_html() else _respond(doc)
 
 
 @bp.get("/api")
+@describe("The OGC API Features OpenAPI document (Part 1 oas30)", tag="ogc", response=OBJECT,
+          scope="read:layers")
 def api():
     store = current_services().layers
     visible = [(info, store.columns(info.id)) for info in store.list_layers(allowed_levels())]
@@ -68,6 +74,7 @@ def api():
 
 
 @bp.get("/collections")
+@describe("The layers the caller may see", tag="ogc", response=OBJECT, scope="read:layers")
 def collections():
     html = _wants_html()
     infos = current_services().layers.list_layers(allowed_levels())
@@ -76,6 +83,7 @@ def collections():
 
 
 @bp.get("/collections/<collection_id>")
+@describe("One layer", tag="ogc", response=OBJECT, scope="read:layers")
 def collection(collection_id: str):
     html = _wants_html()
     info = current_services().layers.get_layer(collection_id, allowed_levels())
@@ -84,6 +92,8 @@ def collection(collection_id: str):
 
 
 @bp.get("/collections/<collection_id>/queryables")
+@describe("A layer's queryable properties (Part 3)", tag="ogc", media="application/schema+json",
+          response=OBJECT, scope="read:layers")
 def queryables(collection_id: str):
     store, levels = current_services().layers, allowed_levels()
     info = store.get_layer(collection_id, levels)
@@ -92,6 +102,10 @@ def queryables(collection_id: str):
 
 
 @bp.get("/collections/<collection_id>/items")
+@describe("A layer's features (bbox, datetime, CQL2 filter, sortby, crs)", tag="ogc",
+          media="application/geo+json", response=FEATURES, scope="read:layers",
+          query={"bbox": "west,south,east,north", "filter": "CQL2 text", "limit": "page size",
+                 "datetime": "instant or interval", "crs": "output CRS URI"})
 def items(collection_id: str):
     html = _wants_html()
     store, levels = current_services().layers, allowed_levels()
@@ -127,6 +141,8 @@ def _feature_doc(collection_id: str, feature_id, crs: str) -> dict:
 
 
 @bp.get("/collections/<collection_id>/items/<feature_id>")
+@describe("One feature", tag="ogc", media="application/geo+json", response=FEATURE,
+          scope="read:layers")
 def item(collection_id: str, feature_id: str):
     html = _wants_html()
     crs = parse_crs(request.args.get("crs"), "crs")
@@ -153,11 +169,44 @@ def _actor() -> str:
     return f"{principal.name} ({principal.via})"
 
 
+def _stage(feature: dict | None):
+    return ((feature or {}).get("properties") or {}).get("stage")
+
+
+def _project_stage(collection_id: str, feature_id: str):
+    """The stage of a project feature before an edit (None for other layer kinds)."""
+    store = current_services().layers
+    if store.get_layer(collection_id, allowed_levels()).kind != "projects":
+        return None
+    return _stage(store.get_feature(collection_id, feature_id, allowed_levels()))
+
+
+def _emit_change(collection_id: str, fid, change: str, stage_before=None) -> None:
+    """layer.changed with the feature id; project.stage_changed when an edit moved a
+    project to another stage (server.events)."""
+    services = current_services()
+    info = services.layers.get_layer(collection_id)
+    events = services.events
+    events.emit("layer.changed", {"layer": collection_id, "change": change,
+                                  "feature_ids": [fid]}, info.classification)
+    if stage_before is None or change == "deleted":
+        return
+    feature = services.layers.get_feature(collection_id, fid)
+    if _stage(feature) != stage_before:
+        events.emit("project.stage_changed", {
+            "layer": collection_id, "feature_id": fid,
+            "name": (feature.get("properties") or {}).get("name"),
+            "from": stage_before, "to": _stage(feature)}, info.classification)
+
+
 @bp.post("/collections/<collection_id>/items")
 @auth.require_token("admin")
+@describe("Add a feature (Part 4)", tag="ogc", status=201, body=FEATURE,
+          body_type="application/geo+json", response=FEATURE)
 def create_item(collection_id: str):
     store = current_services().layers
     fid = store.create_feature(collection_id, _body(), _actor(), allowed_levels())
+    _emit_change(collection_id, fid, "created")
     response = _respond(_feature_doc(collection_id, fid, CRS84), ogc.GEOJSON, 201, CRS84)
     response.headers["Location"] = f"{_base()}/collections/{collection_id}/items/{fid}"
     return response
@@ -165,29 +214,41 @@ def create_item(collection_id: str):
 
 @bp.put("/collections/<collection_id>/items/<feature_id>")
 @auth.require_token("admin")
+@describe("Replace a feature (Part 4)", tag="ogc", body=FEATURE, body_type="application/geo+json",
+          response=FEATURE)
 def replace_item(collection_id: str, feature_id: str):
+    before = _project_stage(collection_id, feature_id)
     current_services().layers.replace_feature(collection_id, feature_id, _body(), _actor(),
                                               allowed_levels())
+    _emit_change(collection_id, _fid(feature_id), "replaced", before)
     return _respond(_feature_doc(collection_id, feature_id, CRS84), ogc.GEOJSON, crs=CRS84)
 
 
 @bp.patch("/collections/<collection_id>/items/<feature_id>")
 @auth.require_token("admin")
+@describe("Update some properties of a feature (Part 4)", tag="ogc", body=OBJECT,
+          body_type="application/merge-patch+json", response=FEATURE)
 def update_item(collection_id: str, feature_id: str):
+    before = _project_stage(collection_id, feature_id)
     current_services().layers.update_feature(collection_id, feature_id, _body(), _actor(),
                                              allowed_levels())
+    _emit_change(collection_id, _fid(feature_id), "updated", before)
     return _respond(_feature_doc(collection_id, feature_id, CRS84), ogc.GEOJSON, crs=CRS84)
 
 
 @bp.delete("/collections/<collection_id>/items/<feature_id>")
 @auth.require_token("admin")
+@describe("Delete a feature (Part 4)", tag="ogc", status=204)
 def delete_item(collection_id: str, feature_id: str):
     current_services().layers.delete_feature(collection_id, feature_id, _actor(),
                                              allowed_levels())
+    _emit_change(collection_id, _fid(feature_id), "deleted")
     return Response(status=204)
 
 
 @bp.get("/collections/<collection_id>/items/<feature_id>/history")
+@describe("A feature's lifecycle history (project stages)", tag="ogc", response=OBJECT,
+          scope="read:layers")
 def item_history(collection_id: str, feature_id: str):
     """Every change of one item (who, when, old and new values): a cimtwin extension."""
     rows = current_services().layers.history(collection_id, int(_fid(feature_id)),

@@ -1,5 +1,5 @@
 """The security parts of one data dir, opened together: roles, users, sessions, shares,
-audit. ``Services.security`` holds one; the CLI and the HTTP layer use the same."""
+apps, audit. ``Services.security`` holds one; the CLI and the HTTP layer use the same."""
 from __future__ import annotations
 
 from functools import cached_property
@@ -33,6 +33,12 @@ class Security:
     @cached_property
     def shares(self) -> ShareStore:
         return ShareStore(self.db, secret_key(self.data_dir))
+
+    @cached_property
+    def apps(self):
+        """Registered applications and their access tokens (server.apps)."""
+        from server.apps import AppStore
+        return AppStore(self.db)
 
     @cached_property
     def audit(self) -> AuditLog:

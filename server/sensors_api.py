@@ -12,12 +12,16 @@ from server.auth import allowed_levels, require
 from server.metrics.errors import MetricError, MetricNotFound
 from server.metrics.sensor_files import sensors_from_geojson
 from server.services import current_services
+from server.api_schemas import ANY_JSON, FEATURES, OBJECT
+from server.openapi import describe
 
 bp = Blueprint("sensors_api", __name__)
 
 
 @bp.post("/api/sensors")
 @require("import")
+@describe("Register sensors with their datastreams (and rules)", tag="sensors", status=201,
+          body=ANY_JSON, response=OBJECT)
 def register():
     body = request.get_json(silent=True)
     if body is None:
@@ -44,6 +48,8 @@ def _feature(sensor: dict) -> dict:
 
 
 @bp.get("/api/sensors")
+@describe("The visible sensors as a FeatureCollection", tag="sensors", media="application/geo+json",
+          response=FEATURES, scope="read:metrics")
 def sensors():
     listed = current_services().metrics.sensors(allowed_levels())
     body = {"type": "FeatureCollection", "features": [_feature(s) for s in listed]}
@@ -51,6 +57,8 @@ def sensors():
 
 
 @bp.get("/api/sensors/<sensor_id>")
+@describe("One sensor with its datastreams and latest readings", tag="sensors", response=OBJECT,
+          scope="read:metrics")
 def sensor(sensor_id: str):
     for item in current_services().metrics.sensors(allowed_levels()):
         if item["id"] == sensor_id:

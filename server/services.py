@@ -44,6 +44,7 @@ class Services:
         with self._lock:
             runtime = open_metrics(self.config, self.data_dir)
         runtime.container_level = self.container_level
+        runtime.alarm_listeners.append(self._alarm_event)
         return runtime
 
     def container_level(self, feature: dict) -> str | None:
@@ -60,6 +61,10 @@ class Services:
         except Exception:  # noqa: BLE001 - an unknown layer: nothing to inherit
             return None
 
+    def _alarm_event(self, event: str, alarm: dict, classification: str) -> None:
+        """alarm.raised / alarm.cleared / alarm.acknowledged (server.events)."""
+        self.events.emit(f"alarm.{event}", alarm, classification)
+
     @cached_property
     def security(self):
         """Roles, users, sessions, shares and the audit log (server.security)."""
@@ -67,9 +72,16 @@ class Services:
         with self._lock:
             return Security(self)
 
+    @cached_property
+    def events(self):
+        """Platform events and their delivery (server.events, server.webhooks)."""
+        from server.webhooks import EventHub
+        with self._lock:
+            return EventHub(self)
+
     def close(self) -> None:
-        """Stop background parts (metrics bus threads, database connections)."""
-        for name in ("metrics", "layers"):
+        """Stop background parts (event dispatch, metrics bus threads, connections)."""
+        for name in ("events", "metrics", "layers"):
             part = self.__dict__.get(name)
             if part is not None and hasattr(part, "close"):
                 part.close()

@@ -10,6 +10,8 @@ from werkzeug.exceptions import NotFound
 from server.auth import allowed_levels
 from server.services import current_services
 from server.tile_files import regular_stat, tile_response
+from server.api_schemas import TEXT, TILESET, array
+from server.openapi import describe
 
 bp = Blueprint("tiles_api", __name__)
 
@@ -39,6 +41,8 @@ def visible_entry(tileset_id: str) -> dict:
 
 
 @bp.get("/api/tilesets")
+@describe("The tilesets the caller may see", tag="tilesets", response=array(TILESET),
+          scope="read:tiles")
 def list_tilesets():
     entries = current_services().catalog.list(levels=allowed_levels())
     return jsonify([{k: e.get(k) for k in PUBLIC_FIELDS} | {"url": f"/tiles/{e['id']}/tileset.json"}
@@ -46,6 +50,8 @@ def list_tilesets():
 
 
 @bp.get("/api/tilesets/<tileset_id>")
+@describe("One tileset's catalog entry (frame, summary, classification)", tag="tilesets",
+          response=TILESET, scope="read:tiles")
 def get_tileset(tileset_id: str):
     entry = visible_entry(tileset_id)
     # The source is a server path: never in a response (docs/security.md, hardening).
@@ -54,6 +60,8 @@ def get_tileset(tileset_id: str):
 
 
 @bp.get("/tiles/<tileset_id>/<path:path>")
+@describe("A stored file of a tileset (tileset.json, glb, subtree, ...)", tag="tilesets",
+          media="application/octet-stream", response=TEXT, scope="read:tiles")
 def get_tile(tileset_id: str, path: str):
     entry = visible_entry(tileset_id)
     parts = PurePosixPath(path).parts

@@ -50,7 +50,8 @@ def build_options(services: Services, *, name: str, kind: str, **overrides: Any)
 
 def register_tileset(services: Services, summary, *, classification: str, source: str,
                      extra: dict | None = None) -> dict:
-    """Record a published tileset in the catalog; returns the catalog entry."""
+    """Record a published tileset in the catalog (and emit ``tileset.published``);
+    returns the catalog entry."""
     data = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)
     entry = {
         "id": data["tileset_id"], "name": data.get("name") or data["tileset_id"],
@@ -58,7 +59,11 @@ def register_tileset(services: Services, summary, *, classification: str, source
         "classification": classification, "frame": data.get("frame"),
         "summary": data | (extra or {}), "source": source,
     }
-    return services.catalog.add(entry)
+    added = services.catalog.add(entry)
+    services.events.emit("tileset.published", {
+        "id": added["id"], "name": added["name"], "kind": added["kind"],
+        "url": f"/tiles/{added['id']}/tileset.json"}, classification)
+    return added
 
 
 def geoid_offset(services: Services, geoid_offset_m: float | None) -> float:

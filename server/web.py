@@ -9,6 +9,8 @@ from werkzeug.exceptions import NotFound
 from server.analysis import gauss_kruger_zone
 from server.config import PROJECT_ROOT
 from server.services import current_services
+from server.api_schemas import OBJECT
+from server.openapi import describe
 
 bp = Blueprint("web", __name__)
 VIEWER_DIR = PROJECT_ROOT / "viewer"
@@ -33,6 +35,8 @@ def cesium_file(path: str):
 
 
 @bp.get("/api/config")
+@describe("The viewer's settings: imagery, home view, language, GK zone", tag="viewer",
+          response=OBJECT)
 def viewer_config():
     viewer = current_services().config["viewer"]
     body = {k: viewer[k] for k in ("imagery", "imagery_url", "home", "language")}
@@ -42,6 +46,7 @@ def viewer_config():
 
 
 @bp.get("/api/health")
+@describe("Liveness for load balancers (no paths, no counts)", tag="health", response=OBJECT)
 def health():
     """Liveness for load balancers: no paths, no counts (they would tell what is hidden)."""
     cesium = (current_services().config.cesium_dir / "Cesium.js").is_file()

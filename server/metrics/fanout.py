@@ -28,6 +28,9 @@ class Event:
     classification: str
 
 
+#: The ``metric`` of a platform event (server.events) on the same bus: its ``datastream``
+#: is the event type. Only an events stream sees them; a metrics stream never does.
+EVENT_METRIC = "cimtwin.event"
 #: What filters look at: (datastream, metric, feature id, lon, lat, classification).
 Attrs = tuple
 #: (event name, JSON data text, filter attributes) as the runtime publishes them.
@@ -48,9 +51,10 @@ class StreamFilter:
     metrics: frozenset[str] | None = None
     features: frozenset[str] | None = None
     bbox: tuple[float, float, float, float] | None = None  # west, south, east, north
+    app_events: bool = False  # True: platform events (server.events), else metrics
 
     def matches(self, e: Event) -> bool:
-        if e.classification not in self.levels:
+        if e.classification not in self.levels or (e.metric == EVENT_METRIC) != self.app_events:
             return False
         if self.datastreams is not None and e.datastream not in self.datastreams:
             return False

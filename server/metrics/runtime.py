@@ -57,6 +57,9 @@ class MetricsRuntime:
         self._last_compact = clock()
         self._lock = threading.Lock()
         self.registry = Registry(store)
+        #: Called with (event, alarm, classification) when an alarm is raised, cleared or
+        #: acknowledged (server.services hands them to server.events).
+        self.alarm_listeners: list[Callable[[str, dict[str, Any], str], None]] = []
         self.parser = BatchParser(self.registry.find, self.registry.find_series,
                                   self.registry.refresh_if_old)
 
@@ -174,8 +177,13 @@ class MetricsRuntime:
             ds = find(alarm[0]["datastream"]) if alarm else None
             if ds is not None:
                 out.append(("alarm", _json({**alarm[0], "event": change["event"]}), attrs(ds)))
+                self._notify(change["event"], alarm[0], ds.classification)
         if out:
             self.bus.publish(out)
+
+    def _notify(self, event: str, alarm: dict[str, Any], classification: str) -> None:
+        for listener in self.alarm_listeners:
+            listener(event, alarm, classification)
 
     def _observation_json(self, obs: Observation, ds: Datastream, head: str,
                           times: dict[int, str]) -> str:
@@ -270,6 +278,7 @@ class MetricsRuntime:
             ds = self.registry.find(alarm["datastream"])
             self.bus.publish([("alarm", _json({**alarm, "event": "acknowledged"}),
                                self.registry.attrs(ds))])
+            self._notify("acknowledged", alarm, ds.classification)
         return done, alarm
 
     # -- stream -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from server.services import Services
 from tests.deploy.helpers import ADMIN, GLB, Workers, publish_two
 from tests.services import free_port, start_nginx
 
-ACCESS_ROUTE = 'route="/api/tilesets/<tileset_id>/access"'
+ACCESS_ROUTE = 'route="/api/v1/tilesets/<tileset_id>/access"'
 TILE_ROUTE = 'route="/tiles/<tileset_id>/<path:path>"'
 
 

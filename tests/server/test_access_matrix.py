@@ -18,6 +18,7 @@ import pytest
 
 from server.app import create_app
 from server.bim_imports import element_index_path, import_bim_file
+from server.versioning import is_legacy, successor
 from tests.conftest import require_shared_data
 from tiles.store import write_tileset
 
@@ -115,22 +116,22 @@ def request_for(method: str, path: str, level: str) -> tuple[str, dict]:
     ids = {"tileset_id": f"t-{level}", "collection_id": f"l-{level}", "bim": f"b-{level}"}
     url = path.split(" (")[0]
     if "(kind bim)" in path:
-        url = "/api/imports/bim"
+        url = "/api/v1/imports/bim"
     elif "(kind" in path:
-        url = "/api/imports/mesh"
-    if path.startswith("/api/bim/"):
+        url = "/api/v1/imports/mesh"
+    if path.startswith("/api/v1/bim/"):
         url = url.replace("<tileset_id>", ids["bim"]).replace("<global_id>", "{gid}")
     url = (url.replace("<tileset_id>", ids["tileset_id"])
            .replace("<collection_id>", ids["collection_id"]).replace("<path:path>", "{file}")
            .replace("<feature_id>", "1").replace("<int:alarm_id>", "999999")
-           .replace("<int:rule_id>", "999999"))
+           .replace("<int:rule_id>", "999999").replace("<path:name>", "init.js"))
     url = re.sub(r"<[a-z_]+>", "nope", url)
     files = {"/viewer/{file}": "js/main.js", "/cesium/{file}": "Cesium.js"}
     url = url.replace("{file}", files.get(path.split("<")[0] + "{file}", "tileset.json"))
     kwargs: dict = {}
-    if url.startswith("/api/analysis/") and "projects" not in url:
+    if url.startswith("/api/v1/analysis/") and "projects" not in url:
         url += f"?tileset={ids['bim']}&limit_m=100&far=2&site_area_m2=1000"
-    if path == "/api/metrics/history":
+    if path == "/api/v1/metrics/history":
         url += "?sensor=nope&metric=pm25"
     if method in ("POST", "PUT", "PATCH"):
         kwargs["json"] = {}
@@ -138,11 +139,11 @@ def request_for(method: str, path: str, level: str) -> tuple[str, dict]:
         kwargs["json"] = FEATURE
     if url.endswith("/classification"):
         kwargs["json"] = {"classification": "bogus"}  # refused as a 400 after the checks
-    if url == "/api/shares" and method == "POST":
+    if url == "/api/v1/shares" and method == "POST":
         kwargs["json"] = {"dataset": ids["tileset_id"], "kind": "tileset"}
-    if url == "/api/login":
+    if url == "/api/v1/login":
         kwargs["json"] = {"username": "viewer", "password": PASSWORD}
-    if url.startswith("/api/imports/"):
+    if url.startswith("/api/v1/imports/"):
         kwargs = {"data": {}, "content_type": "multipart/form-data"}
     return url, kwargs
 
@@ -208,21 +209,21 @@ class Client:
             self.headers = self._login(self.client)
 
     def _login(self, client) -> dict:
-        response = client.post("/api/login", json={"username": self.caller.name,
+        response = client.post("/api/v1/login", json={"username": self.caller.name,
                                                    "password": PASSWORD})
         assert response.status_code == 200, response.get_json()
         return {"X-CSRF-Token": response.get_json()["csrf"]}
 
     def send(self, method: str, url: str, kwargs: dict, level: str | None):
         client, headers = self.client, dict(self.headers)
-        if url in ("/api/login", "/api/logout"):  # own cookies, not the caller's session
+        if url in ("/api/v1/login", "/api/v1/logout"):  # own cookies, not the caller's session
             client = self.app.test_client()
             if self.caller.user:
                 headers = self._login(client)
         if self.caller.share:
             share_level = self.caller.share
             kind = 2 if url.startswith("/ogc/") else 1 if url.startswith(
-                ("/api/bim/", "/api/analysis/")) else 0
+                ("/api/v1/bim/", "/api/v1/analysis/")) else 0
             headers["X-Cimtwin-Share"] = self.tokens[share_level][kind]
         response = client.open(url, method=method, headers=headers, buffered=False, **kwargs)
         status = response.status_code
@@ -251,9 +252,26 @@ def test_access_matrix(world, method, path, dataset, needs, level):
 
 
 def test_every_route_is_in_the_documented_table(world):
+    """Every route; a deprecated /api/... alias is checked as its /api/v1/... successor."""
     app = world[0]
     documented = {(m, p.split(" (")[0]) for m, p, _, _ in ENDPOINTS}
     missing = sorted(f"{m} {rule.rule}" for rule in app.url_map.iter_rules()
                      for m in rule.methods - {"HEAD", "OPTIONS"}
-                     if (m, rule.rule) not in documented)
+                     if (m, successor(rule.rule) if is_legacy(rule.rule) else rule.rule)
+                     not in documented)
     assert missing == [], "add these routes to the endpoint table of docs/security.md"
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/api/tilesets/<tileset_id>"),
+                                          ("POST", "/api/imports/<kind> (kind bim)"),
+                                          ("GET", "/api/audit")])
+def test_a_deprecated_alias_answers_as_its_successor(world, method, path):
+    """The unversioned path gives every caller the answer of its /api/v1 successor."""
+    _, clients, _, _ = world
+    for level in LEVELS:
+        new_url, kwargs = request_for(method, successor(path), level)
+        old_url = "/api/" + new_url[len("/api/v1/"):]
+        for caller in callers():
+            client = clients[caller.name]
+            assert client.send(method, old_url, kwargs, level) == \
+                client.send(method, new_url, kwargs, level), (caller.name, old_url)

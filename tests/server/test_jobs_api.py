@@ -62,7 +62,7 @@ def test_a_failed_job_reports_what_to_do(app):
                       sha256=hashlib.sha256(data).hexdigest())
     assert response.status_code == 202
     job_id = response.get_json()["id"]
-    assert response.headers["Location"] == f"/api/jobs/{job_id}"
+    assert response.headers["Location"] == f"/api/v1/jobs/{job_id}"
     job = app.extensions["cimtwin.jobs"].wait(job_id, timeout=60)
     assert job["state"] == "failed"
     assert "--crs" in job["error"] and "--origin" in job["error"]
