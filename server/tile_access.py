@@ -15,6 +15,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import NotFound
 
+from server.openapi import describe
 from server.services import current_services
 from server.tiles_api import visible_entry
 
@@ -33,6 +34,9 @@ def _for_nginx(response: Response) -> Response:
 
 
 @bp.get("/api/tilesets/<tileset_id>/access")
+@describe("May the caller read this tileset's files? (nginx auth_request: 200 with the "
+          "live version's folder in X-Cimtwin-Tile-Dir, 403/404 otherwise)", tag="tilesets",
+          scope="read:tiles")
 def tile_access(tileset_id: str):
     try:
         entry = visible_entry(tileset_id)
