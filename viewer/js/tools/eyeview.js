@@ -75,16 +75,27 @@ export function headingPitchOf(eye, direction) {
   return { heading, pitch: Cesium.Math.toDegrees(Math.asin(Math.max(-1, Math.min(1, d.z / Cesium.Cartesian3.magnitude(d))))) };
 }
 
-/** Group directions (with their heading/pitch) into eye views of at most ~80° each. */
-export function viewsFor(items) {
-  const views = [];
+/** Group directions (with their heading/pitch) into eye views that each hold all their
+ * items on screen: at most ~80° of heading and ~60° of pitch per view (the eye view is
+ * EYE_FOV_DEG wide, about 73° high at 16:10), so steep looks down from a mast or up at a
+ * tower get a view of their own instead of falling outside one. */
+export function viewsFor(items, maxHeading = 80, maxPitch = 60) {
+  const byHeading = [];
   for (const item of [...items].sort((a, b) => a.heading - b.heading)) {
-    const view = views[views.length - 1];
-    if (view && item.heading - view.items[0].heading <= 80) view.items.push(item);
-    else views.push({ items: [item] });
+    const group = byHeading[byHeading.length - 1];
+    if (group && item.heading - group[0].heading <= maxHeading) group.push(item);
+    else byHeading.push([item]);
   }
-  return views.map((v) => {
-    const hs = v.items.map((i) => i.heading), ps = v.items.map((i) => i.pitch);
-    return { items: v.items, heading: (Math.min(...hs) + Math.max(...hs)) / 2, pitch: Math.max(-60, Math.min(60, (Math.min(...ps) + Math.max(...ps)) / 2)) };
+  const views = [];
+  for (const group of byHeading) {
+    let band = null;
+    for (const item of group.sort((a, b) => a.pitch - b.pitch)) {
+      if (band && item.pitch - band[0].pitch <= maxPitch) band.push(item);
+      else views.push((band = [item]));
+    }
+  }
+  return views.map((band) => {
+    const hs = band.map((i) => i.heading), ps = band.map((i) => i.pitch);
+    return { items: band, heading: (Math.min(...hs) + Math.max(...hs)) / 2, pitch: Math.max(-85, Math.min(85, (Math.min(...ps) + Math.max(...ps)) / 2)) };
   });
 }

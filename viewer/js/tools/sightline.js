@@ -34,8 +34,10 @@ export async function linesOfSight(viewer, tilesets, eye, points) {
 }
 
 /** Surface points of the user's current view (a pixel grid) inside the fan: `fov`
- * degrees around `heading` from the eye, out to `range` metres. */
-function viewshedCandidates(viewer, eye, heading, fov, range, columns = 48, rows = 30) {
+ * degrees around `heading` from the eye, out to `range` metres. The grid is dense (the
+ * fan is often a small part of the view) and the points inside it are thinned evenly to
+ * at most `limit`, so the eye views that test them stay few. */
+function viewshedCandidates(viewer, eye, heading, fov, range, columns = 128, rows = 80, limit = 300) {
   const canvas = viewer.scene.canvas;
   const out = [];
   for (let i = 0; i < columns; i++) {
@@ -48,7 +50,8 @@ function viewshedCandidates(viewer, eye, heading, fov, range, columns = 48, rows
       if (d > 1 && d <= range && Math.abs(off) <= fov / 2) out.push(p);
     }
   }
-  return out;
+  const step = Math.max(1, out.length / limit);
+  return out.length <= limit ? out : Array.from({ length: limit }, (_, k) => out[Math.floor(k * step)]);
 }
 
 /** The panel: observer height, modes, viewshed parameters, results. */
