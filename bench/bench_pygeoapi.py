@@ -212,6 +212,20 @@ def start_cimtwin(data: Path, port: int, work: Path, first_layer: str) -> subpro
     return process
 
 
+def start_cimtwin_sync(data: Path, port: int, work: Path, first_layer: str) -> subprocess.Popen:
+    """The same app and gunicorn settings as `cimtwin serve --workers 2`, but sync workers
+    (one request at a time per process, FIFO from the listen queue; no SSE streams)."""
+    log = work / "cimtwin-sync.log"
+    code = ("from server.config import load_config\n"
+            "from server.production import CimtwinApplication, gunicorn_options\n"
+            f"options = gunicorn_options('127.0.0.1', {port}, 2, {{'worker_class': 'sync'}})\n"
+            "CimtwinApplication(load_config(), options).run()\n")
+    process = spawn([sys.executable, "-c", code],
+                    {"CIMTWIN_DATA_DIR": str(data), "PYTHONPATH": str(ROOT)}, log)
+    wait_ready(process, f"http://127.0.0.1:{port}/ogc/collections/{first_layer}", log)
+    return process
+
+
 def start_pygeoapi(python: Path, env: dict, port: int, work: Path,
                    first_layer: str) -> subprocess.Popen:
     log = work / "pygeoapi.log"
@@ -237,18 +251,19 @@ def stop(process: subprocess.Popen) -> None:
             pass
 
 
-def tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its children (gunicorn master + workers)."""
+def tree_cpu_s(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of a process and each of its children (gunicorn master +
+    workers), by pid."""
     import psutil
     root = psutil.Process(pid)
-    total = 0.0
+    out = {}
     for proc in [root, *root.children(recursive=True)]:
         try:
             times = proc.cpu_times()
-            total += times.user + times.system
+            out[proc.pid] = times.user + times.system
         except psutil.NoSuchProcess:
             pass
-    return total
+    return out
 
 
 # -- measuring ---------------------------------------------------------------------------
@@ -273,8 +288,11 @@ def wrk(base: str, script: Path, seconds: int) -> dict:
 def measured_run(server: dict, script: Path, seconds: int) -> dict:
     cpu0, load0 = tree_cpu_s(server["process"].pid), os.getloadavg()[0]
     result = wrk(server["base"], script, seconds)
-    cpu = tree_cpu_s(server["process"].pid) - cpu0
-    result.update(load=(load0, os.getloadavg()[0]), cpu_s=cpu,
+    cpu1 = tree_cpu_s(server["process"].pid)
+    by_pid = {pid: cpu1[pid] - cpu0.get(pid, 0.0) for pid in cpu1}
+    cpu = sum(by_pid.values())
+    result.update(load=(load0, os.getloadavg()[0]), cpu_s=cpu, cores=cpu / seconds,
+                  cpu_split=sorted(round(v, 1) for v in by_pid.values()),
                   cpu_ms_per_request=1000 * cpu / max(result["requests"], 1))
     return result
 
@@ -305,7 +323,9 @@ def summary(name: str, layer: str, runs: list[dict], hits: list[int]) -> dict:
             "rps": med(r["rps"] for r in runs), "p50_ms": med(r["p50"] for r in runs),
             "p99_ms": med(r["p99"] for r in runs),
             "cpu_ms_per_request": round(med(r["cpu_ms_per_request"] for r in runs), 1),
+            "cores_used": round(med(r["cores"] for r in runs), 2),
             "runs_rps": [r["rps"] for r in runs],
+            "cpu_split": [r["cpu_split"] for r in runs],
             "load": [round(x, 1) for r in runs for x in r["load"]],
             "non2xx": sum(r["non2xx"] for r in runs),
             "socket_errors": [r["socket_errors"] for r in runs if r["socket_errors"]]}
@@ -331,10 +351,13 @@ def bench_layer(args, servers: dict, layer: str, info: dict, data: Path, work: P
             runs[name].append(measured_run(servers[name], scripts[name], args.seconds))
             r = runs[name][-1]
             print(f"  {layer} {name} run {rep + 1}: {r['rps']:.1f} req/s, p50 {r['p50']:.0f} "
-                  f"ms, p99 {r['p99']:.0f} ms, CPU {r['cpu_ms_per_request']:.1f} ms/request, "
+                  f"ms, p99 {r['p99']:.0f} ms, CPU {r['cpu_ms_per_request']:.1f} ms/request "
+                  f"(s by process {r['cpu_split']}), "
                   f"load {r['load'][0]:.1f}-{r['load'][1]:.1f}", flush=True)
     rows = [summary(name, layer, runs[name], hits) for name in servers]
-    rows[0]["ratio_rps"] = round(rows[0]["rps"] / rows[1]["rps"], 2)
+    for row in rows:
+        row["ratio_rps"] = round(row["rps"] / rows[-1]["rps"], 2)
+        row["ratio_cpu"] = round(rows[-1]["cpu_ms_per_request"] / row["cpu_ms_per_request"], 2)
     return rows
 
 
@@ -346,6 +369,8 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=100_000, help="grid layer size")
     parser.add_argument("--layers", nargs="+", default=["helsinki", "grid"],
                         choices=("helsinki", "grid"))
+    parser.add_argument("--cimtwin-sync", action="store_true",
+                        help="also run cimtwin's app under gunicorn sync workers")
     parser.add_argument("--helsinki-fraction", type=float, default=0.5,
                         help="bbox side as a fraction of the helsinki layer's extent")
     args = parser.parse_args()
@@ -374,6 +399,11 @@ def main() -> None:
         try:
             servers["cimtwin"] = {"process": start_cimtwin(data, cim_port, work, args.layers[0]),
                                   "base": f"http://127.0.0.1:{cim_port}", "prefix": "/ogc"}
+            if args.cimtwin_sync:
+                port = free_port()
+                servers["cimtwin-sync"] = {
+                    "process": start_cimtwin_sync(data, port, work, args.layers[0]),
+                    "base": f"http://127.0.0.1:{port}", "prefix": "/ogc"}
             servers["pygeoapi"] = {"process": start_pygeoapi(python, env, pga_port, work,
                                                              args.layers[0]),
                                    "base": f"http://127.0.0.1:{pga_port}", "prefix": ""}
@@ -385,17 +415,15 @@ def main() -> None:
                 stop(server["process"])
     print(json.dumps(rows, indent=1))
     print("| layer | server | features per bbox (median) | requests/s | p50 ms | p99 ms "
-          "| CPU ms per request | runs req/s | load average |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| CPU ms per request | cores used | runs req/s | load average "
+          "| x pygeoapi req/s | x pygeoapi CPU |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['layer']} | {r['server']} | {r['features_per_bbox_median']} | "
+        print(f"| {r['layer']} | {r['server']} | {r['features_per_bbox_median']:g} | "
               f"{r['rps']:.1f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | "
-              f"{r['cpu_ms_per_request']} | {', '.join(f'{x:.1f}' for x in r['runs_rps'])} | "
-              f"{min(r['load'])}-{max(r['load'])} |")
-    for layer in args.layers:
-        cim, pga = [r for r in rows if r["layer"] == layer]
-        print(f"{layer}: cimtwin / pygeoapi requests/s = {cim['rps'] / pga['rps']:.2f}x "
-              f"(goal >= 2x)")
+              f"{r['cpu_ms_per_request']} | {r['cores_used']} | "
+              f"{', '.join(f'{x:.1f}' for x in r['runs_rps'])} | "
+              f"{min(r['load'])}-{max(r['load'])} | {r['ratio_rps']} | {r['ratio_cpu']} |")
 
 
 if __name__ == "__main__":
