@@ -33,7 +33,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 VENV = ROOT / "bench" / "out" / "pygeoapi-venv"
-PINS = ["pygeoapi==0.21.0", "gunicorn==27.0.1"]
+#: pygeoapi and gunicorn; GeoAlchemy2 + psycopg2 for its PostgreSQL provider
+PINS = ["pygeoapi==0.21.0", "gunicorn==27.0.1", "geoalchemy2==0.20.0",
+        "psycopg2-binary==2.9.13"]
 HELSINKI = Path("/work/shared/data/gis/helsinki_buildings.geojson")
 SHARED_HELSINKI = ROOT.parent / "shared" / "data" / "gis" / "helsinki_buildings.geojson"
 
@@ -50,10 +52,11 @@ end
 
 # -- pygeoapi's venv ---------------------------------------------------------------------
 
-def ensure_venv() -> Path:
-    """bench/out/pygeoapi-venv with pygeoapi + gunicorn; created (idempotently) when missing."""
-    python = VENV / "bin" / "python"
-    check = "import sqlite3, pygeoapi, gunicorn; " \
+def ensure_venv(venv: Path = VENV) -> Path:
+    """A venv with pygeoapi + gunicorn (bench/out/pygeoapi-venv); created when missing or
+    unusable, left as it is otherwise. Returns its python."""
+    python = venv / "bin" / "python"
+    check = "import sqlite3, pygeoapi, gunicorn, geoalchemy2, psycopg2; " \
             "c = sqlite3.connect(':memory:'); c.enable_load_extension(True); " \
             "c.load_extension('mod_spatialite'); print(pygeoapi.__version__)"
     if python.exists():
@@ -67,8 +70,9 @@ def ensure_venv() -> Path:
     if probe.returncode != 0:
         raise SystemExit("pygeoapi's SQLite provider needs a Python whose sqlite3 can load "
                          f"extensions; {system} cannot: {probe.stderr.strip()}")
-    print(f"creating {VENV} ({', '.join(PINS)})", flush=True)
-    subprocess.run([str(system), "-m", "venv", str(VENV)], check=True)
+    print(f"installing {', '.join(PINS)} into {venv}", flush=True)
+    if not python.exists():
+        subprocess.run([str(system), "-m", "venv", str(venv)], check=True)
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PINS], check=True)
     done = subprocess.run([str(python), "-c", check], capture_output=True, text=True)
     if done.returncode != 0:
@@ -79,11 +83,12 @@ def ensure_venv() -> Path:
 
 # -- the same layers for both ------------------------------------------------------------
 
-def load_layers(names: list[str], features: int, data: Path) -> dict[str, dict]:
-    """cimtwin's GeoPackage store in ``data`` holding each named layer; returns their info."""
+def load_layers(names: list[str], features: int, url: str, data: Path) -> dict[str, dict]:
+    """cimtwin's layer store ``url`` (GeoPackage in ``data`` or PostGIS) holding each named
+    layer; returns their count and bbox."""
     from layers import LayerInfo, open_layer_store
     from layers.importer import import_layer
-    store = open_layer_store("gpkg://layers.gpkg", data)
+    store = open_layer_store(url, data)
     out = {}
     try:
         for name in names:
@@ -100,6 +105,14 @@ def load_layers(names: list[str], features: int, data: Path) -> dict[str, dict]:
     finally:
         store.close()
     return out
+
+
+def postgis_table(url: str, layer: str) -> str:
+    """The table holding the layer's current version in cimtwin's PostGIS store."""
+    import psycopg
+    with psycopg.connect(url) as db:
+        return db.execute("SELECT table_name FROM cimtwin_layers WHERE id = %s",
+                          (layer,)).fetchone()[0]
 
 
 def gpkg_table(gpkg: Path, layer: str) -> str:
@@ -142,9 +155,9 @@ def random_bboxes(bbox: list[float], fraction: float, n: int, seed: int) -> list
     return out
 
 
-def hits_per_box(data: Path, layer: str, boxes: list[list[float]]) -> list[int]:
+def hits_per_box(url: str, data: Path, layer: str, boxes: list[list[float]]) -> list[int]:
     from layers import open_layer_store
-    store = open_layer_store("gpkg://layers.gpkg", data)
+    store = open_layer_store(url, data)
     try:
         return [store.query(layer, bbox=box, limit=1).number_matched for box in boxes]
     finally:
@@ -153,15 +166,17 @@ def hits_per_box(data: Path, layer: str, boxes: list[list[float]]) -> list[int]:
 
 # -- servers -----------------------------------------------------------------------------
 
-def pygeoapi_config(folder: Path, port: int, layers: dict[str, dict], sqlite: Path) -> dict:
+def pygeoapi_config(folder: Path, port: int, layers: dict[str, dict],
+                    providers: dict[str, dict]) -> dict:
+    """pygeoapi's config (and where its OpenAPI document goes) for ``layers``, each with
+    its provider definition."""
     url = f"http://127.0.0.1:{port}"
     resources = {name: {
         "type": "collection", "title": name, "description": f"{name} (cimtwin bench)",
         "keywords": ["bench"],
         "extents": {"spatial": {"bbox": info["bbox"],
                                 "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
-        "providers": [{"type": "feature", "name": "SQLiteGPKG", "data": str(sqlite),
-                       "id_field": "fid", "table": name}]} for name, info in layers.items()}
+        "providers": [providers[name]]} for name, info in layers.items()}
     config = {
         "server": {"bind": {"host": "127.0.0.1", "port": port}, "url": url,
                    "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8",
@@ -202,17 +217,20 @@ def wait_ready(process: subprocess.Popen, url: str, log: Path, timeout_s: float 
     raise RuntimeError(f"{url} did not come up: {log.read_text()[-3000:]}")
 
 
-def start_cimtwin(data: Path, port: int, work: Path, first_layer: str) -> subprocess.Popen:
+def start_cimtwin(data: Path, url: str, port: int, work: Path,
+                  first_layer: str) -> subprocess.Popen:
     exe = Path(sys.executable).with_name("cimtwin")
     log = work / "cimtwin.log"
     process = spawn([str(exe), "serve", "--workers", "2", "--host", "127.0.0.1",
                      "--port", str(port)],
-                    {"CIMTWIN_DATA_DIR": str(data), "PYTHONPATH": str(ROOT)}, log)
+                    {"CIMTWIN_DATA_DIR": str(data), "CIMTWIN_LAYERS__URL": url,
+                     "PYTHONPATH": str(ROOT)}, log)
     wait_ready(process, f"http://127.0.0.1:{port}/ogc/collections/{first_layer}", log)
     return process
 
 
-def start_cimtwin_sync(data: Path, port: int, work: Path, first_layer: str) -> subprocess.Popen:
+def start_cimtwin_sync(data: Path, url: str, port: int, work: Path,
+                       first_layer: str) -> subprocess.Popen:
     """The same app and gunicorn settings as `cimtwin serve --workers 2`, but sync workers
     (one request at a time per process, FIFO from the listen queue; no SSE streams)."""
     log = work / "cimtwin-sync.log"
@@ -221,7 +239,8 @@ def start_cimtwin_sync(data: Path, port: int, work: Path, first_layer: str) -> s
             f"options = gunicorn_options('127.0.0.1', {port}, 2, {{'worker_class': 'sync'}})\n"
             "CimtwinApplication(load_config(), options).run()\n")
     process = spawn([sys.executable, "-c", code],
-                    {"CIMTWIN_DATA_DIR": str(data), "PYTHONPATH": str(ROOT)}, log)
+                    {"CIMTWIN_DATA_DIR": str(data), "CIMTWIN_LAYERS__URL": url,
+                     "PYTHONPATH": str(ROOT)}, log)
     wait_ready(process, f"http://127.0.0.1:{port}/ogc/collections/{first_layer}", log)
     return process
 
@@ -286,13 +305,17 @@ def wrk(base: str, script: Path, seconds: int) -> dict:
 
 
 def measured_run(server: dict, script: Path, seconds: int) -> dict:
+    db = server.get("db_pid")  # PostgreSQL's postmaster: the query work of both servers
+    db0 = sum(tree_cpu_s(db).values()) if db else 0.0
     cpu0, load0 = tree_cpu_s(server["process"].pid), os.getloadavg()[0]
     result = wrk(server["base"], script, seconds)
+    db_cpu = sum(tree_cpu_s(db).values()) - db0 if db else 0.0
     cpu1 = tree_cpu_s(server["process"].pid)
     by_pid = {pid: cpu1[pid] - cpu0.get(pid, 0.0) for pid in cpu1}
     cpu = sum(by_pid.values())
     result.update(load=(load0, os.getloadavg()[0]), cpu_s=cpu, cores=cpu / seconds,
                   cpu_split=sorted(round(v, 1) for v in by_pid.values()),
+                  db_cpu_ms_per_request=1000 * db_cpu / max(result["requests"], 1),
                   cpu_ms_per_request=1000 * cpu / max(result["requests"], 1))
     return result
 
@@ -324,6 +347,7 @@ def summary(name: str, layer: str, runs: list[dict], hits: list[int]) -> dict:
             "p99_ms": med(r["p99"] for r in runs),
             "cpu_ms_per_request": round(med(r["cpu_ms_per_request"] for r in runs), 1),
             "cores_used": round(med(r["cores"] for r in runs), 2),
+            "db_cpu_ms_per_request": round(med(r["db_cpu_ms_per_request"] for r in runs), 1),
             "runs_rps": [r["rps"] for r in runs],
             "cpu_split": [r["cpu_split"] for r in runs],
             "load": [round(x, 1) for r in runs for x in r["load"]],
@@ -331,9 +355,9 @@ def summary(name: str, layer: str, runs: list[dict], hits: list[int]) -> dict:
             "socket_errors": [r["socket_errors"] for r in runs if r["socket_errors"]]}
 
 
-def bench_layer(args, servers: dict, layer: str, info: dict, data: Path, work: Path) -> list:
+def bench_layer(args, servers: dict, layer: str, info: dict, store: tuple, work: Path) -> list:
     boxes = random_bboxes(info["bbox"], args.fraction[layer], 500, seed=9)
-    hits = hits_per_box(data, layer, boxes)
+    hits = hits_per_box(*store, layer, boxes)
     print(f"{layer}: {info['count']} features, {len(boxes)} bboxes, features per bbox "
           f"median {statistics.median(hits)} (min {min(hits)}, max {max(hits)})", flush=True)
     print(f"{layer}: same answers on both servers: {same_answers(servers, layer, boxes)}",
@@ -352,12 +376,66 @@ def bench_layer(args, servers: dict, layer: str, info: dict, data: Path, work: P
             r = runs[name][-1]
             print(f"  {layer} {name} run {rep + 1}: {r['rps']:.1f} req/s, p50 {r['p50']:.0f} "
                   f"ms, p99 {r['p99']:.0f} ms, CPU {r['cpu_ms_per_request']:.1f} ms/request "
-                  f"(s by process {r['cpu_split']}), "
+                  f"(s by process {r['cpu_split']}; PostgreSQL "
+                  f"{r['db_cpu_ms_per_request']:.1f} ms/request), "
                   f"load {r['load'][0]:.1f}-{r['load'][1]:.1f}", flush=True)
     rows = [summary(name, layer, runs[name], hits) for name in servers]
+    def cpu(row: dict) -> float:
+        return row["cpu_ms_per_request"] + row["db_cpu_ms_per_request"]
     for row in rows:
         row["ratio_rps"] = round(row["rps"] / rows[-1]["rps"], 2)
-        row["ratio_cpu"] = round(rows[-1]["cpu_ms_per_request"] / row["cpu_ms_per_request"], 2)
+        row["ratio_cpu"] = round(cpu(rows[-1]) / cpu(row), 2)
+    return rows
+
+
+def bench_backend(args, python: Path, backend: str, url: str, work: Path, pg=None) -> list:
+    """Load the layers into cimtwin's store ``url``, give pygeoapi the same table (a
+    SpatiaLite copy, or cimtwin's own PostGIS table), run both side by side."""
+    from tests.services import free_port
+    data = work / "data"
+    t0 = time.perf_counter()
+    layers = load_layers(args.layers, args.features, url, data)
+    if backend == "postgis":
+        providers = {name: {"type": "feature", "name": "PostgreSQL", "id_field": "fid",
+                            "table": postgis_table(url, name), "geom_field": "geom",
+                            "data": {"host": "127.0.0.1", "port": pg.port, "user": pg.user,
+                                     "dbname": url.rsplit("/", 1)[1]}} for name in layers}
+        renamed = {}
+    else:
+        sqlite = work / "layers.sqlite"
+        renamed = {name: export_spatialite(data / "layers.gpkg", name, sqlite)
+                   for name in layers}
+        providers = {name: {"type": "feature", "name": "SQLiteGPKG", "data": str(sqlite),
+                            "id_field": "fid", "table": name} for name in layers}
+    print(f"{backend}: layers {layers} ready in {time.perf_counter() - t0:.1f} s; "
+          f"renamed for pygeoapi: {renamed}", flush=True)
+    env = pygeoapi_config(work, free_port(), layers, providers)
+    first = args.layers[0]
+    servers = {}
+    try:
+        port = free_port()
+        servers["cimtwin"] = {"process": start_cimtwin(data, url, port, work, first),
+                              "base": f"http://127.0.0.1:{port}", "prefix": "/ogc"}
+        if args.cimtwin_sync:
+            port = free_port()
+            servers["cimtwin-sync"] = {
+                "process": start_cimtwin_sync(data, url, port, work, first),
+                "base": f"http://127.0.0.1:{port}", "prefix": "/ogc"}
+        port = free_port()
+        servers["pygeoapi"] = {"process": start_pygeoapi(python, env, port, work, first),
+                               "base": f"http://127.0.0.1:{port}", "prefix": ""}
+        rows = []
+        if pg is not None:
+            postmaster = int((pg.folder / "data" / "postmaster.pid").read_text().split()[0])
+            for server in servers.values():
+                server["db_pid"] = postmaster
+        for layer in args.layers:
+            rows += bench_layer(args, servers, layer, layers[layer], (url, data), work)
+    finally:
+        for server in servers.values():
+            stop(server["process"])
+    for row in rows:
+        row["backend"] = backend
     return rows
 
 
@@ -369,6 +447,9 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=100_000, help="grid layer size")
     parser.add_argument("--layers", nargs="+", default=["helsinki", "grid"],
                         choices=("helsinki", "grid"))
+    parser.add_argument("--backends", nargs="+", default=["gpkg"], choices=("gpkg", "postgis"),
+                        help="cimtwin's layer store (pygeoapi: SpatiaLite copy / same table)")
+    parser.add_argument("--venv", type=Path, default=VENV, help="pygeoapi's venv")
     parser.add_argument("--cimtwin-sync", action="store_true",
                         help="also run cimtwin's app under gunicorn sync workers")
     parser.add_argument("--helsinki-fraction", type=float, default=0.5,
@@ -377,51 +458,36 @@ def main() -> None:
     for tool in ("wrk", "ogr2ogr"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} not found (Debian wrk / gdal-bin)")
-    python = ensure_venv()
-    from tests.services import free_port
+    python = ensure_venv(args.venv)
+    # ~10 x 10 grid cells per bbox on the grid (about 100-121 features)
+    args.fraction = {"helsinki": args.helsinki_fraction,
+                     "grid": 10 / max(args.features, 1) ** 0.5}
+    rows = []
     with tempfile.TemporaryDirectory(prefix="cimtwin-bench-pygeoapi-", dir="/tmp") as tmp:
-        work = Path(tmp)
-        os.chmod(work, 0o755)
-        data = work / "data"
-        t0 = time.perf_counter()
-        layers = load_layers(args.layers, args.features, data)
-        sqlite = work / "layers.sqlite"
-        renamed = {name: export_spatialite(data / "layers.gpkg", name, sqlite)
-                   for name in layers}
-        print(f"layers {layers} loaded and exported in {time.perf_counter() - t0:.1f} s; "
-              f"renamed for pygeoapi: {renamed}", flush=True)
-        # ~10 x 10 grid cells per bbox on the grid (about 100-121 features)
-        args.fraction = {"helsinki": args.helsinki_fraction,
-                         "grid": 10 / max(args.features, 1) ** 0.5}
-        env = pygeoapi_config(work, free_port(), layers, sqlite)
-        cim_port, pga_port = free_port(), free_port()
-        servers = {}
-        try:
-            servers["cimtwin"] = {"process": start_cimtwin(data, cim_port, work, args.layers[0]),
-                                  "base": f"http://127.0.0.1:{cim_port}", "prefix": "/ogc"}
-            if args.cimtwin_sync:
-                port = free_port()
-                servers["cimtwin-sync"] = {
-                    "process": start_cimtwin_sync(data, port, work, args.layers[0]),
-                    "base": f"http://127.0.0.1:{port}", "prefix": "/ogc"}
-            servers["pygeoapi"] = {"process": start_pygeoapi(python, env, pga_port, work,
-                                                             args.layers[0]),
-                                   "base": f"http://127.0.0.1:{pga_port}", "prefix": ""}
-            rows = []
-            for layer in args.layers:
-                rows += bench_layer(args, servers, layer, layers[layer], data, work)
-        finally:
-            for server in servers.values():
-                stop(server["process"])
+        for backend in args.backends:
+            work = Path(tmp) / backend
+            work.mkdir()
+            os.chmod(work, 0o755)
+            if backend == "postgis":
+                from tests.services import start_postgres
+                pg = start_postgres()
+                try:
+                    rows += bench_backend(args, python, backend, pg.create_database("bench"),
+                                          work, pg)
+                finally:
+                    pg.stop()
+            else:
+                rows += bench_backend(args, python, backend, "gpkg://layers.gpkg", work)
     print(json.dumps(rows, indent=1))
-    print("| layer | server | features per bbox (median) | requests/s | p50 ms | p99 ms "
-          "| CPU ms per request | cores used | runs req/s | load average "
-          "| x pygeoapi req/s | x pygeoapi CPU |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| backend | layer | server | features per bbox (median) | requests/s | p50 ms "
+          "| p99 ms | CPU ms per request | PostgreSQL CPU ms per request | cores used "
+          "| runs req/s | load average | x pygeoapi req/s | x pygeoapi CPU (incl. PostgreSQL) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['layer']} | {r['server']} | {r['features_per_bbox_median']:g} | "
-              f"{r['rps']:.1f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | "
-              f"{r['cpu_ms_per_request']} | {r['cores_used']} | "
+        print(f"| {r['backend']} | {r['layer']} | {r['server']} | "
+              f"{r['features_per_bbox_median']:g} | {r['rps']:.1f} | {r['p50_ms']:.0f} | "
+              f"{r['p99_ms']:.0f} | "
+              f"{r['cpu_ms_per_request']} | {r['db_cpu_ms_per_request']} | {r['cores_used']} | "
               f"{', '.join(f'{x:.1f}' for x in r['runs_rps'])} | "
               f"{min(r['load'])}-{max(r['load'])} | {r['ratio_rps']} | {r['ratio_cpu']} |")
 
