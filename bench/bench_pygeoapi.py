@@ -272,14 +272,16 @@ def stop(process: subprocess.Popen) -> None:
 
 def tree_cpu_s(pid: int) -> dict[int, float]:
     """User + system CPU seconds of a process and each of its children (gunicorn master +
-    workers), by pid."""
+    workers, or PostgreSQL's postmaster + backends), by pid. Each includes its exited
+    children's CPU (``children_user``/``children_system``), so a PostgreSQL backend that
+    ends between two samples is still counted, under its parent."""
     import psutil
     root = psutil.Process(pid)
     out = {}
     for proc in [root, *root.children(recursive=True)]:
         try:
-            times = proc.cpu_times()
-            out[proc.pid] = times.user + times.system
+            t = proc.cpu_times()
+            out[proc.pid] = t.user + t.system + t.children_user + t.children_system
         except psutil.NoSuchProcess:
             pass
     return out
