@@ -8,10 +8,12 @@ CIMTWIN := $(VENV)/bin/cimtwin
 APT_PACKAGES := python3-venv chromium openscenegraph fonts-noto-cjk proj-data gdal-bin \
   postgresql-15-postgis-3 redis-server mosquitto mosquitto-clients nginx-light wrk \
   g++ libopenscenegraph-dev
+# Only for `make bench`: pygeoapi's SQLite provider (bench/bench_pygeoapi.py) loads SpatiaLite.
+BENCH_APT_PACKAGES := libsqlite3-mod-spatialite
 # No token is exported here: sign in with a user account (docs/security.md). Break-glass
 # tokens, when wanted, come from the caller's environment, never from this file.
 
-.PHONY: all install venv npm system demo serve test test-fast lint native bench clean
+.PHONY: all install venv npm system demo serve test test-fast lint native bench bench-system clean
 .PHONY: stack stack-stop
 
 all: install
@@ -51,6 +53,15 @@ system:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+bench-system: system
+	@missing=""; for p in $(BENCH_APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for the benchmarks:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
 demo: system install
 	$(CIMTWIN) demo
 	@echo "Open http://127.0.0.1:8000/ for public data. To see internal data (the BIM model),"
@@ -71,7 +82,7 @@ test-fast: install
 	$(PY) -m pytest -q -m "not browser and not slow"
 
 # Benchmarks (bench/README.md): their own packages, then every run; QUICK=1 for a smoke run.
-bench: install
+bench: install bench-system
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) bench/run_all.py $(if $(QUICK),--quick)
 
