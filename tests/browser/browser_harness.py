@@ -132,9 +132,22 @@ class PageWatch:
         return [u for u in self.requests if not u.startswith(allowed)]
 
 
+#: Playwright's own default (30 s) for every wait and action without a timeout of its
+#: own. Software WebGL on a busy 2-core machine starves the page's main thread for
+#: longer than that (a sign-in's navigation, a dialog's update): waits that would pass
+#: a few seconds later must not fail the suite. Real hangs still end at this limit.
+SLOW_MACHINE_TIMEOUT_MS = 180_000
+
+
+def slow_machine_timeouts(page) -> None:
+    page.set_default_timeout(SLOW_MACHINE_TIMEOUT_MS)
+    page.set_default_navigation_timeout(SLOW_MACHINE_TIMEOUT_MS)
+
+
 def open_viewer(browser, base_url: str, *, width: int = 1280, height: int = 800, fragment: str = ""):
     """A new page on the viewer with a PageWatch attached; waits until the viewer is ready."""
     page = browser.new_page(viewport={"width": width, "height": height})
+    slow_machine_timeouts(page)
     watch = PageWatch(page, base_url)
     page.goto(f"{base_url}/{fragment}")
     page.wait_for_function("window.cimtwin && (window.cimtwin.ready || window.cimtwin.errors.length > 0)",

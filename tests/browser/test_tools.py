@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 import tools_oracle as oracle
-from browser_harness import ADMIN_TOKEN, PageWatch, wait_for_view
+from browser_harness import ADMIN_TOKEN, PageWatch, slow_machine_timeouts, wait_for_view
 from browser_views import (
     assert_clean,
     catalog,
@@ -54,6 +54,7 @@ def assert_strict(watch: StrictWatch) -> None:
 def open_tools_page(browser, server_url):
     """A viewer page with the admin token and a StrictWatch, ready (generator: closes)."""
     page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    slow_machine_timeouts(page)
     watch = StrictWatch(page, server_url)
     page.goto(f"{server_url}/#token={ADMIN_TOKEN}")
     page.wait_for_function("window.cimtwin && (cimtwin.ready || cimtwin.errors.length > 0)",
