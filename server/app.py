@@ -13,7 +13,8 @@ from server.services import Services
 BLUEPRINTS = ("server.web", "server.tiles_api", "server.jobs_api", "server.ogc_api",
               "server.metrics_api", "server.bim_api",
               "server.analysis_api",  # planning checks (tools issue)
-              "server.health_api")  # readiness and liveness (deploy issue)
+              "server.health_api",  # readiness and liveness (deploy issue)
+              "server.search_api")  # the viewer's search box (viewer issue)
 #: Sign-in, tokens, shares and the audit log (docs/security.md).
 SECURITY_BLUEPRINTS = ("server.auth_api", "server.audit_http")
 

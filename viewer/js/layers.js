@@ -170,17 +170,36 @@ function addGeneric(source, feature, collection, kind) {
 const ADDERS = { facilities: addFacility, projects: addProject };
 const HIDDEN_AT_START = new Set(["buildings"]);
 
-/** Load one collection's features into a new data source; resolves to {source, count}. */
+/** Fetch a collection's features and add them to `layer.source` (once). */
+async function fillLayer(layer, collection) {
+  if (!layer.pending) {
+    layer.pending = fetchItems(collection.id).then((body) => {
+      const features = body.features || [];
+      const add = ADDERS[collection.kind] || ((s, f, c) => addGeneric(s, f, c, collection.kind));
+      features.forEach((feature) => add(layer.source, feature, collection.id));
+      Object.assign(layer, { features, count: features.length, loaded: true });
+      return layer;
+    });
+  }
+  return layer.pending;
+}
+
+/** Load one collection into a new data source; resolves to the layer {source, count,
+ * features, loaded}. A layer hidden at start is fetched only when first shown. */
 export async function loadLayer(viewer, collection) {
   const source = new Cesium.CustomDataSource(collection.id);
-  const body = await fetchItems(collection.id);
-  const features = body.features || [];
-  const add = ADDERS[collection.kind] || ((s, f, c) => addGeneric(s, f, c, collection.kind));
-  features.forEach((feature) => add(source, feature, collection.id));
+  const layer = { source, count: 0, features: [], loaded: false, collection };
   // Footprints would drape over the 3D buildings they came from: off until asked for.
   source.show = !HIDDEN_AT_START.has(collection.kind);
+  if (source.show) await fillLayer(layer, collection);
   await viewer.dataSources.add(source);
-  return { source, count: features.length, features };
+  return layer;
+}
+
+/** Show or hide a layer; the first show of a layer hidden at start fetches its features. */
+export async function setLayerVisible(layer, visible) {
+  layer.source.show = visible;
+  if (visible && !layer.loaded && layer.collection) await fillLayer(layer, layer.collection);
 }
 
 /** Relabel facility labels after a language switch. */

@@ -103,6 +103,8 @@ export class SensorLayer {
     this.lastObservation = null;
     this.lastEventId = null;
     this.listeners = [];
+    this.alarmListeners = []; // `event: alarm` of the stream (alarms.js)
+    this.resetListeners = [];
   }
 
   /** Add the sensors of a GeoJSON FeatureCollection as points clamped to the ground. */
@@ -159,9 +161,16 @@ export class SensorLayer {
     const entity = this.entities.get(sensorId);
     if (!entity) return;
     const readings = this.latest.get(sensorId) || {};
-    entity.point.color = Cesium.Color.fromCssColorString(this.colourOf(sensorId));
-    entity.point.outlineColor = Cesium.Color.fromCssColorString(this.levelOf(sensorId) === "normal" ? "#ffffff" : LEVEL_COLOURS[this.levelOf(sensorId)]);
-    entity.label.text = `${featureName(entity.cimtwin.properties)}\n${readingText(readings, (o) => this.staleOf(o))}`;
+    const fill = this.colourOf(sensorId);
+    const outline = this.levelOf(sensorId) === "normal" ? "#ffffff" : LEVEL_COLOURS[this.levelOf(sensorId)];
+    const text = `${featureName(entity.cimtwin.properties)}\n${readingText(readings, (o) => this.staleOf(o))}`;
+    // Only real changes touch the entity: each change costs a frame (render on demand).
+    const look = `${fill}|${outline}|${text}`;
+    if (entity.cimtwin.look === look) return;
+    entity.cimtwin.look = look;
+    entity.point.color = Cesium.Color.fromCssColorString(fill);
+    entity.point.outlineColor = Cesium.Color.fromCssColorString(outline);
+    entity.label.text = text;
   }
 
   /** Restyle every sensor (after a connection change or the stale timer). */
@@ -211,11 +220,16 @@ export class SensorLayer {
       this.lastObservation = observation;
       this.apply(observation);
     });
-    source.addEventListener("alarm", (event) => { this.lastEventId = event.lastEventId || this.lastEventId; });
+    source.addEventListener("alarm", (event) => {
+      this.lastEventId = event.lastEventId || this.lastEventId;
+      const alarm = JSON.parse(event.data);
+      this.alarmListeners.forEach((listener) => listener(alarm));
+    });
     source.addEventListener("reset", async (event) => {
       this.lastEventId = event.lastEventId || this.lastEventId;
       this.resets += 1; // events were missed: the snapshot is the truth again
       await this.loadLatest();
+      this.resetListeners.forEach((listener) => listener());
     });
     source.onopen = () => setConnected(true);
     source.onerror = () => {
@@ -238,6 +252,16 @@ export class SensorLayer {
       }
     }
     return out.sort((a, b) => LEVEL_ORDER.indexOf(b.level) - LEVEL_ORDER.indexOf(a.level) || a.name.localeCompare(b.name));
+  }
+
+  /** Call `listener(alarm)` for every alarm event of the stream (raised, cleared, acknowledged). */
+  onAlarm(listener) {
+    this.alarmListeners.push(listener);
+  }
+
+  /** Call `listener()` after the stream missed events and the latest values were reloaded. */
+  onReset(listener) {
+    this.resetListeners.push(listener);
   }
 
   /** Call `listener(observation)` for every applied observation. */
