@@ -86,7 +86,9 @@ export function featureName(properties) {
   return properties.name || properties["name:zh"] || "";
 }
 
-/** Add one facility feature as an icon + label clamped to the ground. */
+/** Add one facility feature as an icon + label clamped to the 3D tiles (the district's
+ * terrain is a tileset; the globe is a bare ellipsoid, and clamping to it would keep
+ * Cesium picking globe tiles in the background, a frame each: render on demand). */
 function addFacility(source, feature, collection) {
   const props = feature.properties || {};
   for (const [lon, lat] of pointsOf(feature.geometry)) {
@@ -94,7 +96,7 @@ function addFacility(source, feature, collection) {
       position: Cesium.Cartesian3.fromDegrees(lon, lat),
       billboard: {
         image: categoryIcon(props.category || "other", categoryName(props)),
-        heightReference: Cesium.HeightReference.CLAMP_TO_GROUND,
+        heightReference: Cesium.HeightReference.CLAMP_TO_3D_TILE,
         verticalOrigin: Cesium.VerticalOrigin.CENTER,
         disableDepthTestDistance: Number.POSITIVE_INFINITY,
       },
@@ -106,7 +108,7 @@ function addFacility(source, feature, collection) {
         outlineWidth: 3,
         style: Cesium.LabelStyle.FILL_AND_OUTLINE,
         pixelOffset: new Cesium.Cartesian2(0, -22),
-        heightReference: Cesium.HeightReference.CLAMP_TO_GROUND,
+        heightReference: Cesium.HeightReference.CLAMP_TO_3D_TILE,
         disableDepthTestDistance: Number.POSITIVE_INFINITY,
         distanceDisplayCondition: new Cesium.DistanceDisplayCondition(0, 6000),
       },

@@ -116,8 +116,8 @@ export class SensorLayer {
       if (!id || !coords || this.entities.has(id)) continue;
       const entity = this.source.entities.add({
         position: Cesium.Cartesian3.fromDegrees(coords[0], coords[1]),
-        point: { pixelSize: 13, color: Cesium.Color.fromCssColorString(STALE_COLOUR), outlineColor: Cesium.Color.WHITE, outlineWidth: 2, heightReference: Cesium.HeightReference.CLAMP_TO_GROUND, disableDepthTestDistance: Number.POSITIVE_INFINITY },
-        label: { text: featureName(props), font: "12px sans-serif", fillColor: Cesium.Color.WHITE, outlineColor: Cesium.Color.BLACK, outlineWidth: 3, style: Cesium.LabelStyle.FILL_AND_OUTLINE, pixelOffset: new Cesium.Cartesian2(0, 14), verticalOrigin: Cesium.VerticalOrigin.TOP, heightReference: Cesium.HeightReference.CLAMP_TO_GROUND, disableDepthTestDistance: Number.POSITIVE_INFINITY, distanceDisplayCondition: new Cesium.DistanceDisplayCondition(0, 5000) },
+        point: { pixelSize: 13, color: Cesium.Color.fromCssColorString(STALE_COLOUR), outlineColor: Cesium.Color.WHITE, outlineWidth: 2, heightReference: Cesium.HeightReference.CLAMP_TO_3D_TILE, disableDepthTestDistance: Number.POSITIVE_INFINITY },
+        label: { text: featureName(props), font: "12px sans-serif", fillColor: Cesium.Color.WHITE, outlineColor: Cesium.Color.BLACK, outlineWidth: 3, style: Cesium.LabelStyle.FILL_AND_OUTLINE, pixelOffset: new Cesium.Cartesian2(0, 14), verticalOrigin: Cesium.VerticalOrigin.TOP, heightReference: Cesium.HeightReference.CLAMP_TO_3D_TILE, disableDepthTestDistance: Number.POSITIVE_INFINITY, distanceDisplayCondition: new Cesium.DistanceDisplayCondition(0, 5000) },
       });
       entity.cimtwin = { type: "sensor", collection: this.collectionId, kind: "sensors", sensorId: id, properties: props };
       this.entities.set(id, entity);
