@@ -16,7 +16,8 @@ BLUEPRINTS = ("server.web", "server.tiles_api", "server.jobs_api", "server.ogc_a
               "server.analysis_api",  # planning checks (tools issue)
               "server.health_api",  # readiness and liveness (deploy issue)
               "server.tile_access",  # nginx auth_request for tile files (deploy issue)
-              "server.api_docs")  # /api/v1/openapi.json and /api/v1/docs (api issue)
+              "server.api_docs",  # /api/v1/openapi.json and /api/v1/docs (api issue)
+              "server.search_api")  # the viewer's search box (viewer issue)
 #: Sign-in, tokens, shares and the audit log (docs/security.md).
 SECURITY_BLUEPRINTS = ("server.auth_api", "server.audit_http",
                        "server.apps_api",  # app credentials (api issue, docs/api.md)

@@ -75,11 +75,55 @@ def test_pick_bim_element_shows_globalid_and_property_sets(admin_viewer, server_
     assert picked["tilesetId"] == entry["id"]
     global_id = picked["properties"]["GlobalId"]
     assert re.fullmatch(r"[0-9A-Za-z_$]{22}", global_id), global_id
-    # The inspector shows the element with its property sets as groups (schema names).
+    # The inspector shows the element with its property sets as groups: Chinese names,
+    # the schema's names on hover, no internal feature id.
     assert global_id in page.locator("#inspector").inner_text()
-    headers = page.locator("#inspectorBody th").all_inner_texts()
-    assert any(h.startswith(("Pset_", "Qto_")) for h in headers), headers
+    raw = page.locator("#inspectorBody th[title]").evaluate_all("(ths) => ths.map((t) => t.title)")
+    assert any(h.startswith(("Pset_", "Qto_")) for h in raw), raw
+    keys = page.locator("#inspectorBody td.key").all_inner_texts()
+    assert "fid" not in keys and "全局唯一标识" in keys, keys
+    # A wall shows its own property sets only: none of the doors', windows' or roofs'.
+    wall = page.evaluate(INSPECT_WALL, entry["id"])
+    assert wall["cls"].startswith("IfcWall"), wall
+    assert "Pset_WallCommon" in wall["sets"], wall
+    assert not [s for s in wall["sets"] if "Door" in s or "Window" in s or "Roof" in s], wall
+    assert all(wall["sets"]), wall  # no empty set headers
+    assert "墙通用属性" in page.locator("#inspectorBody").inner_text()
+    assert wall["highlighted"]
+    # Closing the inspector clears the highlight.
+    page.click("#inspectorClose")
+    assert page.evaluate(WALL_COLOUR) == wall["colourBefore"]
+    # Zoom to the model: it fills the view.
+    page.evaluate("() => { window.__flown = false; const camera = cimtwin.viewer.camera;"
+                  " const off = camera.moveEnd.addEventListener(() => { off(); window.__flown = true; }); }")
+    page.click(f'[data-testid="zoom-tileset-{entry["id"]}"]')
+    page.wait_for_function("window.__flown === true", timeout=60_000)
+    xy = page.evaluate("([lon, lat, h]) => cimtwin.windowPositionOf(lon, lat, h)",
+                       [lon, lat, entry["height"][0]])
+    assert xy is not None and 0 < xy["x"] < 1280 and 0 < xy["y"] < 800, xy
     assert_clean(watch)
+
+
+#: JS: find a wall among the BIM model's loaded features, inspect it as a click would, and
+#: report its class, the raw names of the property sets shown, and its highlight.
+INSPECT_WALL = """async (id) => {
+  const ts = cimtwin.tilesets.get(id); let wall = null;
+  const visit = (tile) => {
+    const c = tile.contentReady ? tile.content : null;
+    for (let i = 0; c && !wall && i < c.featuresLength; i++) {
+      const f = c.getFeature(i);
+      if (String(f.getProperty("IfcClass")).startsWith("IfcWall")) wall = f;
+    }
+    tile.children.forEach(visit);
+  };
+  visit(ts.root);
+  window.__wall = wall;
+  const colourBefore = wall.color.toCssHexString();
+  await cimtwin.inspectFeature(wall);
+  const sets = [...document.querySelectorAll('#inspectorBody th')].slice(1).map((th) => th.title);
+  return {cls: wall.getProperty("IfcClass"), sets, colourBefore,
+          highlighted: wall.color.toCssHexString() !== colourBefore}; }"""
+WALL_COLOUR = "() => window.__wall.color.toCssHexString()"
 
 
 #: JS: storey, class, shown? and alpha of every feature in the loaded tiles of a tileset.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from browser_harness import wait_for_initial_tiles
+from browser_harness import wait_for_initial_tiles, wait_for_view
 from browser_views import assert_clean, catalog, collections, items, look_down, pick
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -26,6 +26,41 @@ def test_anonymous_user_gets_public_tilesets_only_without_failures(viewer, serve
     internal = {e["id"] for e in everything} - {e["id"] for e in public}
     assert not any(i in url for url in watch.requests for i in internal)
     assert_clean(watch)
+
+#: JS: frames Cesium renders in `ms` of wall-clock time with no input (postRender count).
+IDLE_FRAMES = """(ms) => new Promise((resolve) => {
+  const scene = cimtwin.viewer.scene; let frames = 0;
+  const remove = scene.postRender.addEventListener(() => { frames += 1; });
+  setTimeout(() => { remove(); resolve(frames); }, ms); })"""
+
+
+#: JS: window.__quiet turns true once `ms` pass without a rendered frame.
+QUIET_FOR = """(ms) => { window.__quiet = false; const scene = cimtwin.viewer.scene; let timer = null;
+  const arm = () => { clearTimeout(timer); timer = setTimeout(() => { off(); window.__quiet = true; }, ms); };
+  const off = scene.postRender.addEventListener(arm); arm(); }"""
+
+
+def test_idle_view_renders_no_frames_and_hidden_layers_are_not_fetched(viewer, server_url):
+    page, watch = viewer
+    wait_for_initial_tiles(page)
+    wait_for_view(page)
+    footprints = collections(server_url)["buildings"]["id"]
+    items_url = f"/ogc/collections/{footprints}/items"
+    assert not any(items_url in url for url in watch.requests), "hidden at start: not fetched"
+    # Cesium finishes its background work first (a worker task that ends asks for a frame:
+    # the terrain picker is built in steps after the first picks); a scene that kept
+    # rendering would never get there. Then, with nothing changing, nothing is drawn.
+    page.evaluate(QUIET_FOR, 2000)
+    page.wait_for_function("window.__quiet === true", timeout=180_000)
+    assert page.evaluate(IDLE_FRAMES, 5000) == 0
+    box = page.locator(f'[data-testid="layer-{footprints}"]')
+    box.check()
+    page.wait_for_function("(id) => cimtwin.app.layers.get(id).source.entities.values.length > 0",
+                           arg=footprints, timeout=60_000)
+    assert any(items_url in url for url in watch.requests)
+    box.uncheck()
+    assert_clean(watch)
+
 
 def test_tileset_toggle_hides_and_shows_a_model(viewer, server_url):
     page, watch = viewer
@@ -53,12 +88,27 @@ def test_gis_layers_drawn_and_facility_click_shows_its_name(viewer, server_url):
         assert stage in legend
     facility = items(server_url, kinds["facilities"]["id"])[0]
     lon, lat = facility["geometry"]["coordinates"][:2]
+    # Search finds it by a part of its Chinese name; the result flies there.
+    name = facility["properties"]["name"]
+    page.fill("#searchInput", name[1:])
+    hit = page.locator("#searchResults li", has_text=f"{name} · ")
+    hit.first.wait_for(timeout=60_000)
+    page.evaluate(ARM_MOVE_END)
+    hit.first.click()
+    page.wait_for_function("window.__flown === true", timeout=60_000)
+    xy = page.evaluate("([lon, lat]) => cimtwin.windowPositionOf(lon, lat, 0)", [lon, lat])
+    assert xy is not None and abs(xy["x"] - 640) < 80 and abs(xy["y"] - 400) < 80, xy
     look_down(page, lon, lat, 600)
     picked = pick(page, lon, lat, 0)
     assert picked is not None and picked["type"] == "gis", picked
     assert picked["properties"]["name"] == facility["properties"]["name"]
     assert facility["properties"]["name"] in page.locator("#inspector").inner_text()
     assert_clean(watch)
+
+
+#: JS: window.__flown turns true when the camera next stops moving (a flight's end).
+ARM_MOVE_END = """() => { window.__flown = false; const camera = cimtwin.viewer.camera;
+    const off = camera.moveEnd.addEventListener(() => { off(); window.__flown = true; }); }"""
 
 
 def post_observation(server_url: str, token: str, observation: dict) -> None:
@@ -82,6 +132,7 @@ def test_posted_metric_arrives_over_sse_and_alarm_turns_sensor_red(viewer, serve
     sensor = feature["properties"]
     assert "pm25" in sensor["metrics"].split(",")
     assert not is_red(page.evaluate(POINT_RGB, sensor["sensor_id"]))
+    panel_before = page.locator("#gisList").bounding_box()
     value = 987.25  # PM2.5 far above the alarm level (GB 3095 heavy pollution band)
     post_observation(server_url, tokens["ingest"], {
         "sensor_id": sensor["sensor_id"], "metric": "pm25", "value": value})
@@ -93,9 +144,17 @@ def test_posted_metric_arrives_over_sse_and_alarm_turns_sensor_red(viewer, serve
     label = page.evaluate("(id) => cimtwin.app.sensors.entities.get(id).label.text.getValue()",
                           sensor["sensor_id"])
     assert "987.25" in label
-    # The operator's alarm list names it; clicking the entry opens the sensor.
-    entry = page.locator(f'#alarmList li[data-sensor="{sensor["sensor_id"]}"]')
-    assert "987.25" in entry.inner_text() and sensor["name"] in entry.inner_text()
+    # The operator's alarm panel names it, with the threshold, start time and count; the
+    # panel is fixed, so the layer panel does not move.
+    active = f'#alarmList li.alarm.active[data-sensor="{sensor["sensor_id"]}"]'
+    page.wait_for_selector(active, timeout=60_000)
+    entry = page.locator(active)
+    text = entry.inner_text()
+    assert "987.25" in text and sensor["name"] in text and "150" in text, text
+    assert "始于" in text and "24 小时内第" in text, text
+    assert page.locator("#alarmList button.ack").count() == 0  # anonymous: no acknowledge
+    assert page.locator("#gisList").bounding_box() == panel_before
+    assert "触发" in page.locator("#alarmLogList").text_content()
     entry.click()
     page.wait_for_function("(name) => document.querySelector('#inspector').innerText.includes(name)",
                            arg=sensor["name"], timeout=60_000)
@@ -108,6 +167,19 @@ def test_posted_metric_arrives_over_sse_and_alarm_turns_sensor_red(viewer, serve
     assert "987.25" in page.locator("#inspector").inner_text()
     assert picked["historyPoints"] >= 1
     assert page.locator("#historyChart").is_visible()
+    # The alarm persists while other readings come and go, until a clearing reading.
+    other = items(server_url, collections(server_url)["sensors"]["id"])[1]["properties"]
+    post_observation(server_url, tokens["ingest"], {
+        "sensor_id": other["sensor_id"], "metric": other["metrics"].split(",")[0], "value": 1.5})
+    page.wait_for_function("(id) => cimtwin.lastMetric && cimtwin.lastMetric.sensor_id === id",
+                           arg=other["sensor_id"], timeout=60_000)
+    assert page.locator(active).count() == 1
+    post_observation(server_url, tokens["ingest"], {
+        "sensor_id": sensor["sensor_id"], "metric": "pm25", "value": 10.0})
+    page.wait_for_function("(sel) => !document.querySelector(sel)", arg=active, timeout=60_000)
+    cleared = page.locator(f'#alarmList li.alarm.cleared[data-sensor="{sensor["sensor_id"]}"]')
+    assert "已恢复" in cleared.inner_text()  # cleared, listed until acknowledged
+    assert "恢复" in page.locator("#alarmLogList").text_content()
     assert_clean(watch)
 
 
@@ -164,4 +236,26 @@ def test_planner_sees_the_projects_as_of_a_date(viewer, server_url):
     page.fill("#asOfDate", "")
     page.dispatch_event("#asOfDate", "change")
     assert page.evaluate(SHOWN_STAGES, layer) == {p["project_id"]: p["stage"] for p in projects}
+    assert_clean(watch)
+
+
+def test_the_view_is_kept_in_the_url_and_in_bookmarks(viewer, server_url):
+    page, watch = viewer
+    facilities = collections(server_url)["facilities"]["id"]
+    page.evaluate("cimtwin.lookDownAt(117.1301, 36.6602, 1234)")
+    page.locator(f'[data-testid="layer-{facilities}"]').uncheck()
+    page.wait_for_function("""(id) => { const p = new URLSearchParams(location.hash.slice(1));
+        return (p.get('cam') || '').startsWith('117.1301') && p.has('layers')
+          && !p.get('layers').split(',').includes(id); }""", arg=facilities, timeout=30_000)
+    # Saved as a bookmark, the view comes back after moving away.
+    page.fill("#bookmarkName", "泉城路口")
+    page.click("#bookmarkAdd")
+    page.evaluate("cimtwin.flyHome(0)")
+    page.locator(f'[data-testid="layer-{facilities}"]').check()
+    page.locator("#bookmarkList a", has_text="泉城路口").click()
+    camera = page.evaluate("""() => { const c = cimtwin.viewer.camera.positionCartographic;
+        return [c.longitude * 180 / Math.PI, c.latitude * 180 / Math.PI, c.height]; }""")
+    assert camera == pytest.approx([117.1301, 36.6602, 1234], abs=1e-3), camera
+    assert page.evaluate("(id) => cimtwin.app.layers.get(id).source.show", facilities) is False
+    page.locator(f'[data-testid="layer-{facilities}"]').check()
     assert_clean(watch)

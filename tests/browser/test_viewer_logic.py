@@ -107,3 +107,18 @@ def test_bilingual_titles_follow_the_language(empty_viewer):
         return {zh, en}; }""", titles)
     assert picked["zh"] == ["历下CBD建筑白模（演示）", "CBD智慧城市运营中心 BIM", "demo"]
     assert picked["en"] == ["Lixia CBD buildings", "CBD智慧城市运营中心 BIM", "demo"]
+
+
+def test_a_linked_view_is_restored_on_load(empty_viewer, browser):
+    base = empty_viewer[0].url.split("#")[0].rstrip("/")
+    page, watch = open_viewer(browser, base, fragment="#cam=117.05,36.61,4321,30,-60,0&date=2021-06-01")
+    try:
+        camera = page.evaluate("""() => { const c = cimtwin.viewer.camera; const p = c.positionCartographic;
+            const d = 180 / Math.PI;
+            return [p.longitude * d, p.latitude * d, p.height, c.heading * d, c.pitch * d]; }""")
+        assert camera == pytest.approx([117.05, 36.61, 4321, 30, -60], abs=1e-2), camera
+        assert page.locator("#asOfDate").input_value() == "2021-06-01"
+        assert "cam=117.05" in page.evaluate("location.hash")
+        assert_clean(watch)
+    finally:
+        page.close()

@@ -9,8 +9,12 @@ export function adoptTokenFromUrl() {
   const match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
   if (!match) return;
   sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
-  // Drop it from the address bar so it is not bookmarked or shared by accident.
-  history.replaceState(null, "", window.location.pathname + window.location.search);
+  // Drop it from the address bar so it is not bookmarked or shared by accident (the rest
+  // of the fragment, the view of view.js, stays).
+  const rest = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+  rest.delete("token");
+  const text = rest.toString().replace(/%2C/g, ",");
+  history.replaceState(null, "", window.location.pathname + window.location.search + (text ? `#${text}` : ""));
 }
 
 /** Authorization header for internal/restricted data, when the user gave a token. */
@@ -160,4 +164,36 @@ export async function signOut() {
   const response = await fetch("/api/logout", { method: "POST", headers: csrfHeaders() });
   await response.text();  // read the answer fully before the page reloads
   csrfToken = null;
+}
+
+// --- alarms (server/alarms_api.py, docs/metrics.md "Alarms API") -------------------------
+
+/** Open alarms the caller may see: [alarm...] (newest first). */
+export async function fetchOpenAlarms() {
+  return (await getJson("/api/alarms", { alarms: [] })).alarms || [];
+}
+
+/** The alarm events of the last 24 hours, oldest first. */
+export async function fetchAlarmLog() {
+  return (await getJson("/api/alarms/log", { events: [] })).events || [];
+}
+
+/** Acknowledge an alarm with a note: {ok, alarm} or {ok: false, detail}. */
+export async function acknowledgeAlarm(alarmId, note = "") {
+  try {
+    const response = await fetch(`/api/alarms/${encodeURIComponent(alarmId)}/ack`, {
+      method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json", ...authHeaders(), ...csrfHeaders() },
+      body: JSON.stringify({ note }),
+    });
+    const body = await response.json().catch(() => ({}));
+    return response.ok ? { ok: true, alarm: body } : { ok: false, detail: body.detail || body.title || String(response.status) };
+  } catch (error) {
+    return { ok: false, detail: String(error) };
+  }
+}
+
+/** Search names and ids (server/search_api.py): {results: [{kind, name, position, ...}]}. */
+export function fetchSearch(query, limit = 20) {
+  const params = new URLSearchParams({ q: query, limit: String(limit) });
+  return getJson(`/api/search?${params}`, { results: [] });
 }

@@ -2,7 +2,8 @@
 // properties grouped by property set, a GIS feature's attributes, or a sensor's latest
 // readings and a history chart.
 
-import { t, label, pickLanguage } from "./i18n.js";
+import { t, label, pickLanguage, getLanguage } from "./i18n.js";
+import { PSET_NAMES_ZH, PROPERTY_NAMES_ZH } from "./psetnames.js";
 import { drawHistory } from "./chart.js";
 import { formatValue } from "./metrics.js";
 import { featureName } from "./layers.js";
@@ -21,28 +22,49 @@ export function groupProperties(properties) {
   return [...groups.entries()].sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b)));
 }
 
-/** A <tbody> with a header row and one row per [key, value]. */
-function tableSection(title, rows) {
+/** Properties worth showing: no internal ids, no empty values (so no empty sets). */
+export function shownProperties(properties) {
+  const out = {};
+  for (const [name, value] of Object.entries(properties || {})) {
+    if (name === "fid" || value === null || value === undefined || value === "") continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Display name of a property set or property (Chinese for the common IFC ones). */
+export function displayName(raw, table) {
+  return getLanguage() === "zh" && table[raw] ? table[raw] : raw;
+}
+
+/** A <tbody> with a header row and one row per [key, value]; `titleOf(key)` is the raw
+ * name shown on hover (null: none). */
+function tableSection(title, rows, { rawTitle = null, nameOf = (k) => k, titleOf = () => null } = {}) {
   const body = document.createElement("tbody");
   const head = body.insertRow();
   const th = document.createElement("th");
   th.colSpan = 2;
   th.textContent = title;
+  if (rawTitle) th.title = rawTitle;
   head.appendChild(th);
   for (const [key, value] of rows) {
     const row = body.insertRow();
-    row.insertCell().textContent = key;
+    row.insertCell().textContent = nameOf(key);
     row.cells[0].className = "key";
+    const raw = titleOf(key);
+    if (raw) row.cells[0].title = raw;
     row.insertCell().textContent = value === null || value === undefined ? "" : Array.isArray(value) ? value.join(", ") : String(value);
   }
   return body;
 }
 
-/** Grouped property tables for `properties`. */
+/** Grouped property tables for `properties` (IFC names translated, raw names on hover). */
 function propertyTable(properties, firstTitle) {
   const table = document.createElement("table");
-  for (const [group, rows] of groupProperties(properties)) {
-    table.appendChild(tableSection(group || firstTitle, rows));
+  for (const [group, rows] of groupProperties(shownProperties(properties))) {
+    const title = group ? displayName(group, PSET_NAMES_ZH) : firstTitle;
+    const options = { rawTitle: group || null, nameOf: (k) => displayName(k, PROPERTY_NAMES_ZH), titleOf: (k) => (group ? `${group}.${k}` : k) };
+    table.appendChild(tableSection(title, rows, options));
   }
   return table;
 }
@@ -59,10 +81,11 @@ export class Inspector {
     this.current = null;
   }
 
-  /** Hide the panel. */
+  /** Hide the panel (and tell `onClose`, which clears the picked highlight). */
   hide() {
     this.root.hidden = true;
     this.current = null;
+    if (this.onClose) this.onClose();
   }
 
   /** Show a tileset feature or GIS feature description. */

@@ -86,7 +86,9 @@ export function featureName(properties) {
   return properties.name || properties["name:zh"] || "";
 }
 
-/** Add one facility feature as an icon + label clamped to the ground. */
+/** Add one facility feature as an icon + label clamped to the 3D tiles (the district's
+ * terrain is a tileset; the globe is a bare ellipsoid, and clamping to it would keep
+ * Cesium picking globe tiles in the background, a frame each: render on demand). */
 function addFacility(source, feature, collection) {
   const props = feature.properties || {};
   for (const [lon, lat] of pointsOf(feature.geometry)) {
@@ -94,7 +96,7 @@ function addFacility(source, feature, collection) {
       position: Cesium.Cartesian3.fromDegrees(lon, lat),
       billboard: {
         image: categoryIcon(props.category || "other", categoryName(props)),
-        heightReference: Cesium.HeightReference.CLAMP_TO_GROUND,
+        heightReference: Cesium.HeightReference.CLAMP_TO_3D_TILE,
         verticalOrigin: Cesium.VerticalOrigin.CENTER,
         disableDepthTestDistance: Number.POSITIVE_INFINITY,
       },
@@ -106,7 +108,7 @@ function addFacility(source, feature, collection) {
         outlineWidth: 3,
         style: Cesium.LabelStyle.FILL_AND_OUTLINE,
         pixelOffset: new Cesium.Cartesian2(0, -22),
-        heightReference: Cesium.HeightReference.CLAMP_TO_GROUND,
+        heightReference: Cesium.HeightReference.CLAMP_TO_3D_TILE,
         disableDepthTestDistance: Number.POSITIVE_INFINITY,
         distanceDisplayCondition: new Cesium.DistanceDisplayCondition(0, 6000),
       },
@@ -170,17 +172,36 @@ function addGeneric(source, feature, collection, kind) {
 const ADDERS = { facilities: addFacility, projects: addProject };
 const HIDDEN_AT_START = new Set(["buildings"]);
 
-/** Load one collection's features into a new data source; resolves to {source, count}. */
+/** Fetch a collection's features and add them to `layer.source` (once). */
+async function fillLayer(layer, collection) {
+  if (!layer.pending) {
+    layer.pending = fetchItems(collection.id).then((body) => {
+      const features = body.features || [];
+      const add = ADDERS[collection.kind] || ((s, f, c) => addGeneric(s, f, c, collection.kind));
+      features.forEach((feature) => add(layer.source, feature, collection.id));
+      Object.assign(layer, { features, count: features.length, loaded: true });
+      return layer;
+    });
+  }
+  return layer.pending;
+}
+
+/** Load one collection into a new data source; resolves to the layer {source, count,
+ * features, loaded}. A layer hidden at start is fetched only when first shown. */
 export async function loadLayer(viewer, collection) {
   const source = new Cesium.CustomDataSource(collection.id);
-  const body = await fetchItems(collection.id);
-  const features = body.features || [];
-  const add = ADDERS[collection.kind] || ((s, f, c) => addGeneric(s, f, c, collection.kind));
-  features.forEach((feature) => add(source, feature, collection.id));
+  const layer = { source, count: 0, features: [], loaded: false, collection };
   // Footprints would drape over the 3D buildings they came from: off until asked for.
   source.show = !HIDDEN_AT_START.has(collection.kind);
+  if (source.show) await fillLayer(layer, collection);
   await viewer.dataSources.add(source);
-  return { source, count: features.length, features };
+  return layer;
+}
+
+/** Show or hide a layer; the first show of a layer hidden at start fetches its features. */
+export async function setLayerVisible(layer, visible) {
+  layer.source.show = visible;
+  if (visible && !layer.loaded && layer.collection) await fillLayer(layer, layer.collection);
 }
 
 /** Relabel facility labels after a language switch. */

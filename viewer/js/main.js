@@ -4,14 +4,17 @@
 
 import { adoptTokenFromUrl, fetchConfig, fetchTilesets, fetchCollections, fetchItems, fetchMetricHistory, fetchBimStoreys, fetchBimClasses } from "./api.js";
 import { setLanguage, getLanguage, onLanguageChange, t, translatePage, pickLanguage } from "./i18n.js";
-import { createViewer, homeOf, flyHome, lookDownAt, windowPositionOf } from "./scene.js";
+import { createViewer, homeOf, flyHome, flyToPoint, lookDownAt, windowPositionOf, requestRender } from "./scene.js";
+import { SearchBox } from "./search.js";
+import { cameraOf, setCamera, viewToText, viewFromText, writeViewToUrl, BookmarkPanel } from "./view.js";
 import { createStats, loadTilesets, setTilesetVisible, allTilesetsLoaded } from "./tilesets.js";
-import { loadLayer, relabelLayer, showProjectsAsOf, STAGE_COLOURS } from "./layers.js";
+import { loadLayer, setLayerVisible, relabelLayer, showProjectsAsOf, featureName, STAGE_COLOURS } from "./layers.js";
 import { SensorLayer, historyFrom, styleBuildings } from "./metrics.js";
 import { createBimState, applyBimState, collectBimIndex, namesFrom, GLOBAL_ID_PROPERTY } from "./bim.js";
-import { pickAt as pickScene, enrichBimDescription } from "./picking.js";
+import { pickAt as pickScene, enrichBimDescription, describePicked } from "./picking.js";
 import { Inspector } from "./inspector.js";
-import { renderToggles, renderLegend, renderAlarms, BimPanel } from "./panel.js";
+import { renderToggles, renderLegend, BimPanel } from "./panel.js";
+import { AlarmPanel } from "./alarms.js";
 import { ProjectClipping, projectsOf, renderClipToggles } from "./clipping.js";
 import { initProjects, renderStageFilter, setProjectsAsOf, showProjectCard, refreshProjects, setProjectPolling } from "./projects.js";
 import { initLogin } from "./login.js";
@@ -38,13 +41,29 @@ async function loadModels() {
 /** One toggle per loaded tileset, captions in the current language. */
 function renderTilesetToggles() {
   const items = app.entries.filter((e) => app.tilesets.has(e.id)).map((e) => ({ id: e.id, caption: pickLanguage(e.name || e.id), kind: e.kind, visible: app.tilesets.get(e.id).show }));
-  renderToggles(document.getElementById("tilesetList"), items, (id, visible) => setTilesetVisible(app.tilesets.get(id), visible), "tileset");
+  renderToggles(document.getElementById("tilesetList"), items, (id, visible) => setTilesetVisible(app.tilesets.get(id), visible), "tileset", (id) => zoomToTileset(id));
+}
+
+/** Show a tileset and fly so it fills the view. */
+function zoomToTileset(id) {
+  const tileset = app.tilesets.get(id);
+  setTilesetVisible(tileset, true);
+  renderTilesetToggles();
+  return app.viewer.flyTo(tileset, { duration: 1.5 });
+}
+
+/** Show a GIS layer (fetching it if needed) and fly so its features fill the view. */
+async function zoomToLayer(id) {
+  const layer = app.layers.get(id);
+  await setLayerVisible(layer, true);
+  renderLayerToggles();
+  return app.viewer.flyTo(layer.source, { duration: 1.5 });
 }
 
 /** One toggle per GIS layer, and the stage legend when a project layer is shown. */
 function renderLayerToggles() {
   const items = [...app.layers.entries()].map(([id, layer]) => ({ id, caption: pickLanguage(layer.title || id), kind: layer.kind, visible: layer.source.show }));
-  renderToggles(document.getElementById("gisList"), items, (id, visible) => (app.layers.get(id).source.show = visible), "layer");
+  renderToggles(document.getElementById("gisList"), items, (id, visible) => setLayerVisible(app.layers.get(id), visible).then(() => requestRender(app.viewer)), "layer", (id) => zoomToLayer(id));
   const hasProjects = [...app.layers.values()].some((l) => l.kind === "projects");
   if (hasProjects) renderLegend(document.getElementById("legend"), STAGE_COLOURS);
   document.getElementById("asOf").hidden = !hasProjects;
@@ -54,6 +73,7 @@ function renderLayerToggles() {
 function onAsOfDate(isoDate) {
   app.layers.forEach((layer) => layer.kind === "projects" && showProjectsAsOf(layer.source, isoDate));
   setProjectsAsOf(isoDate); // projects.js: the stage filter applies on every date
+  requestRender(app.viewer);
 }
 
 /** Called for each new tileset before its tiles load: BIM models start their index. */
@@ -68,7 +88,7 @@ async function loadGisLayers() {
   const collections = await fetchCollections();
   for (const collection of collections) {
     if (collection.kind === "sensors") await loadSensors(collection);
-    else app.layers.set(collection.id, { ...(await loadLayer(app.viewer, collection)), kind: collection.kind, title: collection.title });
+    else app.layers.set(collection.id, Object.assign(await loadLayer(app.viewer, collection), { kind: collection.kind, title: collection.title }));
   }
   renderLayerToggles();
   initProjects({ viewer: app.viewer, layers: app.layers, tilesets: app.tilesets, entries: app.entries });
@@ -83,7 +103,8 @@ async function loadSensors(collection) {
   app.sensors = sensors;
   app.layers.set(collection.id, { source: sensors.source, count: sensors.entities.size, kind: "sensors", title: collection.title });
   sensors.onObservation((o) => refreshInspectedSensor(o));
-  sensors.onObservation(() => refreshAlarms());
+  sensors.onAlarm((alarm) => app.alarmPanel.apply(alarm));
+  sensors.onReset(() => app.alarmPanel.load());
   sensors.onObservation(() => scheduleBuildingStyle());
   await sensors.loadRegistry();
   await sensors.loadLatest();
@@ -117,12 +138,83 @@ function scheduleBuildingStyle() {
     app.buildingStyleTimer = null;
     const entry = (app.entries || []).find((e) => e.kind === "buildings" && app.tilesets.has(e.id));
     app.buildingStyle = styleBuildings(entry && app.tilesets.get(entry.id), app.sensors, document.getElementById("metricLegend"));
+    requestRender(app.viewer);
   }, 2000);
 }
 
-/** Redraw the alarm list (operators: what is wrong now, click to go there). */
-function refreshAlarms() {
-  renderAlarms(document.getElementById("alarmPanel"), app.sensors.alarms(), (id) => goToSensor(id));
+/** The alarm panel (operators: what is wrong now, since when; click to go there). */
+function createAlarmPanel() {
+  app.alarmPanel = new AlarmPanel(document.getElementById("alarmPanel"), {
+    onPick: (alarm) => goToAlarm(alarm),
+    canAcknowledge: (app.user && app.user.actions || []).includes("acknowledge"),
+    nameOf: (a) => {
+      const entity = app.sensors && app.sensors.entities.get(a.sensor_id);
+      return entity ? featureName(entity.cimtwin.properties) : a.sensor_name || a.sensor_id;
+    },
+  });
+}
+
+/** The search box in the top bar: a picked hit flies there. */
+function createSearch() {
+  app.search = new SearchBox(document.getElementById("searchInput"), document.getElementById("searchResults"), (hit) => goToHit(hit));
+}
+
+/** Fly to a search hit: a model or BIM element to its model, a feature to its position
+ * (showing its layer first). */
+async function goToHit(hit) {
+  app.lastSearchHit = hit;
+  if (hit.tileset && app.tilesets.has(hit.tileset)) return zoomToTileset(hit.tileset);
+  const layer = hit.layer && app.layers.get(hit.layer);
+  if (layer && !layer.source.show) { await setLayerVisible(layer, true); renderLayerToggles(); }
+  if (hit.position) flyToPoint(app.viewer, hit.position.lon, hit.position.lat, hit.position.height || 0);
+  return null;
+}
+
+/** The view now: camera, visible tilesets and layers, the projects' date. */
+function currentView() {
+  const shown = (map, isShown) => [...map.entries()].filter(([, v]) => isShown(v)).map(([id]) => id);
+  return {
+    cam: cameraOf(app.viewer),
+    tilesets: app.tilesets ? shown(app.tilesets, (ts) => ts.show) : undefined,
+    layers: shown(app.layers, (layer) => layer.source.show),
+    date: document.getElementById("asOfDate").value || undefined,
+  };
+}
+
+/** Show a view (from the URL or a bookmark); parts it does not name stay as they are. */
+async function applyView(view) {
+  if (!view) return;
+  if (view.cam) setCamera(app.viewer, view.cam);
+  if (view.tilesets && app.tilesets) app.tilesets.forEach((ts, id) => setTilesetVisible(ts, view.tilesets.includes(id)));
+  if (view.layers) await Promise.all([...app.layers.entries()].map(([id, layer]) => setLayerVisible(layer, view.layers.includes(id))));
+  if (view.date !== undefined || view.cam) {
+    document.getElementById("asOfDate").value = view.date || "";
+    onAsOfDate(view.date || "");
+  }
+  if (app.entries) { renderTilesetToggles(); renderLayerToggles(); }
+  requestRender(app.viewer);
+  scheduleViewUrl();
+}
+
+/** Keep the address bar on the current view (a moment after each change). */
+function scheduleViewUrl() {
+  if (!window.cimtwin.ready) return; // the view of the link is applied first
+  clearTimeout(app.viewUrlTimer);
+  app.viewUrlTimer = setTimeout(() => writeViewToUrl(currentView()), 300);
+}
+
+/** Bookmarks of this browser, and the URL following the view. */
+function createViewKeeping() {
+  app.bookmarks = new BookmarkPanel(document.getElementById("bookmarks"), { currentView: () => viewToText(currentView()), onOpen: (text) => applyView(viewFromText(text)), t });
+  app.viewer.camera.moveEnd.addEventListener(() => scheduleViewUrl());
+  for (const type of ["change", "click"]) document.getElementById("layerPanel").addEventListener(type, () => scheduleViewUrl());
+}
+
+/** Fly to an alarm's source: its sensor (opened in the inspector), else its location. */
+function goToAlarm(alarm) {
+  if (app.sensors && app.sensors.entities.has(alarm.sensor_id)) return goToSensor(alarm.sensor_id);
+  if (alarm.location) lookDownAt(app.viewer, alarm.location.lon, alarm.location.lat, (alarm.location.height || 0) + 600);
+  return null;
 }
 
 /** Fly above a sensor and show it in the inspector. */
@@ -175,11 +267,17 @@ function highlight(picked) {
     app.highlighted = { feature: picked, color: Cesium.Color.clone(picked.color) };
     picked.color = Cesium.Color.YELLOW;
   }
+  requestRender(app.viewer);
 }
 
 /** Pick at window x/y, show what is there in the inspector; resolves to its description. */
 async function select(x, y) {
   const { picked, description } = pickScene(app.viewer, x, y);
+  return showPicked(picked, description);
+}
+
+/** Highlight what was picked and show it in the inspector (or close it for nothing). */
+async function showPicked(picked, description) {
   highlight(picked);
   if (!description) { app.inspector.hide(); showProjectCard(null); focusBimElement(null); return null; }
   if (description.type === "sensor") {
@@ -204,6 +302,7 @@ function focusBimElement(description) {
     model.state.focusGlobalId = focus;
     if (model.state.xray) applyBimState(model.tileset, model.state);
   }
+  requestRender(app.viewer);
 }
 
 /** The BIM model the panel works on. */
@@ -260,7 +359,7 @@ function wireUi() {
     renderStageFilter(document.getElementById("stageFilter"));
     listBimModels();
     renderClipPanel();
-    if (app.sensors) refreshAlarms();
+    if (app.alarmPanel) app.alarmPanel.render();
   });
   const handler = new Cesium.ScreenSpaceEventHandler(app.viewer.scene.canvas);
   // While an analysis tool is active, it takes the clicks (tools/toolbar.js).
@@ -276,8 +375,9 @@ function waitForTiles() {
       const tilesDone = [...app.tilesets.values()].every((ts) => !ts.show || ts.tilesLoaded);
       const settled = tilesDone && app.viewer.scene.globe.tilesLoaded && app.viewer.dataSourceDisplay.ready;
       calm = settled ? calm + 1 : 0;
-      if (calm >= 3) { remove(); resolve(true); }
+      if (calm >= 3) { remove(); resolve(true); } else app.viewer.scene.requestRender(); // render on demand: ask for the frames we count
     });
+    app.viewer.scene.requestRender();
   });
 }
 
@@ -297,16 +397,21 @@ function exposeTestHook() {
     allTilesLoaded: () => allTilesetsLoaded(app.tilesets, app.stats),
     waitForTiles,
     pickAt: (x, y) => select(x, y),
+    zoomToTileset: (id) => zoomToTileset(id),
+    viewText: () => viewToText(currentView()),
+    openView: (text) => applyView(viewFromText(text)),
+    inspectFeature: (feature) => showPicked(feature, describePicked(feature)), // as a click on it
     windowPositionOf: (lon, lat, h) => windowPositionOf(app.viewer, lon, lat, h),
     lookDownAt: (lon, lat, h) => lookDownAt(app.viewer, lon, lat, h),
     flyHome: (duration = 0) => flyHome(app.viewer, app.home, duration),
     bimState: (id) => app.bim.get(id)?.state,
-    applyBim: (id) => { const m = app.bim.get(id); applyBimState(m.tileset, m.state); },
+    applyBim: (id) => { const m = app.bim.get(id); applyBimState(m.tileset, m.state); requestRender(app.viewer); },
     setLanguage,
     clipProject: (id, on) => {
       const project = app.clipProjects.find((p) => p.id === String(id));
       app.clipping.setClipped(project.id, on ? project.rings : null);
       renderClipPanel();
+      requestRender(app.viewer);
     },
     refreshProjects, // projects.js: ask now for other users' project edits
     setProjectPolling,
@@ -317,6 +422,7 @@ function exposeTestHook() {
 async function main() {
   exposeTestHook();
   adoptTokenFromUrl();
+  const linkedView = viewFromText(window.location.hash); // view.js: a shared link's view
   app.user = await initLogin();  // sign-in button and dialog (login.js)
   const config = await fetchConfig();
   setLanguage(config.language === "en" ? "en" : "zh");
@@ -324,17 +430,23 @@ async function main() {
   app.home = homeOf(config);
   app.stats = createStats();
   app.inspector = new Inspector(document.getElementById("inspector"));
-  flyHome(app.viewer, app.home, 0);
+  app.inspector.onClose = () => { highlight(null); focusBimElement(null); }; // nothing stays picked
+  if (linkedView && linkedView.cam) setCamera(app.viewer, linkedView.cam);
+  else flyHome(app.viewer, app.home, 0);
   createBimPanel();
+  createSearch();
   wireUi();
   app.tools = mountTools(app, config);
   await loadModels();
-  await Promise.all([loadGisLayers(), loadBimIndexes()]);
+  createAlarmPanel();
+  await Promise.all([loadGisLayers(), loadBimIndexes(), app.alarmPanel.load()]);
   setupClipping();
+  await applyView(linkedView);
   app.readyStatus = [app.tilesets.size ? "status.ready" : "status.noTilesets", { tilesets: app.tilesets.size, layers: app.layers.size }];
   setStatus(...app.readyStatus);
   translatePage(document);
   window.cimtwin.ready = true;
+  createViewKeeping();
 }
 
 main().catch((error) => {

@@ -103,6 +103,8 @@ export class SensorLayer {
     this.lastObservation = null;
     this.lastEventId = null;
     this.listeners = [];
+    this.alarmListeners = []; // `event: alarm` of the stream (alarms.js)
+    this.resetListeners = [];
   }
 
   /** Add the sensors of a GeoJSON FeatureCollection as points clamped to the ground. */
@@ -114,8 +116,8 @@ export class SensorLayer {
       if (!id || !coords || this.entities.has(id)) continue;
       const entity = this.source.entities.add({
         position: Cesium.Cartesian3.fromDegrees(coords[0], coords[1]),
-        point: { pixelSize: 13, color: Cesium.Color.fromCssColorString(STALE_COLOUR), outlineColor: Cesium.Color.WHITE, outlineWidth: 2, heightReference: Cesium.HeightReference.CLAMP_TO_GROUND, disableDepthTestDistance: Number.POSITIVE_INFINITY },
-        label: { text: featureName(props), font: "12px sans-serif", fillColor: Cesium.Color.WHITE, outlineColor: Cesium.Color.BLACK, outlineWidth: 3, style: Cesium.LabelStyle.FILL_AND_OUTLINE, pixelOffset: new Cesium.Cartesian2(0, 14), verticalOrigin: Cesium.VerticalOrigin.TOP, heightReference: Cesium.HeightReference.CLAMP_TO_GROUND, disableDepthTestDistance: Number.POSITIVE_INFINITY, distanceDisplayCondition: new Cesium.DistanceDisplayCondition(0, 5000) },
+        point: { pixelSize: 13, color: Cesium.Color.fromCssColorString(STALE_COLOUR), outlineColor: Cesium.Color.WHITE, outlineWidth: 2, heightReference: Cesium.HeightReference.CLAMP_TO_3D_TILE, disableDepthTestDistance: Number.POSITIVE_INFINITY },
+        label: { text: featureName(props), font: "12px sans-serif", fillColor: Cesium.Color.WHITE, outlineColor: Cesium.Color.BLACK, outlineWidth: 3, style: Cesium.LabelStyle.FILL_AND_OUTLINE, pixelOffset: new Cesium.Cartesian2(0, 14), verticalOrigin: Cesium.VerticalOrigin.TOP, heightReference: Cesium.HeightReference.CLAMP_TO_3D_TILE, disableDepthTestDistance: Number.POSITIVE_INFINITY, distanceDisplayCondition: new Cesium.DistanceDisplayCondition(0, 5000) },
       });
       entity.cimtwin = { type: "sensor", collection: this.collectionId, kind: "sensors", sensorId: id, properties: props };
       this.entities.set(id, entity);
@@ -159,9 +161,16 @@ export class SensorLayer {
     const entity = this.entities.get(sensorId);
     if (!entity) return;
     const readings = this.latest.get(sensorId) || {};
-    entity.point.color = Cesium.Color.fromCssColorString(this.colourOf(sensorId));
-    entity.point.outlineColor = Cesium.Color.fromCssColorString(this.levelOf(sensorId) === "normal" ? "#ffffff" : LEVEL_COLOURS[this.levelOf(sensorId)]);
-    entity.label.text = `${featureName(entity.cimtwin.properties)}\n${readingText(readings, (o) => this.staleOf(o))}`;
+    const fill = this.colourOf(sensorId);
+    const outline = this.levelOf(sensorId) === "normal" ? "#ffffff" : LEVEL_COLOURS[this.levelOf(sensorId)];
+    const text = `${featureName(entity.cimtwin.properties)}\n${readingText(readings, (o) => this.staleOf(o))}`;
+    // Only real changes touch the entity: each change costs a frame (render on demand).
+    const look = `${fill}|${outline}|${text}`;
+    if (entity.cimtwin.look === look) return;
+    entity.cimtwin.look = look;
+    entity.point.color = Cesium.Color.fromCssColorString(fill);
+    entity.point.outlineColor = Cesium.Color.fromCssColorString(outline);
+    entity.label.text = text;
   }
 
   /** Restyle every sensor (after a connection change or the stale timer). */
@@ -211,11 +220,16 @@ export class SensorLayer {
       this.lastObservation = observation;
       this.apply(observation);
     });
-    source.addEventListener("alarm", (event) => { this.lastEventId = event.lastEventId || this.lastEventId; });
+    source.addEventListener("alarm", (event) => {
+      this.lastEventId = event.lastEventId || this.lastEventId;
+      const alarm = JSON.parse(event.data);
+      this.alarmListeners.forEach((listener) => listener(alarm));
+    });
     source.addEventListener("reset", async (event) => {
       this.lastEventId = event.lastEventId || this.lastEventId;
       this.resets += 1; // events were missed: the snapshot is the truth again
       await this.loadLatest();
+      this.resetListeners.forEach((listener) => listener());
     });
     source.onopen = () => setConnected(true);
     source.onerror = () => {
@@ -238,6 +252,16 @@ export class SensorLayer {
       }
     }
     return out.sort((a, b) => LEVEL_ORDER.indexOf(b.level) - LEVEL_ORDER.indexOf(a.level) || a.name.localeCompare(b.name));
+  }
+
+  /** Call `listener(alarm)` for every alarm event of the stream (raised, cleared, acknowledged). */
+  onAlarm(listener) {
+    this.alarmListeners.push(listener);
+  }
+
+  /** Call `listener()` after the stream missed events and the latest values were reloaded. */
+  onReset(listener) {
+    this.resetListeners.push(listener);
   }
 
   /** Call `listener(observation)` for every applied observation. */

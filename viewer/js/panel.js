@@ -3,6 +3,14 @@
 
 import { t, label } from "./i18n.js";
 
+/** A small "zoom to" button; `onZoom()` on click. */
+function zoomButton(onZoom, testId) {
+  const button = Object.assign(document.createElement("button"), { type: "button", className: "zoom", textContent: "⌖", title: t("ui.zoomTo") });
+  button.dataset.testid = testId;
+  button.addEventListener("click", () => onZoom());
+  return button;
+}
+
 /** A <li> holding a checkbox and a caption; `onChange(checked)` on toggle. */
 function toggleItem(caption, checked, onChange, testId) {
   const li = document.createElement("li");
@@ -22,10 +30,15 @@ function emptyItem() {
   return Object.assign(document.createElement("li"), { className: "empty", textContent: t("panel.none") });
 }
 
-/** Fill `list` with one toggle per item {id, caption, kind, visible}; `onToggle(id, visible)`.
- * Each checkbox gets data-testid="<testPrefix>-<id>". */
-export function renderToggles(list, items, onToggle, testPrefix) {
-  const toggles = items.map((item) => toggleItem(`${item.caption} (${label("kind", item.kind)})`, item.visible, (v) => onToggle(item.id, v), `${testPrefix}-${item.id}`));
+/** Fill `list` with one toggle per item {id, caption, kind, visible}; `onToggle(id, visible)`,
+ * and with `onZoom` a zoom-to button each (`onZoom(id)`). Each checkbox gets
+ * data-testid="<testPrefix>-<id>", each button "zoom-<testPrefix>-<id>". */
+export function renderToggles(list, items, onToggle, testPrefix, onZoom = null) {
+  const toggles = items.map((item) => {
+    const li = toggleItem(`${item.caption} (${label("kind", item.kind)})`, item.visible, (v) => onToggle(item.id, v), `${testPrefix}-${item.id}`);
+    if (onZoom) li.firstChild.append(zoomButton(() => onZoom(item.id), `zoom-${testPrefix}-${item.id}`));
+    return li;
+  });
   list.replaceChildren(...(toggles.length ? toggles : [emptyItem()]));
 }
 
@@ -78,17 +91,4 @@ export class BimPanel {
     const items = classes.map((c) => ({ id: c, caption: c, kind: "bim", visible: !state.hiddenClasses.has(c) }));
     this.classes.replaceChildren(...items.map((item) => toggleItem(item.caption, item.visible, (v) => this.handlers.onClass(item.id, v), `class-${item.id}`)));
   }
-}
-
-/** List the current alarms [{sensorId, name, metric, value, unit, level}]; `onPick(sensorId)` on click. */
-export function renderAlarms(section, alarms, onPick) {
-  const list = section.querySelector("ul");
-  list.replaceChildren(...alarms.map((a) => {
-    const li = Object.assign(document.createElement("li"), { className: a.level });
-    li.textContent = `${label("level", a.level)} · ${a.name} · ${label("metric", a.metric)} ${Math.round(a.value * 100) / 100} ${a.unit}`;
-    li.dataset.sensor = a.sensorId;
-    li.addEventListener("click", () => onPick(a.sensorId));
-    return li;
-  }));
-  section.hidden = alarms.length === 0;
 }

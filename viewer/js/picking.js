@@ -82,5 +82,9 @@ export async function enrichBimDescription(description) {
   if (description.kind !== "bim" || !globalId || !description.tilesetId) return description;
   const element = await fetchBimElement(description.tilesetId, globalId);
   if (!element) return description;
-  return { ...description, properties: { ...description.properties, ...flatten(element.properties ?? element) } };
+  // The record holds the element's own property sets only; the tile's property table has
+  // a column for every set of the model (a wall's door columns are empty or default).
+  const own = flatten(element.properties ?? element);
+  delete own.fid; // the index's internal row id, not a property of the element
+  return { ...description, properties: own, ownProperties: true };
 }

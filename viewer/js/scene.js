@@ -30,11 +30,43 @@ export function createViewer(containerId, config) {
     infoBox: false,
     selectionIndicator: true,
     shadows: false,
+    // Render on demand: no frames while nothing changes (camera, tiles, entities or a
+    // module's requestRender). The clock does not animate anything here.
+    requestRenderMode: true,
+    maximumRenderTimeChange: Infinity,
   });
   viewer.scene.globe.depthTestAgainstTerrain = false;
   viewer.scene.globe.baseColor = Cesium.Color.fromCssColorString("#1b2a3a");
   viewer.scene.skyAtmosphere.show = true;
+  renderEntityChanges(viewer);
   return viewer;
+}
+
+/** Ask for a frame (render on demand): call after changing anything the scene shows. */
+export function requestRender(viewer) {
+  if (viewer && !viewer.isDestroyed()) viewer.scene.requestRender();
+}
+
+/** Entities change outside Cesium's own render requests: ask for a frame when one of
+ * ours changes, and while entity geometry is still being built (the display not ready). */
+function renderEntityChanges(viewer) {
+  const ask = () => viewer.scene.requestRender();
+  const watchSource = (source) => {
+    source.entities.collectionChanged.addEventListener((collection, added) => {
+      added.forEach((entity) => entity.definitionChanged.addEventListener(ask));
+      ask();
+    });
+    source.entities.values.forEach((entity) => entity.definitionChanged.addEventListener(ask));
+    if (source.changedEvent) source.changedEvent.addEventListener(ask);
+  };
+  viewer.dataSources.dataSourceAdded.addEventListener((collection, source) => { watchSource(source); ask(); });
+  viewer.dataSources.dataSourceRemoved.addEventListener(ask);
+  watchSource({ entities: viewer.entities });
+  // Clock ticks run every animation frame even without a render: keep frames coming while
+  // the data source display still has entity primitives to build.
+  viewer.clock.onTick.addEventListener(() => viewer.clockViewModel.canAnimate || ask());
+  // Panel input (toggles, selects, buttons) changes the scene: one frame after each.
+  for (const type of ["change", "click", "input"]) document.addEventListener(type, ask, true);
 }
 
 /** Home camera position: [lon, lat, height] from the config, or Lixia CBD. */
@@ -52,6 +84,13 @@ export function flyHome(viewer, home, duration = 1.5) {
     orientation: { heading: 0, pitch: Cesium.Math.toRadians(-45), roll: 0 },
     duration,
   });
+}
+
+/** Fly so that lon/lat/height is at the centre of the view, seen from `range` metres
+ * at 45 degrees down, looking north. */
+export function flyToPoint(viewer, lon, lat, height = 0, range = 800, duration = 1.5) {
+  const sphere = new Cesium.BoundingSphere(Cesium.Cartesian3.fromDegrees(lon, lat, height), 1);
+  viewer.camera.flyToBoundingSphere(sphere, { offset: new Cesium.HeadingPitchRange(0, Cesium.Math.toRadians(-45), range), duration });
 }
 
 /** Look straight down at lon/lat from `height` metres (used to pick what is below). */

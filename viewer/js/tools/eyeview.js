@@ -20,8 +20,9 @@ function viewRendered(viewer, tilesets) {
       frames += 1;
       const done = [...tilesets].every((ts) => !ts.show || ts.tilesLoaded);
       calm = done ? calm + 1 : 0;
-      if (calm >= 2 || frames > MAX_FRAMES) { remove(); resolve(frames <= MAX_FRAMES); }
+      if (calm >= 2 || frames > MAX_FRAMES) { remove(); resolve(frames <= MAX_FRAMES); } else viewer.scene.requestRender();
     });
+    viewer.scene.requestRender(); // render on demand (scene.js): ask for the frames counted
   });
 }
 
@@ -49,7 +50,8 @@ export async function withEyeView(viewer, tilesets, eye, headingDeg, pitchDeg, r
 export function framesRendered(viewer, n) {
   return new Promise((resolve) => {
     let left = n;
-    const remove = viewer.scene.postRender.addEventListener(() => { if (--left <= 0) { remove(); resolve(); } });
+    const remove = viewer.scene.postRender.addEventListener(() => { if (--left <= 0) { remove(); resolve(); } else viewer.scene.requestRender(); });
+    viewer.scene.requestRender(); // render on demand (scene.js): ask for the frames counted
   });
 }
 
