@@ -19,11 +19,14 @@ TILESET = {"asset": {"version": "1.1"}, "geometricError": 10,
                     "geometricError": 0, "refine": "ADD", "content": {"uri": "t/0.glb"}},
            "extras": {"padding": "x" * 4000}}  # big enough that gzip pays
 GLB = b"glTF-bytes-for-the-deploy-test" * 100
+APP_ORIGIN = "http://127.0.0.1:9"  # a registered app's web origin (CORS; nothing listens)
 
 
 def publish_two(data_dir: Path) -> None:
-    """'open' (public) and 'closed' (internal) tilesets with the same files."""
+    """'open' (public) and 'closed' (internal) tilesets with the same files, and an app
+    registered with APP_ORIGIN (an embedding page's origin)."""
     services = Services(load_config({"data": {"dir": str(data_dir)}}))
+    services.security.apps.add("embedder", ["read:tiles"], origins=[APP_ORIGIN])
     for tid, level in (("open", "public"), ("closed", "internal")):
         write_tileset(services.store, tid, {"tileset.json": json.dumps(TILESET).encode(),
                                             "t/0.glb": GLB})

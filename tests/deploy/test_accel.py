@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from deploy.render import nginx_site
-from tests.deploy.helpers import ADMIN, GLB, TILESET, Workers, publish_two
+from tests.deploy.helpers import ADMIN, APP_ORIGIN, GLB, TILESET, Workers, publish_two
 from tests.services import free_port, start_nginx
 
 
@@ -47,6 +47,15 @@ def test_public_tile_through_nginx_with_the_apps_etag(stack):
     assert headers["Cache-Control"] == "public, max-age=300, must-revalidate"
     again = get(front + "/tiles/open/t/0.glb", {"If-None-Match": headers["ETag"]})
     assert again[0] == 304
+
+
+def test_accel_redirected_tiles_keep_the_apps_cors_answer(stack):
+    front, _ = stack
+    for path in ("/tiles/open/t/0.glb", "/tiles/open/tileset.json"):
+        headers = get(front + path, {"Origin": APP_ORIGIN, "Accept-Encoding": "gzip"})[2]
+        assert headers["Access-Control-Allow-Origin"] == APP_ORIGIN, path
+        assert "Access-Control-Allow-Origin" not in get(front + path,
+                                                        {"Origin": "http://127.0.0.1:1"})[2]
 
 
 def test_internal_tileset_needs_authorization_through_nginx(stack):

@@ -12,7 +12,7 @@ import pytest
 from deploy.render import nginx_site
 from server.config import load_config
 from server.services import Services
-from tests.deploy.helpers import ADMIN, GLB, Workers, publish_two
+from tests.deploy.helpers import ADMIN, APP_ORIGIN, GLB, Workers, publish_two
 from tests.services import free_port, start_nginx
 
 ACCESS_ROUTE = 'route="/api/v1/tilesets/<tileset_id>/access"'
@@ -64,6 +64,16 @@ def test_nginx_sends_internal_tiles_after_one_cached_decision(stack):
     assert app_requests(app, TILE_ROUTE) == before[1]  # Flask did not send a tile
     assert get(front + "/tiles/closed/t/0.glb", token | {"If-None-Match": headers["ETag"]})[0] \
         == 304
+
+
+def test_tiles_sent_by_nginx_answer_cors_for_a_registered_app_origin_only(stack):
+    front = stack[0]
+    headers = get(front + "/tiles/open/t/0.glb", {"Origin": APP_ORIGIN})[2]
+    assert headers["Access-Control-Allow-Origin"] == APP_ORIGIN  # an embedding page's origin
+    assert "Origin" in headers["Vary"]
+    # The access decision nginx cached for that origin is not reused for another one.
+    other = get(front + "/tiles/open/t/0.glb", {"Origin": "http://127.0.0.1:1"})[2]
+    assert "Access-Control-Allow-Origin" not in other
 
 
 def test_hidden_missing_and_shared_tilesets_answer_as_the_app_does(stack):
