@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 from browser_harness import ROOT, PageWatch
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -154,7 +155,12 @@ def test_dust_monitor_from_another_origin_shows_live_values_and_flies_to_the_ala
             post(server_url, tokens["ingest"], [{"sensor_id": target["id"], "metric": "dust",
                                                  "value": 950.0,
                                                  "time": (now + timedelta(seconds=1)).isoformat()}])
-            page.wait_for_function(LOOKS_AT, arg=[lon, lat], timeout=60_000, polling=250)
+            try:
+                page.wait_for_function(LOOKS_AT, arg=[lon, lat], timeout=60_000, polling=250)
+            except PlaywrightTimeout:
+                raise AssertionError(("no flight", page.evaluate(
+                    "[dustMonitor.view.camera(), document.getElementById('status').textContent]"),
+                    row.get_attribute("class"), watch.console_errors)) from None
             assert "alarm" in (row.get_attribute("class") or "")
             # A click on the site (its project area at the view's centre) marks its row (pick).
             box = page.locator("#view canvas").bounding_box()
