@@ -103,11 +103,12 @@ async function main() {
   const layers = params.get("layers") ? params.get("layers").split(",") : undefined;
   view = await createDistrictView(document.getElementById("view"), { server, token: appToken, layers });
   if (!layers) view.layers().filter((l) => l.kind === "facilities").forEach((l) => view.hideLayer(l.ref));
-  view.on("pick", (hit) => document.querySelectorAll("tr[data-sensor]").forEach((row) => row.classList.toggle("picked", row.dataset.sensor === hit.properties.sensor_id)));
+  // Picking a site's sensor or its project area marks the site's row.
+  view.on("pick", ({ properties: p }) => sites.forEach((site) => site.row.classList.toggle("picked", p.sensor_id === site.id || (p.project_id ?? null) === site.project)));
   const sensors = await api("/api/v1/sensors");
   for (const f of sensors.features.filter((s) => String(s.properties.metrics).split(",").includes("dust"))) {
     const [lon, lat] = f.geometry.coordinates;
-    sites.set(f.properties.sensor_id, { id: f.properties.sensor_id, name: f.properties.name, lon, lat, values: {}, alarm: null });
+    sites.set(f.properties.sensor_id, { id: f.properties.sensor_id, name: f.properties.name, project: f.properties.feature?.id ?? null, lon, lat, values: {}, alarm: null });
   }
   renderSites();
   await connect(); // open first, then read the latest values: nothing falls in between

@@ -18,14 +18,37 @@ from urllib.parse import urlencode
 import pytest
 import requests
 from browser_harness import ROOT, PageWatch
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 EXAMPLE = ROOT / "examples" / "dust-monitor"
-#: JS: true once the view's centre is within ~60 m of lon/lat and the camera below 900 m.
+#: JS: true once the camera is where view.flyTo(lon, lat, 500) puts it: 500 m (plus the
+#: ground's height) above and south of the site, looking north at it.
 LOOKS_AT = """([lon, lat]) => { const v = window.dustMonitor.view, c = v && v.camera();
-  return Boolean(c && c.centre && Math.abs(c.centre.lon - lon) < 0.0007
-                 && Math.abs(c.centre.lat - lat) < 0.0005 && c.height < 900); }"""
+  return Boolean(c && Math.abs(c.lon - lon) < 0.0005 && Math.abs(c.lat - (lat - 500 / 111320)) < 0.0015
+                 && c.height > 450 && c.height < 700 && Math.abs(c.pitch + 45) < 1); }"""
+
+#: JS: the embed API on the page's view: default layers, hide/show, projects by date.
+LAYERS_AND_DATES = """async () => {
+  const v = window.dustMonitor.view, out = {};
+  const shown = () => Object.fromEntries(v.layers().map((l) => [l.ref, l.shown]));
+  const projects = () => v.viewer.dataSources.getByName('demo-projects')[0].entities.values
+    .filter((e) => e.show).length;
+  out.start = shown();
+  await v.hideLayer('tiles:demo-buildings');
+  out.hidden = shown()['tiles:demo-buildings'];
+  await v.showLayer('demo-buildings');  // a plain id names the tileset first
+  out.again = shown()['tiles:demo-buildings'];
+  out.projects = projects();
+  v.setDate('1990-01-01'); out.before = projects();
+  v.setDate(null); out.recorded = projects();
+  return out; }"""
+EXPECTED_LAYERS_AND_DATES = {
+    "start": {"tiles:demo-buildings": True, "tiles:demo-terrain": True,
+              "ogc:demo-buildings": False, "ogc:demo-facilities": False,
+              "ogc:demo-projects": True, "ogc:demo-sensors": True},
+    "hidden": False, "again": True, "projects": 10, "before": 0, "recorded": 10}
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -132,8 +155,20 @@ def test_dust_monitor_from_another_origin_shows_live_values_and_flies_to_the_ala
             post(server_url, tokens["ingest"], [{"sensor_id": target["id"], "metric": "dust",
                                                  "value": 950.0,
                                                  "time": (now + timedelta(seconds=1)).isoformat()}])
-            page.wait_for_function(LOOKS_AT, arg=[lon, lat], timeout=60_000, polling=250)
+            try:
+                page.wait_for_function(LOOKS_AT, arg=[lon, lat], timeout=60_000, polling=250)
+            except PlaywrightTimeout:
+                raise AssertionError(("no flight", page.evaluate(
+                    "[dustMonitor.view.camera(), document.getElementById('status').textContent]"),
+                    row.get_attribute("class"), watch.console_errors)) from None
             assert "alarm" in (row.get_attribute("class") or "")
+            # A click on the site (its project area at the view's centre) marks its row (pick).
+            box = page.locator("#view canvas").bounding_box()
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.wait_for_function("(id) => document.querySelector(`tr[data-sensor='${id}']`)"
+                                   ".classList.contains('picked')", arg=target["id"],
+                                   timeout=30_000)
+            assert page.evaluate(LAYERS_AND_DATES) == EXPECTED_LAYERS_AND_DATES
             assert watch.page_errors == [] and watch.console_errors == [], \
                 (watch.page_errors, watch.console_errors)
             assert errors == [] and watch.failed_requests == [], (errors, watch.failed_requests)
