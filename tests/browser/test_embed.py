@@ -156,7 +156,7 @@ def test_dust_monitor_from_another_origin_shows_live_values_and_flies_to_the_ala
                                                  "value": 950.0,
                                                  "time": (now + timedelta(seconds=1)).isoformat()}])
             try:
-                page.wait_for_function(LOOKS_AT, arg=[lon, lat], timeout=60_000, polling=250)
+                page.wait_for_function(LOOKS_AT, arg=[lon, lat], timeout=180_000, polling=250)
             except PlaywrightTimeout:
                 raise AssertionError(("no flight", page.evaluate(
                     "[dustMonitor.view.camera(), document.getElementById('status').textContent]"),

@@ -68,7 +68,8 @@ def _settle(page, timeout_ms: int = 300_000) -> None:
         const v = cimtwin.viewer, ts = cimtwin.tilesets.get("zhongshan");
         const remove = v.scene.postRender.addEventListener(() => {
             calm = ts.tilesLoaded ? calm + 1 : 0;
-            if (calm >= 3) { remove(); window.__photoSettled = true; } });
+            // the viewer renders on demand: ask for each frame that is counted
+            if (calm >= 3) { remove(); window.__photoSettled = true; } else v.scene.requestRender(); });
         v.scene.requestRender(); }""")
     page.wait_for_function("window.__photoSettled === true", timeout=timeout_ms, polling=250)
 
