@@ -33,7 +33,8 @@ import numpy as np
 from tiles.errors import InputError
 from tiles.glb.builder import (ARRAY_BUFFER, FLOAT, UBYTE, USHORT, GlbBuilder,
                                feature_id_component, read_glb, z_up_to_y_up)
-from tiles.glb.metadata import CLASS_ID, PropertyTable, infer_schema, property_table_columns
+from tiles.glb.encode import add_property_table
+from tiles.glb.metadata import PropertyTable, infer_schema
 from tiles.readers.tileset import TilesetScan
 
 _GLTF_MAGIC_AS_INT = 570425344  # b"glTF" read as uint32: a legacy header's tell-tale
@@ -123,21 +124,7 @@ def _add_metadata(b: GlbBuilder, rows: list[dict[str, Any]]) -> bool:
     """Top-level EXT_structural_metadata from batch rows; False when there is nothing."""
     if not rows or not any(rows):
         return False
-    schema = infer_schema(rows)
-    table = PropertyTable(schema, rows)
-    props: dict[str, Any] = {}
-    for pid, bufs in property_table_columns(table).items():
-        if not len(bufs["values"]):
-            continue
-        column: dict[str, Any] = {"values": b.add_view(bufs["values"])}
-        if "stringOffsets" in bufs:
-            column["stringOffsets"] = b.add_view(bufs["stringOffsets"])
-            column["stringOffsetType"] = "UINT32"
-        props[pid] = column
-    b.use("EXT_structural_metadata")
-    b.gltf.setdefault("extensions", {})["EXT_structural_metadata"] = {
-        "schema": schema.to_json(),
-        "propertyTables": [{"class": CLASS_ID, "count": len(rows), "properties": props}]}
+    add_property_table(b, PropertyTable(infer_schema(rows), rows))
     return True
 
 

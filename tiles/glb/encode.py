@@ -172,7 +172,7 @@ def _material_index(b: GlbBuilder, cache: dict, p: Primitive) -> int:
     return cache[key]
 
 
-def _metadata(b: GlbBuilder, table: PropertyTable) -> None:
+def add_property_table(b: GlbBuilder, table: PropertyTable) -> None:
     """Top-level EXT_structural_metadata: schema plus one property table."""
     props: dict[str, Any] = {}
     for pid, bufs in property_table_columns(table).items():
@@ -234,7 +234,7 @@ def to_glb(primitives: Sequence[Primitive], *, translation=(0.0, 0.0, 0.0),
     _check_arguments(primitives, compression, instances)
     b = GlbBuilder()
     if properties is not None:
-        _metadata(b, properties)
+        add_property_table(b, properties)
     root: dict[str, Any] = {"name": "tile"}
     t = z_up_to_y_up(np.asarray(translation, dtype=np.float64))
     if np.any(t != 0):
