@@ -177,8 +177,14 @@ def test_through_nginx_a_killed_worker_costs_no_request(tmp_path):
     try:
         before = _wait_for(lambda: (w := _workers_of(server)) and len(w) == 2 and w)
 
+        def one() -> int:
+            try:
+                return _get(url)[0]
+            except http.client.IncompleteRead:
+                return -1  # the answer was cut off mid-body by the SIGKILL
+
         def client(n: int) -> list[int]:
-            return [_get(url)[0] for _ in range(40)]
+            return [one() for _ in range(40)]
         with ThreadPoolExecutor(4) as pool:
             futures = [pool.submit(client, n) for n in range(4)]
             time.sleep(0.3)
@@ -186,10 +192,11 @@ def test_through_nginx_a_killed_worker_costs_no_request(tmp_path):
             statuses = [s for f in futures for s in f.result(timeout=60)]
         # nginx retries every request the dead worker had not started answering; one
         # whose answer was already under way when SIGKILL landed cannot be retried
-        # (nginx has sent its status line): at most one per concurrent client, as 502.
-        # The full suite saw one such request once; alone the test sees none.
+        # (nginx has sent its status line or part of the body): at most one per
+        # concurrent client, as a 502 or a cut-off body. The full suite saw one cut-off
+        # body once; alone the test sees none.
         failed = [s for s in statuses if s != 200]
-        assert len(statuses) == 160 and len(failed) <= 4 and set(failed) <= {502}, failed
+        assert len(statuses) == 160 and len(failed) <= 4 and set(failed) <= {502, -1}, failed
     finally:
         nginx.stop()
         server.stop()
