@@ -38,11 +38,7 @@ class AccountsDB:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connections = ThreadLocalConnections(self.path)
-        db = self.connect()
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(SCHEMA)
+        self._connections = ThreadLocalConnections.with_schema(self.path, SCHEMA)
 
     def connect(self) -> sqlite3.Connection:
         return self._connections.connect()

@@ -67,11 +67,7 @@ class VerifyReport:
 class AuditLog:
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connections = ThreadLocalConnections(self.path)
-        db = self._db()
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(SCHEMA)
+        self._connections = ThreadLocalConnections.with_schema(self.path, SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
         return self._connections.connect()

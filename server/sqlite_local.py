@@ -24,3 +24,13 @@ class ThreadLocalConnections:
             db.row_factory = sqlite3.Row
             self._local.db = db
         return db
+
+    @classmethod
+    def with_schema(cls, path: Path, schema: str) -> "ThreadLocalConnections":
+        """Connections to ``path`` (its folder made), in WAL mode, ``schema`` applied."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        connections = cls(path)
+        db = connections.connect()
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(schema)
+        return connections
