@@ -103,6 +103,7 @@ class PageWatch:
         self.console_errors: list[str] = []
         self.failed_requests: list[str] = []
         self.requests: list[str] = []
+        self.deprecated: list[str] = []  # answers of deprecated aliases (server/versioning.py)
         self.tile_bytes = 0
         page.on("pageerror", lambda error: self.page_errors.append(str(error)))
         page.on("console", self._console)
@@ -115,6 +116,8 @@ class PageWatch:
             self.console_errors.append(f"{message.text} @ {message.location.get('url', '')}")
 
     def _response(self, response) -> None:
+        if response.headers.get("deprecation"):
+            self.deprecated.append(response.url)
         # Tile content and tileset.json bytes as sent (Content-Length of the body).
         if "/tiles/" in response.url and response.ok:
             length = response.headers.get("content-length")

@@ -28,11 +28,13 @@ def items(server_url: str, collection_id: str) -> list[dict]:
 
 
 def assert_clean(watch) -> None:
-    """No script error, no console error, no failed request, nothing fetched off-server."""
+    """No script error, no console error, no failed request, nothing fetched off-server,
+    no deprecated /api/ alias used (the viewer speaks /api/v1/)."""
     assert watch.page_errors == [], watch.page_errors
     assert watch.console_errors == [], watch.console_errors
     assert watch.failed_requests == [], watch.failed_requests
     assert watch.foreign_requests() == [], watch.foreign_requests()
+    assert watch.deprecated == [], watch.deprecated
 
 
 def look_down(page, lon: float, lat: float, height: float) -> None:

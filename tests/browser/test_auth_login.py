@@ -79,6 +79,6 @@ def test_sign_in_shows_internal_models_and_sign_out_hides_them(browser, server_u
     assert set(page.evaluate("[...cimtwin.tilesets.keys()]")) == public
     # each reload ends the open live-metrics stream: that abort is expected, nothing else
     watch.failed_requests = [r for r in watch.failed_requests
-                             if not r.endswith("/api/metrics/stream net::ERR_ABORTED")]
+                             if not r.endswith("/api/v1/metrics/stream net::ERR_ABORTED")]
     assert_clean(watch)
     page.close()

@@ -3,6 +3,8 @@
 // so the viewer works while parts of the server are absent or a user lacks access.
 
 const TOKEN_KEY = "cimtwin.token";
+// Every server API URL is under /api/v1/ (server/versioning.py); the unversioned /api/
+// paths are deprecated aliases the viewer never uses.
 
 /** Take an access token from the URL fragment (#token=...) into this tab's session. */
 export function adoptTokenFromUrl() {
@@ -40,12 +42,12 @@ export async function getJson(url, fallback) {
 
 /** Viewer settings: imagery source, home view and language. */
 export function fetchConfig() {
-  return getJson("/api/config", {});
+  return getJson("/api/v1/config", {});
 }
 
 /** Catalog entries the current user may see: [{id, name, kind, bounds, ...}]. */
 export async function fetchTilesets() {
-  const body = await getJson("/api/tilesets", []);
+  const body = await getJson("/api/v1/tilesets", []);
   return Array.isArray(body) ? body : body.tilesets || [];
 }
 
@@ -68,25 +70,25 @@ export function fetchItems(collectionId, limit = 1000) {
 
 /** Latest observation of every sensor and metric. */
 export function fetchLatestMetrics() {
-  return getJson("/api/metrics/latest", []);
+  return getJson("/api/v1/metrics/latest", []);
 }
 
 /** Observations of one sensor's metric over the last `hours`, in `bucketS` second buckets. */
 export function fetchMetricHistory(sensorId, metric, hours = 6, bucketS = 60) {
   const from = new Date(Date.now() - hours * 3600 * 1000).toISOString();
   const query = new URLSearchParams({ sensor: sensorId, metric, from, bucket: String(bucketS) });
-  return getJson(`/api/metrics/history?${query}`, []);
+  return getJson(`/api/v1/metrics/history?${query}`, []);
 }
 
 /** Registered sensors (GeoJSON) with their datastreams: thresholds, sampling, attached feature. */
 export function fetchSensorRegistry() {
-  return getJson("/api/sensors", { type: "FeatureCollection", features: [] });
+  return getJson("/api/v1/sensors", { type: "FeatureCollection", features: [] });
 }
 
 /** A short-lived token for the live stream carrying this user's access (or null). */
 export async function fetchStreamToken() {
   try {
-    const response = await fetch("/api/metrics/stream-token", { method: "POST", headers: { Accept: "application/json", ...authHeaders() } });
+    const response = await fetch("/api/v1/metrics/stream-token", { method: "POST", headers: { Accept: "application/json", ...authHeaders() } });
     return response.ok ? (await response.json()).token : null;
   } catch (error) {
     console.warn(`cimtwin: stream token failed: ${error}`);
@@ -95,22 +97,22 @@ export async function fetchStreamToken() {
 }
 
 /** Server-Sent Events stream URL of live observations. */
-export const METRICS_STREAM_URL = "/api/metrics/stream";
+export const METRICS_STREAM_URL = "/api/v1/metrics/stream";
 
 /** One BIM element's full record (original property names), or null. */
 export function fetchBimElement(tilesetId, globalId) {
-  const url = `/api/bim/${encodeURIComponent(tilesetId)}/elements/${encodeURIComponent(globalId)}`;
+  const url = `/api/v1/bim/${encodeURIComponent(tilesetId)}/elements/${encodeURIComponent(globalId)}`;
   return getJson(url, null);
 }
 
 /** A BIM model's storeys, or null when the server has no BIM index for it. */
 export function fetchBimStoreys(tilesetId) {
-  return getJson(`/api/bim/${encodeURIComponent(tilesetId)}/storeys`, null);
+  return getJson(`/api/v1/bim/${encodeURIComponent(tilesetId)}/storeys`, null);
 }
 
 /** A BIM model's element classes, or null when the server has no BIM index for it. */
 export function fetchBimClasses(tilesetId) {
-  return getJson(`/api/bim/${encodeURIComponent(tilesetId)}/classes`, null);
+  return getJson(`/api/v1/bim/${encodeURIComponent(tilesetId)}/classes`, null);
 }
 
 /** Merge-patch one feature's properties (OGC API Part 4): {ok, feature} or {ok: false, detail}. */
@@ -143,14 +145,14 @@ export function csrfHeaders() {
 
 /** Who this browser is: {name, role, via, levels, actions}; anonymous when not signed in. */
 export async function fetchMe() {
-  const me = await getJson("/api/me", { name: "anonymous", via: "anonymous", levels: [], actions: [] });
+  const me = await getJson("/api/v1/me", { name: "anonymous", via: "anonymous", levels: [], actions: [] });
   csrfToken = me.csrf || null;
   return me;
 }
 
 /** Sign in; resolves {ok, status, user}. The server sets the HttpOnly session cookie. */
 export async function signIn(username, password) {
-  const response = await fetch("/api/login", {
+  const response = await fetch("/api/v1/login", {
     method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
     body: JSON.stringify({ username, password }),
   });
@@ -161,7 +163,7 @@ export async function signIn(username, password) {
 
 /** End the session. */
 export async function signOut() {
-  const response = await fetch("/api/logout", { method: "POST", headers: csrfHeaders() });
+  const response = await fetch("/api/v1/logout", { method: "POST", headers: csrfHeaders() });
   await response.text();  // read the answer fully before the page reloads
   csrfToken = null;
 }
@@ -170,18 +172,18 @@ export async function signOut() {
 
 /** Open alarms the caller may see: [alarm...] (newest first). */
 export async function fetchOpenAlarms() {
-  return (await getJson("/api/alarms", { alarms: [] })).alarms || [];
+  return (await getJson("/api/v1/alarms", { alarms: [] })).alarms || [];
 }
 
 /** The alarm events of the last 24 hours, oldest first. */
 export async function fetchAlarmLog() {
-  return (await getJson("/api/alarms/log", { events: [] })).events || [];
+  return (await getJson("/api/v1/alarms/log", { events: [] })).events || [];
 }
 
 /** Acknowledge an alarm with a note: {ok, alarm} or {ok: false, detail}. */
 export async function acknowledgeAlarm(alarmId, note = "") {
   try {
-    const response = await fetch(`/api/alarms/${encodeURIComponent(alarmId)}/ack`, {
+    const response = await fetch(`/api/v1/alarms/${encodeURIComponent(alarmId)}/ack`, {
       method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json", ...authHeaders(), ...csrfHeaders() },
       body: JSON.stringify({ note }),
     });
@@ -195,5 +197,5 @@ export async function acknowledgeAlarm(alarmId, note = "") {
 /** Search names and ids (server/search_api.py): {results: [{kind, name, position, ...}]}. */
 export function fetchSearch(query, limit = 20) {
   const params = new URLSearchParams({ q: query, limit: String(limit) });
-  return getJson(`/api/search?${params}`, { results: [] });
+  return getJson(`/api/v1/search?${params}`, { results: [] });
 }

@@ -1,13 +1,13 @@
 // tools/requests.js: the one tools module that knows the server's analysis URLs
-// (/api/analysis/..., docs/tools.md). Answers {ok, status, body}; a failure is logged as
+// (/api/v1/analysis/..., docs/tools.md). Answers {ok, status, body}; a failure is logged as
 // a console warning (like api.js) and its problem detail returned for the tool to show.
 
 import { authHeaders } from "../api.js";
 
-/** GET /api/analysis/<path>?<params> as JSON. */
+/** GET /api/v1/analysis/<path>?<params> as JSON. */
 async function getAnalysis(path, params) {
   const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ""));
-  const url = `/api/analysis/${path}?${query}`;
+  const url = `/api/v1/analysis/${path}?${query}`;
   try {
     const response = await fetch(url, { headers: { Accept: "application/json", ...authHeaders() } });
     const body = await response.json().catch(() => ({}));
