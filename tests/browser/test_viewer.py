@@ -259,3 +259,53 @@ def test_the_view_is_kept_in_the_url_and_in_bookmarks(viewer, server_url):
     assert page.evaluate("(id) => cimtwin.app.layers.get(id).source.show", facilities) is False
     page.locator(f'[data-testid="layer-{facilities}"]').check()
     assert_clean(watch)
+
+
+#: JS: facility pins of a layer: [{category, glyph, image (PNG data URI), depthTest}].
+FACILITY_PINS = """(id) => cimtwin.app.layers.get(id).source.entities.values.map((e) => {
+    const image = e.billboard.image.getValue(); return { category: e.cimtwin.properties.category,
+      glyph: image.dataset.glyph, image: image.toDataURL(),
+      depthTest: e.billboard.disableDepthTestDistance.getValue() === 0 }; })"""
+
+#: JS: how many cluster badges and single facility pins are drawn now.
+DRAWN_POINTS = """(id) => { const c = cimtwin.app.layers.get(id).source.clustering;
+    const badges = c._clusterBillboardCollection; let clusters = 0, single = 0;
+    for (let i = 0; badges && i < badges.length; i++) if (badges.get(i).show) clusters++;
+    const pins = c._billboardCollection;
+    for (let i = 0; pins && i < pins.length; i++) { const b = pins.get(i);
+      if (b.show && b.clusterShow !== false) single++; }
+    return { clusters, single }; }"""
+
+
+def settle_labels(page) -> None:
+    """Wait until the view's tiles are in and the label declutter pass has finished."""
+    wait_for_view(page)
+    page.wait_for_function("cimtwin.declutterSettled", timeout=120_000, polling=250)
+
+
+def test_map_is_legible_icons_by_category_labels_never_overlap_points_cluster(viewer, server_url):
+    page, watch = viewer
+    facilities = collections(server_url)["facilities"]["id"]
+    page.locator(f'[data-testid="layer-{facilities}"]').check()
+    wait_for_initial_tiles(page)
+    # Each category has its own pin (park, police and bus station no longer share one);
+    # pins are depth-tested: nothing shows through a building unless picked.
+    pins = page.evaluate(FACILITY_PINS, facilities)
+    by_category = {p["category"]: p for p in pins}
+    assert {"park", "police", "bus_station"} <= set(by_category)
+    assert len({by_category[c]["glyph"] for c in ("park", "police", "bus_station")}) == 3
+    assert len({p["image"] for p in by_category.values()}) == len(by_category)
+    assert all(p["depthTest"] for p in pins)
+    # At the home view no drawn label overlaps another (rendered label rectangles).
+    page.evaluate("cimtwin.flyHome(0)")
+    settle_labels(page)
+    drawn = page.evaluate("cimtwin.labelOverlaps()")
+    assert drawn["labels"] > 5 and drawn["overlapping"] == 0, drawn
+    # Zoomed out, the facilities fold into count badges.
+    look_down(page, 117.1301, 36.6602, 9000)
+    settle_labels(page)
+    points = page.evaluate(DRAWN_POINTS, facilities)
+    assert points["clusters"] > 0 and points["single"] < len(pins), points
+    assert page.evaluate("cimtwin.labelOverlaps().overlapping") == 0
+    page.evaluate("cimtwin.flyHome(0)")
+    assert_clean(watch)

@@ -4,6 +4,7 @@
 
 import { fetchItems } from "./api.js";
 import { getLanguage, label } from "./i18n.js";
+import { facilityIcon, ICON_SIZE } from "./icons.js";
 
 const Cesium = window.Cesium;
 
@@ -15,42 +16,10 @@ export const STAGE_COLOURS = {
   completed: "#3fbf6f",
 };
 
-const CATEGORY_PALETTE = ["#e74c3c", "#3498db", "#2ecc71", "#9b59b6", "#f39c12", "#1abc9c", "#e67e22", "#34495e", "#d35400", "#16a085"];
-const iconCache = new Map();
-
-/** A stable colour for a facility category (same category, same colour). */
-function categoryColour(category) {
-  let hash = 0;
-  for (const ch of String(category)) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
-  return CATEGORY_PALETTE[hash % CATEGORY_PALETTE.length];
-}
-
 /** A facility's category in the current language (the data's own Chinese name first). */
 export function categoryName(props) {
   const category = props.category || "other";
   return getLanguage() === "zh" && props.category_zh ? props.category_zh : label("category", category);
-}
-
-/** A round map pin for a category, drawn once on a canvas (no image files, works offline). */
-function categoryIcon(category, caption) {
-  if (iconCache.has(category)) return iconCache.get(category);
-  const canvas = document.createElement("canvas");
-  canvas.width = canvas.height = 28;
-  const ctx = canvas.getContext("2d");
-  ctx.fillStyle = categoryColour(category);
-  ctx.strokeStyle = "#ffffff";
-  ctx.lineWidth = 2;
-  ctx.beginPath();
-  ctx.arc(14, 14, 12, 0, 2 * Math.PI);
-  ctx.fill();
-  ctx.stroke();
-  ctx.fillStyle = "#ffffff";
-  ctx.font = "bold 14px sans-serif";
-  ctx.textAlign = "center";
-  ctx.textBaseline = "middle";
-  ctx.fillText(caption.slice(0, 1).toUpperCase(), 14, 15);
-  iconCache.set(category, canvas);
-  return canvas;
 }
 
 /** Lon/lat rings of a GeoJSON polygon as a Cesium PolygonHierarchy (holes kept). */
@@ -86,7 +55,7 @@ export function featureName(properties) {
   return properties.name || properties["name:zh"] || "";
 }
 
-/** Add one facility feature as an icon + label clamped to the 3D tiles (the district's
+/** Add one facility feature as its category's icon (icons.js) + label clamped to the 3D tiles (the district's
  * terrain is a tileset; the globe is a bare ellipsoid, and clamping to it would keep
  * Cesium picking globe tiles in the background, a frame each: render on demand). */
 function addFacility(source, feature, collection) {
@@ -95,10 +64,11 @@ function addFacility(source, feature, collection) {
     const entity = source.entities.add({
       position: Cesium.Cartesian3.fromDegrees(lon, lat),
       billboard: {
-        image: categoryIcon(props.category || "other", categoryName(props)),
+        image: facilityIcon(props.category),
+        width: ICON_SIZE,
+        height: ICON_SIZE,
         heightReference: Cesium.HeightReference.CLAMP_TO_3D_TILE,
         verticalOrigin: Cesium.VerticalOrigin.CENTER,
-        disableDepthTestDistance: Number.POSITIVE_INFINITY,
       },
       label: {
         text: featureName(props),
@@ -107,9 +77,8 @@ function addFacility(source, feature, collection) {
         outlineColor: Cesium.Color.BLACK,
         outlineWidth: 3,
         style: Cesium.LabelStyle.FILL_AND_OUTLINE,
-        pixelOffset: new Cesium.Cartesian2(0, -22),
+        pixelOffset: new Cesium.Cartesian2(0, -24),
         heightReference: Cesium.HeightReference.CLAMP_TO_3D_TILE,
-        disableDepthTestDistance: Number.POSITIVE_INFINITY,
         distanceDisplayCondition: new Cesium.DistanceDisplayCondition(0, 6000),
       },
     });
@@ -137,7 +106,8 @@ function styleProject(entity, isoDate) {
   const stage = stageAt(entity.cimtwin.properties, isoDate);
   entity.cimtwin.stage = stage;
   entity.show = stage !== null;
-  const colour = Cesium.Color.fromCssColorString(STAGE_COLOURS[stage] || "#aaaaaa").withAlpha(0.55);
+  const opacity = entity.entityCollection.owner?.cimtwinOpacity ?? 1; // layer tree's slider
+  const colour = Cesium.Color.fromCssColorString(STAGE_COLOURS[stage] || "#aaaaaa").withAlpha(0.55 * opacity);
   entity.polygon.material = new Cesium.ColorMaterialProperty(colour);
 }
 

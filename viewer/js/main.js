@@ -9,7 +9,9 @@ import { SearchBox } from "./search.js";
 import { cameraOf, setCamera, viewToText, viewFromText, writeViewToUrl, BookmarkPanel } from "./view.js";
 import { createStats, loadTilesets, setTilesetVisible, allTilesetsLoaded } from "./tilesets.js";
 import { loadLayer, setLayerVisible, relabelLayer, showProjectsAsOf, featureName, STAGE_COLOURS } from "./layers.js";
-import { SensorLayer, historyFrom, styleBuildings } from "./metrics.js";
+import { SensorLayer, historyFrom, styleBuildings, rampColour, LEVEL_COLOURS, STALE_COLOUR } from "./metrics.js";
+import { decorateLayerTree } from "./layertree.js";
+import { NavigationWidgets } from "./navigation.js";
 import { createBimState, applyBimState, collectBimIndex, namesFrom, GLOBAL_ID_PROPERTY } from "./bim.js";
 import { pickAt as pickScene, enrichBimDescription, describePicked } from "./picking.js";
 import { Inspector } from "./inspector.js";
@@ -19,6 +21,7 @@ import { ProjectClipping, projectsOf, renderClipToggles } from "./clipping.js";
 import { initProjects, renderStageFilter, setProjectsAsOf, showProjectCard, refreshProjects, setProjectPolling } from "./projects.js";
 import { initLogin } from "./login.js";
 import { mountTools } from "./tools/toolbar.js";
+import { clusterLayer, legibleLayer, raiseEntity, clusterMembers, LabelDeclutter, countLabelOverlaps, setLayerOpacity } from "./declutter.js";
 
 const Cesium = window.Cesium;
 const app = { errors: [], layers: new Map(), bim: new Map(), metricsOk: false };
@@ -64,9 +67,19 @@ async function zoomToLayer(id) {
 function renderLayerToggles() {
   const items = [...app.layers.entries()].map(([id, layer]) => ({ id, caption: pickLanguage(layer.title || id), kind: layer.kind, visible: layer.source.show }));
   renderToggles(document.getElementById("gisList"), items, (id, visible) => setLayerVisible(app.layers.get(id), visible).then(() => requestRender(app.viewer)), "layer", (id) => zoomToLayer(id));
+  const styles = { stageColours: STAGE_COLOURS, ramp: rampColour, levels: { ...LEVEL_COLOURS, stale: STALE_COLOUR } };
+  decorateLayerTree(document.getElementById("gisList"), app.layers, styles, (id, opacity) => onLayerOpacity(id, opacity));
   const hasProjects = [...app.layers.values()].some((l) => l.kind === "projects");
   if (hasProjects) renderLegend(document.getElementById("legend"), STAGE_COLOURS);
   document.getElementById("asOf").hidden = !hasProjects;
+}
+
+/** The layer tree's opacity slider moved (layertree.js): fade that layer. */
+function onLayerOpacity(id, opacity) {
+  const layer = app.layers.get(id);
+  layer.opacity = opacity;
+  setLayerOpacity(layer.source, opacity, () => layer.kind === "projects" && onAsOfDate(document.getElementById("asOfDate").value));
+  requestRender(app.viewer);
 }
 
 /** Recolour every project layer for the date the planner picked (empty: as recorded). */
@@ -89,10 +102,18 @@ async function loadGisLayers() {
   for (const collection of collections) {
     if (collection.kind === "sensors") await loadSensors(collection);
     else app.layers.set(collection.id, Object.assign(await loadLayer(app.viewer, collection), { kind: collection.kind, title: collection.title }));
+    makeLegible(app.layers.get(collection.id));
   }
   renderLayerToggles();
   initProjects({ viewer: app.viewer, layers: app.layers, tilesets: app.tilesets, entries: app.entries });
   renderStageFilter(document.getElementById("stageFilter"));
+}
+
+/** Points cluster when zoomed out, labels scale/fade and are depth-tested (declutter.js). */
+function makeLegible(layer) {
+  if (layer.kind !== "facilities" && layer.kind !== "sensors") return;
+  legibleLayer(layer.source);
+  clusterLayer(layer.source, layer.kind === "sensors" ? "#0e7490" : "#1f6feb");
 }
 
 /** Load the sensors collection, their latest values, and subscribe to the live stream. */
@@ -273,12 +294,15 @@ function highlight(picked) {
 /** Pick at window x/y, show what is there in the inspector; resolves to its description. */
 async function select(x, y) {
   const { picked, description } = pickScene(app.viewer, x, y);
+  const members = clusterMembers(picked); // a cluster's badge: zoom in to its points
+  if (members) return app.viewer.flyTo(members, { duration: 1.0 }).then(() => null);
   return showPicked(picked, description);
 }
 
 /** Highlight what was picked and show it in the inspector (or close it for nothing). */
 async function showPicked(picked, description) {
   highlight(picked);
+  raiseEntity(app.raised, picked && picked.id instanceof Cesium.Entity ? picked.id : null); // only the picked pin shows through buildings
   if (!description) { app.inspector.hide(); showProjectCard(null); focusBimElement(null); return null; }
   if (description.type === "sensor") {
     focusBimElement(null);
@@ -360,6 +384,7 @@ function wireUi() {
     listBimModels();
     renderClipPanel();
     if (app.alarmPanel) app.alarmPanel.render();
+    if (app.navigation) app.navigation.render();
   });
   const handler = new Cesium.ScreenSpaceEventHandler(app.viewer.scene.canvas);
   // While an analysis tool is active, it takes the clicks (tools/toolbar.js).
@@ -394,6 +419,10 @@ function exposeTestHook() {
     get buildingStyle() { return app.buildingStyle || null; },
     sensorColour: (id) => (app.sensors ? app.sensors.colourOf(id) : null),
     get tools() { return app.tools; },
+    labelOverlaps: () => countLabelOverlaps(app.viewer), // declutter.js: {labels, overlapping} drawn now
+    get navigation() { return app.navigation; },
+    setLayerOpacity: (id, opacity) => onLayerOpacity(id, opacity),
+    get declutterSettled() { return app.declutter ? app.declutter.settled : false; },
     allTilesLoaded: () => allTilesetsLoaded(app.tilesets, app.stats),
     waitForTiles,
     pickAt: (x, y) => select(x, y),
@@ -430,12 +459,15 @@ async function main() {
   app.home = homeOf(config);
   app.stats = createStats();
   app.inspector = new Inspector(document.getElementById("inspector"));
-  app.inspector.onClose = () => { highlight(null); focusBimElement(null); }; // nothing stays picked
+  app.inspector.onClose = () => { highlight(null); focusBimElement(null); raiseEntity(app.raised, null); }; // nothing stays picked
+  app.raised = {};
+  app.declutter = new LabelDeclutter(app.viewer, (e) => Boolean(app.sensors && e.cimtwin && e.cimtwin.sensorId && app.sensors.levelOf(e.cimtwin.sensorId) === "alarm"));
   if (linkedView && linkedView.cam) setCamera(app.viewer, linkedView.cam);
   else flyHome(app.viewer, app.home, 0);
   createBimPanel();
   createSearch();
   wireUi();
+  app.navigation = new NavigationWidgets(app.viewer, config.gauss_kruger); // compass, zoom, scale, coordinates
   app.tools = mountTools(app, config);
   await loadModels();
   createAlarmPanel();

@@ -62,6 +62,7 @@ export function describePicked(picked) {
 /** Rank of a picked object: points on top (sensors, facilities), then model features,
  * then draped GIS polygons, which lie over models and would otherwise hide them. */
 function pickRank(picked) {
+  if (picked && picked.id && picked.id.cimtwin && picked.id.cimtwin.type === "cluster") return 0; // declutter.js
   const info = picked && picked.id instanceof Cesium.Entity ? picked.id.cimtwin : null;
   if (info && (info.type === "sensor" || info.kind === "facilities")) return 0;
   if (picked instanceof Cesium.Cesium3DTileFeature) return 1;
