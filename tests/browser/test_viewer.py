@@ -287,6 +287,8 @@ def test_map_is_legible_icons_by_category_labels_never_overlap_points_cluster(vi
     page, watch = viewer
     facilities = collections(server_url)["facilities"]["id"]
     page.locator(f'[data-testid="layer-{facilities}"]').check()
+    if page.locator("#inspector").is_visible():
+        page.click("#inspectorClose")  # an earlier pick: the picked pin is drawn on top
     wait_for_initial_tiles(page)
     # Each category has its own pin (park, police and bus station no longer share one);
     # pins are depth-tested: nothing shows through a building unless picked.
@@ -308,4 +310,62 @@ def test_map_is_legible_icons_by_category_labels_never_overlap_points_cluster(vi
     assert points["clusters"] > 0 and points["single"] < len(pins), points
     assert page.evaluate("cimtwin.labelOverlaps().overlapping") == 0
     page.evaluate("cimtwin.flyHome(0)")
+    assert_clean(watch)
+
+
+def slide(page, layer: str, percent: int) -> None:
+    """Move a layer's opacity slider as a user's drag does (value, then `input`)."""
+    page.evaluate("""([id, v]) => { const el = document.querySelector(`[data-testid="opacity-${id}"]`);
+        el.value = String(v); el.dispatchEvent(new Event('input', { bubbles: true })); }""",
+                  [layer, percent])
+
+
+def test_layer_tree_opacity_legends_and_navigation_readout(viewer, server_url):
+    import pyproj
+    page, watch = viewer
+    kinds = collections(server_url)
+    facilities, projects = kinds["facilities"]["id"], kinds["projects"]["id"]
+    # Each layer has its legend: facility categories with their icons, stages, sensor ramp.
+    legend = page.locator(f'[data-testid="layer-{facilities}"] >> xpath=ancestor::li[1]')
+    shown = {f["properties"]["category"] for f in items(server_url, facilities)}
+    drawn = set(legend.locator(".layer-legend .item").evaluate_all(
+        "(rows) => rows.map((r) => r.dataset.category)"))
+    assert drawn == shown and legend.locator(".layer-legend img").count() == len(shown)
+    stages = page.locator(f'[data-testid="layer-{projects}"] >> xpath=ancestor::li[1]')
+    assert "在建" in stages.locator(".layer-legend").inner_text()
+    assert page.locator(".layer-legend .ramp").count() == 1
+    # The opacity slider fades the layer: pins and polygons.
+    slide(page, facilities, 30)
+    slide(page, projects, 50)
+    alpha = page.evaluate("""([f, p]) => [
+        cimtwin.app.layers.get(f).source.entities.values[0].billboard.color.getValue().alpha,
+        cimtwin.app.layers.get(p).source.entities.values.find((e) => e.show)
+          .polygon.material.color.getValue().alpha]""", [facilities, projects])
+    assert alpha == pytest.approx([0.3, 0.55 * 0.5], abs=1e-6)
+    slide(page, facilities, 100)
+    slide(page, projects, 100)
+    # Coordinate readout under the mouse: lon/lat, the configured GK zone, height.
+    look_down(page, 117.1301, 36.6602, 1500)
+    page.mouse.move(640, 400)
+    page.wait_for_function("cimtwin.navigation.last !== null", timeout=30_000)
+    last = page.evaluate("cimtwin.navigation.last")
+    zone = requests.get(f"{server_url}/api/v1/config", timeout=10).json()["gauss_kruger"]
+    north, east = pyproj.Transformer.from_crs("EPSG:4490", zone["crs"]).transform(
+        last["lat"], last["lon"])
+    assert [last["x"], last["y"]] == pytest.approx([north, east], abs=0.01)
+    assert last["lon"] == pytest.approx(117.1301, abs=0.002) and 0 < last["height"] < 300
+    text = page.locator('[data-testid="coords"]').inner_text()
+    assert "经度" in text and zone["crs"] in text
+    # Scale bar and zoom: zooming in shortens the bar's length; the compass faces north.
+    before = page.evaluate("cimtwin.navigation.scaleMetres")
+    page.click('[data-testid="zoom-in"]')
+    wait_for_view(page)
+    assert 0 < page.evaluate("cimtwin.navigation.scaleMetres") < before
+    page.evaluate("""() => { const c = cimtwin.viewer.camera;
+        c.setView({ orientation: { heading: 1.0, pitch: c.pitch, roll: 0 } }); }""")
+    page.click('[data-testid="compass"]')
+    assert page.evaluate("Math.sin(cimtwin.viewer.camera.heading)") == pytest.approx(0, abs=1e-6)
+    page.evaluate("cimtwin.setLanguage('en')")
+    assert "Compass" in page.get_attribute('[data-testid="compass"]', "title")
+    page.evaluate("cimtwin.setLanguage('zh')")
     assert_clean(watch)
