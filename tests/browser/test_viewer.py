@@ -167,6 +167,20 @@ def test_posted_metric_arrives_over_sse_and_alarm_turns_sensor_red(viewer, serve
     assert "987.25" in page.locator("#inspector").inner_text()
     assert picked["historyPoints"] >= 1
     assert page.locator("#historyChart").is_visible()
+    # The chart answers questions: the alarm threshold as a line, the alarm raised marked,
+    # the unit; 1 h / 24 h / 7 d come bucketed by the server; any metric can be picked.
+    chart = page.evaluate("cimtwin.chart")
+    assert (chart["metric"], chart["range"], chart["bucket"]) == ("pm25", "24h", 900), chart
+    assert chart["thresholds"]["alarm"] == 150 and chart["unit"] == "µg/m³", chart
+    assert chart["alarmTimes"], chart
+    page.click('#chartControls button[data-range="1h"]')
+    page.wait_for_function("cimtwin.chart.range === '1h' && cimtwin.chart.bucket === 60")
+    options = page.locator("#chartMetric option").all_inner_texts()
+    assert len(options) == len(sensor["metrics"].split(",")) and "PM10 (µg/m³)" in options
+    page.select_option("#chartMetric", "pm10")
+    page.wait_for_function("cimtwin.chart.metric === 'pm10' && cimtwin.chart.range === '1h'")
+    page.select_option("#chartMetric", "pm25")
+    page.wait_for_function("cimtwin.chart.metric === 'pm25'")
     # The alarm persists while other readings come and go, until a clearing reading.
     other = items(server_url, collections(server_url)["sensors"]["id"])[1]["properties"]
     post_observation(server_url, tokens["ingest"], {

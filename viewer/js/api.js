@@ -197,3 +197,11 @@ export function fetchSearch(query, limit = 20) {
   const params = new URLSearchParams({ q: query, limit: String(limit) });
   return getJson(`/api/search?${params}`, { results: [] });
 }
+
+// --- history charts (charts.js) ------------------------------------------------------------
+
+/** The alarm events (raised, cleared, acknowledged) since `hours` ago, oldest first. */
+export async function fetchAlarmEventsSince(hours) {
+  const from = new Date(Date.now() - hours * 3600 * 1000).toISOString();
+  return (await getJson(`/api/alarms/log?${new URLSearchParams({ from })}`, { events: [] })).events || [];
+}

@@ -2,14 +2,16 @@
 // scene/tilesets/layers/metrics/bim/picking; DOM in panel/inspector; URLs in api.
 // window.cimtwin is a small hook the browser tests (tests/browser) drive.
 
-import { adoptTokenFromUrl, fetchConfig, fetchTilesets, fetchCollections, fetchItems, fetchMetricHistory, fetchBimStoreys, fetchBimClasses } from "./api.js";
+import { adoptTokenFromUrl, fetchConfig, fetchTilesets, fetchCollections, fetchItems, fetchBimStoreys, fetchBimClasses } from "./api.js";
 import { setLanguage, getLanguage, onLanguageChange, t, translatePage, pickLanguage } from "./i18n.js";
 import { createViewer, homeOf, flyHome, flyToPoint, lookDownAt, windowPositionOf, requestRender } from "./scene.js";
 import { SearchBox } from "./search.js";
 import { cameraOf, setCamera, viewToText, viewFromText, writeViewToUrl, BookmarkPanel } from "./view.js";
 import { createStats, loadTilesets, setTilesetVisible, allTilesetsLoaded } from "./tilesets.js";
 import { loadLayer, setLayerVisible, relabelLayer, showProjectsAsOf, featureName, STAGE_COLOURS } from "./layers.js";
-import { SensorLayer, historyFrom, styleBuildings } from "./metrics.js";
+import { SensorLayer, styleBuildings } from "./metrics.js";
+import { SensorChart } from "./charts.js";
+import { keepOutOfClassification } from "./classify.js";
 import { createBimState, applyBimState, collectBimIndex, namesFrom, GLOBAL_ID_PROPERTY } from "./bim.js";
 import { pickAt as pickScene, enrichBimDescription, describePicked } from "./picking.js";
 import { Inspector } from "./inspector.js";
@@ -78,6 +80,7 @@ function onAsOfDate(isoDate) {
 
 /** Called for each new tileset before its tiles load: BIM models start their index. */
 function onTileLoadHook(tileset, entry) {
+  keepOutOfClassification(tileset, entry); // classify.js: project polygons skip BIM and white models
   if (entry.kind !== "bim") return;
   const index = collectBimIndex(tileset, () => refreshBimPanel());
   app.bim.set(entry.id, { tileset, index, state: createBimState(), server: null });
@@ -232,25 +235,18 @@ function refreshInspectedSensor(observation) {
   const current = app.inspector.current;
   if (current && current.type === "sensor" && current.sensorId === observation.sensor_id) {
     app.inspector.showSensor(current, app.sensors.latest.get(observation.sensor_id));
-    const chart = app.chart;
-    if (chart && chart.sensorId === observation.sensor_id && chart.metric === observation.metric) {
-      chart.history.push(observation);
-      app.inspector.showHistory(chart.history, chart.metric);
-    }
+    app.sensorChart.push(observation); // charts.js: only the charted metric is drawn
   }
 }
 
-/** Show a sensor's values and the history chart of its first metric. */
+/** Show a sensor's values and the history chart (charts.js: metric and range pickers). */
 async function inspectSensor(description) {
   const readings = app.sensors ? app.sensors.latest.get(description.sensorId) || {} : {};
   app.inspector.showSensor(description, readings);
   const declared = String(description.properties.metrics || "").split(",").filter(Boolean);
   const metrics = declared.length ? declared : Object.keys(readings);
-  if (!metrics.length) return 0;
-  const body = await fetchMetricHistory(description.sensorId, metrics[0]);
-  const history = historyFrom(body, description.sensorId, metrics[0]);
-  app.chart = { sensorId: description.sensorId, metric: metrics[0], history };
-  return app.inspector.showHistory(history, metrics[0]);
+  if (!metrics.length) { app.sensorChart.close(); return 0; }
+  return app.sensorChart.open(description.sensorId, metrics);
 }
 
 /** Highlight a picked tileset feature (and restore the previous one). */
@@ -280,6 +276,7 @@ async function select(x, y) {
 async function showPicked(picked, description) {
   highlight(picked);
   if (!description) { app.inspector.hide(); showProjectCard(null); focusBimElement(null); return null; }
+  if (description.type !== "sensor") app.sensorChart.close();
   if (description.type === "sensor") {
     focusBimElement(null);
     description.historyPoints = await inspectSensor(description);
@@ -360,6 +357,7 @@ function wireUi() {
     listBimModels();
     renderClipPanel();
     if (app.alarmPanel) app.alarmPanel.render();
+    if (app.sensorChart.state) { app.sensorChart.renderControls(); app.sensorChart.draw(); }
   });
   const handler = new Cesium.ScreenSpaceEventHandler(app.viewer.scene.canvas);
   // While an analysis tool is active, it takes the clicks (tools/toolbar.js).
@@ -394,6 +392,7 @@ function exposeTestHook() {
     get buildingStyle() { return app.buildingStyle || null; },
     sensorColour: (id) => (app.sensors ? app.sensors.colourOf(id) : null),
     get tools() { return app.tools; },
+    get chart() { return app.sensorChart.state; }, // charts.js: what the history chart draws
     allTilesLoaded: () => allTilesetsLoaded(app.tilesets, app.stats),
     waitForTiles,
     pickAt: (x, y) => select(x, y),
@@ -430,7 +429,8 @@ async function main() {
   app.home = homeOf(config);
   app.stats = createStats();
   app.inspector = new Inspector(document.getElementById("inspector"));
-  app.inspector.onClose = () => { highlight(null); focusBimElement(null); }; // nothing stays picked
+  app.inspector.onClose = () => { highlight(null); focusBimElement(null); app.sensorChart.close(); }; // nothing stays picked
+  app.sensorChart = new SensorChart(document.getElementById("chartControls"), document.getElementById("historyChart"), { unitOf: (id, m) => (app.sensors ? app.sensors.unitOf(id, m) : "") });
   if (linkedView && linkedView.cam) setCamera(app.viewer, linkedView.cam);
   else flyHome(app.viewer, app.home, 0);
   createBimPanel();
