@@ -205,3 +205,8 @@ export async function fetchAlarmEventsSince(hours) {
   const from = new Date(Date.now() - hours * 3600 * 1000).toISOString();
   return (await getJson(`/api/alarms/log?${new URLSearchParams({ from })}`, { events: [] })).events || [];
 }
+
+/** A BIM model's element tree (storeys -> classes, with counts), or null without an index. */
+export function fetchBimTree(tilesetId) {
+  return getJson(`/api/bim/${encodeURIComponent(tilesetId)}/tree`, null);
+}
