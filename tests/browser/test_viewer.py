@@ -273,3 +273,70 @@ def test_the_view_is_kept_in_the_url_and_in_bookmarks(viewer, server_url):
     assert page.evaluate("(id) => cimtwin.app.layers.get(id).source.show", facilities) is False
     page.locator(f'[data-testid="layer-{facilities}"]').check()
     assert_clean(watch)
+
+
+def _under_construction_lot(server_url: str) -> tuple[dict, tuple[float, float]]:
+    """A project under construction today and the centre of its (largest) lot."""
+    from browser_views import centroid
+    layer = collections(server_url)["projects"]["id"]
+    sites = [f for f in items(server_url, layer) if f["properties"]["stage"] == "under_construction"
+             and f["geometry"]["type"] == "Polygon"]
+    def size(f):
+        ring = f["geometry"]["coordinates"][0]
+        return (max(p[0] for p in ring) - min(p[0] for p in ring)) * (max(p[1] for p in ring) - min(p[1] for p in ring))
+    site = max(sites, key=size)
+    return site, centroid(site["geometry"]["coordinates"][0])
+
+
+def _rgb_at(page, tmp_path, points):
+    """RGB under each window position {x, y}, from a screenshot."""
+    from PIL import Image
+    shot = tmp_path / "compare.png"
+    page.screenshot(path=str(shot))
+    with Image.open(shot) as image:
+        rgb = image.convert("RGB")
+        return [rgb.getpixel((round(p["x"]), round(p["y"]))) for p in points]
+
+
+def test_planner_compares_two_dates_side_by_side(viewer, server_url, tmp_path):
+    page, watch = viewer
+    site, (lon, lat) = _under_construction_lot(server_url)
+    ground = min(e["height"][0] for e in catalog(server_url) if e["kind"] in ("reality", "terrain", "mesh"))
+    boxes = [b for b in page.locator('#gisList input[type="checkbox"]').all() if b.is_checked()]
+    for box in boxes:
+        box.uncheck()  # labels and points off the lot
+    look_down(page, lon, lat, ground + 450)
+    centre = page.evaluate("([lon, lat, h]) => cimtwin.windowPositionOf(lon, lat, h)", [lon, lat, ground])
+    # Date A: before the lot was planned (nothing there); date B: empty, i.e. now.
+    page.fill("#compareA", f"{int(site['properties']['planned_date'][:4]) - 1}-01-01")
+    page.check("#compareOn")
+    page.wait_for_function("cimtwin.compare.active && cimtwin.compare.copies.size > 0", timeout=60_000)
+    # Drag the divider onto the lot: its left half shows date A, its right half date B.
+    box = page.locator("#compareDivider").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(centre["x"], box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    split = page.evaluate("cimtwin.viewer.scene.splitPosition * cimtwin.viewer.scene.canvas.clientWidth")
+    assert abs(split - centre["x"]) < 3, (split, centre)
+    left, right = {"x": centre["x"] - 25, "y": centre["y"]}, {"x": centre["x"] + 25, "y": centre["y"]}
+    for _ in range(30):  # until the right copy and both sides' imagery are drawn
+        wait_for_view(page)
+        a, b = _rgb_at(page, tmp_path, [left, right])
+        if (b[0] - b[2]) > (a[0] - a[2]) + 40:
+            break
+    assert (b[0] - b[2]) > (a[0] - a[2]) + 40, (a, b)  # right: the stage colour #ff7a2f
+    page.fill("#compareA", site["properties"]["start_date"][:10])  # A: building began
+    page.dispatch_event("#compareA", "change")
+    for _ in range(30):
+        wait_for_view(page)
+        a2, b2 = _rgb_at(page, tmp_path, [left, right])
+        if (a2[0] - a2[2]) > (a[0] - a[2]) + 40:
+            break
+    assert (a2[0] - a2[2]) > (a[0] - a[2]) + 40, (a, a2)  # left is now under construction too
+    page.uncheck("#compareOn")
+    assert page.evaluate("cimtwin.compare.copies.size") == 0
+    assert page.evaluate("[...cimtwin.tilesets.values()].every((t) => t.splitDirection === 0)")
+    for box in boxes:
+        box.check()
+    assert_clean(watch)
