@@ -92,12 +92,21 @@ class ElementIndex:
         con.row_factory = sqlite3.Row
         return con
 
-    def get(self, global_id: str) -> dict[str, Any] | None:
-        """The element's properties (with its feature id), or None."""
+    def get(self, global_id: str, with_units: bool = False) -> dict[str, Any] | None:
+        """The element's properties (with its feature id), or None. ``with_units`` adds
+        ``units``: {property: symbol} of its measured properties (from the import's
+        IfcUnitAssignment reading; empty for an index written before units were kept)."""
         with self._connect() as con:
             row = con.execute("SELECT fid, props FROM elements WHERE global_id = ?",
                               (global_id,)).fetchone()
-        return None if row is None else _element(row)
+            units = con.execute("SELECT value FROM meta WHERE key = 'units'").fetchone()
+        if row is None:
+            return None
+        element = _element(row)
+        if with_units:
+            known = json.loads(units[0]) if units else {}
+            element["units"] = {k: known[k] for k in element if k in known}
+        return element
 
     def query(self, *, ifc_class: str | None = None, storey: str | None = None,
               properties: Iterable[tuple[str, str]] = (), limit: int = 100,
@@ -137,6 +146,21 @@ class ElementIndex:
                 "(SELECT count(*) FROM elements e WHERE e.storey = s.name) AS elements "
                 "FROM storeys s ORDER BY s.ord").fetchall()
         return [dict(r) for r in rows]
+
+    def tree(self) -> list[dict[str, Any]]:
+        """The element tree: storeys lowest first (elements outside any storey last, as
+        ``name`` None), each with its element count and its classes, most frequent first."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT e.storey, e.ifc_class, count(*) FROM elements e "
+                "LEFT JOIN storeys s ON s.name = e.storey GROUP BY e.storey, e.ifc_class "
+                "ORDER BY s.ord IS NULL, s.ord, count(*) DESC, e.ifc_class").fetchall()
+        nodes: dict[Any, dict[str, Any]] = {}
+        for storey, ifc_class, count in rows:
+            node = nodes.setdefault(storey, {"name": storey, "elements": 0, "classes": []})
+            node["elements"] += count
+            node["classes"].append({"class": ifc_class, "elements": count})
+        return list(nodes.values())
 
     def classes(self) -> list[dict[str, Any]]:
         """IFC classes present, most frequent first."""

@@ -28,6 +28,8 @@ class SemanticsReader:
         self.model = model
         self._place_cache: dict[int, tuple[Any, Any]] = {}
         self._parent_map: dict[int, Any] | None = None
+        #: "<Pset>.<Prop>" -> unit symbol ("" for none), from the first element having it
+        self._units: dict[str, str] = {}
 
     def properties(self, element) -> dict[str, Any]:
         """The flat, typed properties dict of ``element`` (see module docstring)."""
@@ -43,8 +45,18 @@ class SemanticsReader:
             "Materials": material_names(element),
         }
         props = {k: v for k, v in props.items() if v not in (None, "")}
-        props.update(flatten_property_sets(element))
+        flat = flatten_property_sets(element)
+        if any(key not in self._units for key in flat):
+            self._units.update({k: u for k, u in property_units(element, self.model).items()
+                                if k not in self._units})
+            self._units.update({k: "" for k in flat if k not in self._units})
+        props.update(flat)
         return props
+
+    def units(self) -> dict[str, str]:
+        """``{"Qto_WallBaseQuantities.Length": "m", ...}`` of the properties seen that
+        have a unit: the property's own, else the project's (IfcUnitAssignment)."""
+        return {k: u for k, u in sorted(self._units.items()) if u}
 
     def spatial_place(self, element):
         """(storey, building) containing ``element``; either may be None.
@@ -120,6 +132,56 @@ def flatten_property_sets(element) -> dict[str, Any]:
             if typed is not None:
                 flat[f"{pset_name}.{prop}"] = typed
     return flat
+
+
+#: Readable symbols of derived units (ifcopenshell spells them from SI dimensions).
+_DERIVED_SYMBOLS = {
+    "THERMALTRANSMITTANCEUNIT": "W/(m²·K)", "THERMALCONDUCTANCEUNIT": "W/(m·K)",
+    "MASSDENSITYUNIT": "kg/m³", "VOLUMETRICFLOWRATEUNIT": "m³/s", "LINEARVELOCITYUNIT": "m/s",
+    "HEATFLUXDENSITYUNIT": "W/m²", "SPECIFICHEATCAPACITYUNIT": "J/(kg·K)",
+    "MOMENTOFINERTIAUNIT": "m⁴", "MASSFLOWRATEUNIT": "kg/s", "LINEARFORCEUNIT": "N/m",
+    "PLANARFORCEUNIT": "N/m²", "AREADENSITYUNIT": "kg/m²",
+}
+
+
+def unit_symbol(unit) -> str:
+    """A short symbol for an IFC unit: "mm", "m²", "°", "W/(m²·K)" ("" if unknown)."""
+    import ifcopenshell.util.unit
+    if unit is None:
+        return ""
+    kind = getattr(unit, "UnitType", None)
+    if unit.is_a("IfcDerivedUnit") and kind in _DERIVED_SYMBOLS:
+        return _DERIVED_SYMBOLS[kind]
+    if unit.is_a("IfcMonetaryUnit"):
+        return _text(getattr(unit, "Currency", None)) or ""
+    try:
+        symbol = ifcopenshell.util.unit.get_unit_symbol(unit) or ""
+    except Exception:  # an odd unit must not sink the element
+        symbol = ""
+    if unit.is_a("IfcConversionBasedUnit") and (unit.Name or "").upper() == "DEGREE":
+        return "°"
+    symbol = symbol.replace("2", "²").replace("3", "³") if symbol[:1].isalpha() else symbol
+    return "" if "?" in symbol else symbol
+
+
+def property_units(element, model) -> dict[str, str]:
+    """``{"<Pset>.<Prop>": symbol}`` of the element's measured properties and quantities."""
+    import ifcopenshell.util.unit
+    out: dict[str, str] = {}
+    psets = ifcopenshell.util.element.get_psets(element, should_inherit=True, verbose=True)
+    for pset_name, values in psets.items():
+        for prop, value in values.items():
+            if not isinstance(value, dict) or "id" not in value:
+                continue
+            try:
+                unit = ifcopenshell.util.unit.get_property_unit(model.by_id(value["id"]), model,
+                                                                use_cache=True)
+            except Exception:  # no unit is better than no element
+                unit = None
+            symbol = unit_symbol(unit)
+            if symbol:
+                out[f"{pset_name}.{prop}"] = symbol
+    return out
 
 
 def material_names(element) -> str | None:

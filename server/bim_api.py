@@ -47,11 +47,12 @@ def model_info(tileset_id: str):
 @describe("One BIM element by GlobalId: class, storey, property sets", tag="bim", response=OBJECT,
           scope="read:tiles")
 def element(tileset_id: str, global_id: str):
-    """All properties of one element, by its IFC GlobalId."""
+    """All properties of one element, by its IFC GlobalId, with ``units``: {property:
+    symbol} of its measured ones (IfcUnitAssignment or the property's own unit)."""
     index, error = _open_index(tileset_id)
     if error is not None:
         return error
-    found = index.get(global_id)
+    found = index.get(global_id, with_units=True)
     if found is None:
         return problem(404, "Not Found",
                        f"no element with GlobalId '{global_id}' in '{tileset_id}'")
@@ -103,3 +104,14 @@ def classes(tileset_id: str):
     if error is not None:
         return error
     return jsonify({"classes": index.classes()})
+
+
+@bp.get("/api/bim/<tileset_id>/tree")
+@describe("A BIM model's element tree: storeys with their IFC classes and counts", tag="bim",
+          response=OBJECT, scope="read:tiles")
+def tree(tileset_id: str):
+    """Storeys lowest first, each with its element count and classes with counts."""
+    index, error = _open_index(tileset_id)
+    if error is not None:
+        return error
+    return jsonify({"storeys": index.tree()})

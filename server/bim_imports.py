@@ -79,7 +79,8 @@ def import_bim_file(services: Services, path: str | Path, *, name: str | None = 
     try:
         write_element_index(element_index_path(services, tileset_id), reader.features,
                             reader.semantics.storeys(),
-                            {"tileset_id": tileset_id, "source": path.name, **bim})
+                            {"tileset_id": tileset_id, "source": path.name, **bim,
+                             "units": reader.semantics.units()})
         extra = {"bim": {k: bim[k] for k in ("schema", "elements", "skipped", "georef_source",
                                              "georef", "triangles")}}
         entry = register_tileset(services, summary, classification=classification,

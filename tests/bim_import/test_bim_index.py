@@ -72,3 +72,10 @@ def test_rewrite_replaces_atomically(tmp_path):
 def test_missing_index_is_an_error(tmp_path):
     with pytest.raises(ElementIndexError, match="import the model again"):
         ElementIndex(tmp_path / "absent.sqlite")
+
+
+def test_tree_groups_classes_under_storeys_with_counts(index):
+    assert index.tree() == [
+        {"name": "1F", "elements": 2, "classes": [
+            {"class": "IfcDoor", "elements": 1}, {"class": "IfcWallStandardCase", "elements": 1}]},
+        {"name": "2F", "elements": 1, "classes": [{"class": "IfcWall", "elements": 1}]}]

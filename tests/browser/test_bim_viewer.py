@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
+import requests
 
-from browser_harness import pixel_spread, wait_for_initial_tiles
+from browser_harness import pixel_spread, wait_for_initial_tiles, wait_for_view
 from browser_views import assert_clean, catalog, centroid, collections, items, look_down, pick, show_only_models
 
 #: The engine issue's budget for the demo district's initial view.
@@ -89,6 +90,9 @@ def test_pick_bim_element_shows_globalid_and_property_sets(admin_viewer, server_
     assert not [s for s in wall["sets"] if "Door" in s or "Window" in s or "Roof" in s], wall
     assert all(wall["sets"]), wall  # no empty set headers
     assert "墙通用属性" in page.locator("#inspectorBody").inner_text()
+    # Values carry the units of the file's IfcUnitAssignment (the demo model is in metres).
+    length = page.locator('#inspectorBody td.key[title="Qto_WallBaseQuantities.Length"] + td')
+    assert re.fullmatch(r"[\d.]+ m", length.inner_text()), length.inner_text()
     assert wall["highlighted"]
     # Closing the inspector clears the highlight.
     page.click("#inspectorClose")
@@ -101,6 +105,77 @@ def test_pick_bim_element_shows_globalid_and_property_sets(admin_viewer, server_
     xy = page.evaluate("([lon, lat, h]) => cimtwin.windowPositionOf(lon, lat, h)",
                        [lon, lat, entry["height"][0]])
     assert xy is not None and 0 < xy["x"] < 1280 and 0 < xy["y"] < 800, xy
+    assert_clean(watch)
+
+
+def _inside(ring: list[list[float]], x: float, y: float) -> bool:
+    """Point in polygon (even-odd rule) for a lon/lat ring."""
+    hit = False
+    for (x0, y0), (x1, y1) in zip(ring, ring[1:]):
+        if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
+            hit = not hit
+    return hit
+
+
+def _site(server_url: str, entry: dict) -> dict:
+    """The project feature whose lot holds the BIM model."""
+    layer = collections(server_url)["projects"]["id"]
+    lon, lat = centre_of(entry)
+    sites = [f for f in items(server_url, layer) if f["geometry"]["type"] == "Polygon"
+             and _inside(f["geometry"]["coordinates"][0], lon, lat)]
+    assert sites, "the BIM model stands in a project area"
+    return sites[0]
+
+
+def _site_and_ground(server_url: str, entry: dict) -> tuple[str, tuple[float, float]]:
+    """The projects layer, and a point of the BIM model's project area off the model."""
+    layer = collections(server_url)["projects"]["id"]
+    lon, lat = centre_of(entry)
+    w, s, e, n = entry["bounds"]
+    ring = _site(server_url, entry)["geometry"]["coordinates"][0]
+    for k in range(1, 10):  # from the model's centre towards a corner of the area
+        x, y = lon + (ring[0][0] - lon) * k / 10, lat + (ring[0][1] - lat) * k / 10
+        off_model = not (w - 1e-4 < x < e + 1e-4 and s - 1e-4 < y < n + 1e-4)
+        if off_model and _inside(ring, x, y) and k < 9:
+            return layer, (x, y)
+    raise AssertionError("no ground of the project area off the model")
+
+
+def _pixels(page, tmp_path, name, points):
+    """RGB under each window position, from a screenshot of the settled view."""
+    from PIL import Image
+    wait_for_view(page)
+    shot = tmp_path / f"{name}.png"
+    page.screenshot(path=str(shot))
+    with Image.open(shot) as image:
+        rgb = image.convert("RGB")
+        return [rgb.getpixel((round(p["x"]), round(p["y"]))) for p in points]
+
+
+def test_project_polygons_colour_the_ground_but_never_the_bim_model(admin_viewer, server_url,
+                                                                   tokens, tmp_path):
+    page, watch = admin_viewer
+    entry = bim_entry(server_url, tokens["admin"])
+    layer, (gx, gy) = _site_and_ground(server_url, entry)
+    lon, lat = centre_of(entry)
+    show_only_models(page)
+    white = [e["id"] for e in catalog(server_url, tokens["admin"]) if e["kind"] == "buildings"]
+    for tileset_id in white:  # white models stay uncoloured too; here they would hide the ground
+        page.locator(f'[data-testid="tileset-{tileset_id}"]').uncheck()
+    look_down(page, lon, lat, entry["height"][1] + 250)
+    where = page.evaluate("""([lon, lat, top, gx, gy, low]) => [cimtwin.windowPositionOf(lon, lat, top),
+        cimtwin.windowPositionOf(gx, gy, low)]""", [lon, lat, entry["height"][1], gx, gy, entry["height"][0]])
+    assert all(where), where
+    model_before, ground_before = _pixels(page, tmp_path, "plain", where)
+    page.locator(f'[data-testid="layer-{layer}"]').check()
+    model_after, ground_after = _pixels(page, tmp_path, "projects", where)
+    # The ground of the site turns towards the stage colour (under construction #ff7a2f)...
+    assert ground_after[0] - ground_after[2] > ground_before[0] - ground_before[2] + 40, (ground_before, ground_after)
+    # ...and the BIM model's roof keeps its own colour.
+    assert max(abs(a - b) for a, b in zip(model_before, model_after)) <= 12, (model_before, model_after)
+    page.locator(f'[data-testid="layer-{layer}"]').uncheck()
+    for tileset_id in white:
+        page.locator(f'[data-testid="tileset-{tileset_id}"]').check()
     assert_clean(watch)
 
 
@@ -175,4 +250,39 @@ def test_storey_isolation_class_hiding_and_xray(admin_viewer, server_url, tokens
     assert all(x["show"] and x["alpha"] == 1.0 for x in focus)
     assert all(x["show"] and x["alpha"] < 0.5 for x in rest)
     assert all(not x["show"] for x in looks if x["cls"] == hidden)
+    # The element tree: storeys with their element counts as the server has them; a storey
+    # click isolates it, a second click shows every storey again.
+    tree = requests.get(f"{server_url}/api/bim/{entry['id']}/tree", timeout=10,
+                        headers={"Authorization": f"Bearer {tokens['admin']}"}).json()["storeys"]
+    rows = page.locator("#bimTree summary").all_inner_texts()
+    assert [r.split("(")[-1] for r in rows] == [f"{s['elements']})" for s in tree], rows
+    top_storey = roof["properties"]["Storey"]
+    state = "(id) => cimtwin.bimState(id).storey"
+    page.click(f'[data-testid="tree-storey-{top_storey}"]')
+    assert page.evaluate(state, entry["id"]) == top_storey
+    assert page.locator("#bimStorey").input_value() == top_storey
+    page.click(f'[data-testid="tree-storey-{top_storey}"]')
+    assert page.evaluate(state, entry["id"]) is None
+    page.locator(f'[data-testid="class-{hidden}"]').check()
+    page.uncheck("#bimXray")
+    # Time: on the timeline, the model is not there before its project starts, translucent
+    # while it is built, as built at the end ("now").
+    site = _site(server_url, entry)["properties"]
+    start = site["start_date"][:10]
+    days = page.evaluate("cimtwin.timeline.milestones.map((m) => m.date)")
+    page.locator("#timelineSlider").fill(str(days.index(start)))
+    assert page.locator("#asOfDate").input_value() == start
+    looks = page.evaluate(FEATURE_LOOKS, entry["id"])
+    assert looks and all(x["show"] and x["alpha"] < 0.5 for x in looks)
+    caption = page.locator("#timelineCaption").inner_text()
+    assert start in caption and f"{site['name']} 在建" in caption, caption
+    page.locator("#timelineSlider").fill(str(days.index(start) - 1))
+    assert not any(x["show"] for x in page.evaluate(FEATURE_LOOKS, entry["id"]))
+    page.click("#timelinePlay")  # playback walks the milestones, one step at a time
+    page.wait_for_function("(d) => document.querySelector('#asOfDate').value > d", arg=start,
+                           timeout=30_000)
+    page.click("#timelinePlay")
+    page.locator("#timelineSlider").fill(str(len(days)))
+    assert page.locator("#asOfDate").input_value() == ""
+    assert page.evaluate("(id) => cimtwin.bimState(id).phase", entry["id"]) is None
     assert_clean(watch)

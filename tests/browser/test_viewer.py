@@ -167,6 +167,20 @@ def test_posted_metric_arrives_over_sse_and_alarm_turns_sensor_red(viewer, serve
     assert "987.25" in page.locator("#inspector").inner_text()
     assert picked["historyPoints"] >= 1
     assert page.locator("#historyChart").is_visible()
+    # The chart answers questions: the alarm threshold as a line, the alarm raised marked,
+    # the unit; 1 h / 24 h / 7 d come bucketed by the server; any metric can be picked.
+    chart = page.evaluate("cimtwin.chart")
+    assert (chart["metric"], chart["range"], chart["bucket"]) == ("pm25", "24h", 900), chart
+    assert chart["thresholds"]["alarm"] == 150 and chart["unit"] == "µg/m³", chart
+    assert chart["alarmTimes"], chart
+    page.click('#chartControls button[data-range="1h"]')
+    page.wait_for_function("cimtwin.chart.range === '1h' && cimtwin.chart.bucket === 60")
+    options = page.locator("#chartMetric option").all_inner_texts()
+    assert len(options) == len(sensor["metrics"].split(",")) and "PM10 (µg/m³)" in options
+    page.select_option("#chartMetric", "pm10")
+    page.wait_for_function("cimtwin.chart.metric === 'pm10' && cimtwin.chart.range === '1h'")
+    page.select_option("#chartMetric", "pm25")
+    page.wait_for_function("cimtwin.chart.metric === 'pm25'")
     # The alarm persists while other readings come and go, until a clearing reading.
     other = items(server_url, collections(server_url)["sensors"]["id"])[1]["properties"]
     post_observation(server_url, tokens["ingest"], {
@@ -368,4 +382,68 @@ def test_layer_tree_opacity_legends_and_navigation_readout(viewer, server_url):
     page.evaluate("cimtwin.setLanguage('en')")
     assert "Compass" in page.get_attribute('[data-testid="compass"]', "title")
     page.evaluate("cimtwin.setLanguage('zh')")
+def _under_construction_lot(server_url: str) -> tuple[dict, tuple[float, float]]:
+    """A project under construction today and the centre of its (largest) lot."""
+    from browser_views import centroid
+    layer = collections(server_url)["projects"]["id"]
+    sites = [f for f in items(server_url, layer) if f["properties"]["stage"] == "under_construction"
+             and f["geometry"]["type"] == "Polygon"]
+    def size(f):
+        ring = f["geometry"]["coordinates"][0]
+        return (max(p[0] for p in ring) - min(p[0] for p in ring)) * (max(p[1] for p in ring) - min(p[1] for p in ring))
+    site = max(sites, key=size)
+    return site, centroid(site["geometry"]["coordinates"][0])
+
+
+def _rgb_at(page, tmp_path, points):
+    """RGB under each window position {x, y}, from a screenshot."""
+    from PIL import Image
+    shot = tmp_path / "compare.png"
+    page.screenshot(path=str(shot))
+    with Image.open(shot) as image:
+        rgb = image.convert("RGB")
+        return [rgb.getpixel((round(p["x"]), round(p["y"]))) for p in points]
+
+
+def test_planner_compares_two_dates_side_by_side(viewer, server_url, tmp_path):
+    page, watch = viewer
+    site, (lon, lat) = _under_construction_lot(server_url)
+    ground = min(e["height"][0] for e in catalog(server_url) if e["kind"] in ("reality", "terrain", "mesh"))
+    boxes = [b for b in page.locator('#gisList input[type="checkbox"]').all() if b.is_checked()]
+    for box in boxes:
+        box.uncheck()  # labels and points off the lot
+    look_down(page, lon, lat, ground + 450)
+    centre = page.evaluate("([lon, lat, h]) => cimtwin.windowPositionOf(lon, lat, h)", [lon, lat, ground])
+    # Date A: before the lot was planned (nothing there); date B: empty, i.e. now.
+    page.fill("#compareA", f"{int(site['properties']['planned_date'][:4]) - 1}-01-01")
+    page.check("#compareOn")
+    page.wait_for_function("cimtwin.compare.active && cimtwin.compare.copies.size > 0", timeout=60_000)
+    # Drag the divider onto the lot: its left half shows date A, its right half date B.
+    box = page.locator("#compareDivider").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(centre["x"], box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    split = page.evaluate("cimtwin.viewer.scene.splitPosition * cimtwin.viewer.scene.canvas.clientWidth")
+    assert abs(split - centre["x"]) < 3, (split, centre)
+    left, right = {"x": centre["x"] - 25, "y": centre["y"]}, {"x": centre["x"] + 25, "y": centre["y"]}
+    for _ in range(30):  # until the right copy and both sides' imagery are drawn
+        wait_for_view(page)
+        a, b = _rgb_at(page, tmp_path, [left, right])
+        if (b[0] - b[2]) > (a[0] - a[2]) + 40:
+            break
+    assert (b[0] - b[2]) > (a[0] - a[2]) + 40, (a, b)  # right: the stage colour #ff7a2f
+    page.fill("#compareA", site["properties"]["start_date"][:10])  # A: building began
+    page.dispatch_event("#compareA", "change")
+    for _ in range(30):
+        wait_for_view(page)
+        a2, b2 = _rgb_at(page, tmp_path, [left, right])
+        if (a2[0] - a2[2]) > (a[0] - a[2]) + 40:
+            break
+    assert (a2[0] - a2[2]) > (a[0] - a[2]) + 40, (a, a2)  # left is now under construction too
+    page.uncheck("#compareOn")
+    assert page.evaluate("cimtwin.compare.copies.size") == 0
+    assert page.evaluate("[...cimtwin.tilesets.values()].every((t) => t.splitDirection === 0)")
+    for box in boxes:
+        box.check()
     assert_clean(watch)

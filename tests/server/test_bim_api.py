@@ -83,6 +83,10 @@ def test_routes_answer_the_viewer(app, services, tmp_path):
     assert {c["class"]: c["elements"] for c in classes}["IfcWall"] == 8
     storeys = client.get(f"/api/bim/{tid}/storeys").get_json()["storeys"]
     assert [(s["name"], s["elevation"]) for s in storeys] == [("1F", 0.0), ("2F", 3.0)]
+    tree = client.get(f"/api/bim/{tid}/tree").get_json()["storeys"]
+    counts = [(s["name"], s["elements"]) for s in storeys]
+    assert [(s["name"], s["elements"]) for s in tree] == counts
+    assert {c["class"]: c["elements"] for c in tree[0]["classes"]}["IfcWall"] == 4
     found = client.get(f"/api/bim/{tid}/elements", query_string={
         "class": "IfcWall", "storey": "2F",
         "property": "Pset_WallCommon.LoadBearing=true"}).get_json()
@@ -176,3 +180,26 @@ def test_duplex_features_and_properties_round_trip_with_the_fallback_kernel(serv
     for cabinet in cabinets:
         assert by_gid[cabinet.GlobalId]["IfcClass"] == "IfcFurnishingElement"
         assert by_gid[cabinet.GlobalId]["Name"] == cabinet.Name
+
+
+def test_element_units_come_from_the_files_unit_assignment(app, services, shared_data):
+    """A millimetre Revit model: lengths in mm, angles in degrees, U-values as derived
+    units, each as the file's IfcUnitAssignment (or the property's own unit) says."""
+    path = shared_data("ifc", "Revit_example_IFC2X3.ifc")
+    tid = import_bim_file(services, path, classification="public")["id"]
+    model = ifcopenshell.open(str(path))
+    length = next(u for u in model.by_type("IfcUnitAssignment")[0].Units
+                  if getattr(u, "UnitType", None) == "LENGTHUNIT")
+    assert (length.Prefix, length.Name) == ("MILLI", "METRE")
+    client = app.test_client()
+    wall = next(w for w in model.by_type("IfcWall")
+                if "Pset_ElementShading" in ifcopenshell.util.element.get_psets(w))
+    body = client.get(f"/api/bim/{tid}/elements/{wall.GlobalId}").get_json()
+    assert body["units"]["Pset_ElementShading.Roughness"] == "mm", body["units"]
+    assert body["units"]["Pset_WallCommon.ThermalTransmittance"] == "W/(m²·K)"
+    assert set(body["units"]) <= set(body) and "Pset_WallCommon.IsExternal" not in body["units"]
+    psets = ifcopenshell.util.element.get_psets
+    slab = next(s for s in model.by_type("IfcSlab")
+                if "PitchAngle" in psets(s).get("Pset_SlabCommon", {}))
+    assert client.get(f"/api/bim/{tid}/elements/{slab.GlobalId}").get_json()["units"][
+        "Pset_SlabCommon.PitchAngle"] == "°"

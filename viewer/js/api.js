@@ -199,3 +199,16 @@ export function fetchSearch(query, limit = 20) {
   const params = new URLSearchParams({ q: query, limit: String(limit) });
   return getJson(`/api/v1/search?${params}`, { results: [] });
 }
+
+// --- history charts (charts.js) ------------------------------------------------------------
+
+/** The alarm events (raised, cleared, acknowledged) since `hours` ago, oldest first. */
+export async function fetchAlarmEventsSince(hours) {
+  const from = new Date(Date.now() - hours * 3600 * 1000).toISOString();
+  return (await getJson(`/api/v1/alarms/log?${new URLSearchParams({ from })}`, { events: [] })).events || [];
+}
+
+/** A BIM model's element tree (storeys -> classes, with counts), or null without an index. */
+export function fetchBimTree(tilesetId) {
+  return getJson(`/api/v1/bim/${encodeURIComponent(tilesetId)}/tree`, null);
+}

@@ -10,9 +10,11 @@ export const STOREY_PROPERTY = "Storey";
 export const CLASS_PROPERTY = "IfcClass";
 export const GLOBAL_ID_PROPERTY = "GlobalId";
 
-/** A fresh tool state: no storey isolated, no class hidden, no X-ray, nothing focused. */
+/** A fresh tool state: no storey isolated, no class hidden, no X-ray, nothing focused,
+ * and no construction phase (timeline.js: "unbuilt" hides the model, "building" makes it
+ * translucent on the day the planner looks at). */
 export function createBimState() {
-  return { storey: null, hiddenClasses: new Set(), xray: false, focusGlobalId: null };
+  return { storey: null, hiddenClasses: new Set(), xray: false, focusGlobalId: null, phase: null };
 }
 
 /** A Cesium style-expression string literal for any text. Cesium's expressions know
@@ -40,6 +42,16 @@ function focusExpression(state) {
  * Without X-ray, an isolated storey hides the others; with X-ray, the focus (storey
  * and/or picked element) stays solid and everything else turns translucent. */
 export function styleJsonFor(state) {
+  if (state.phase === "unbuilt") return { show: "false" };
+  const style = toolStyleJson(state);
+  if (state.phase !== "building") return style;
+  const building = style || { show: "true" };
+  if (!building.color) building.color = "color('#ffffff', 0.4)";
+  return building;
+}
+
+/** Style-JSON of the tools alone (storey, classes, X-ray), or null. */
+function toolStyleJson(state) {
   const hidden = [...state.hiddenClasses].map((c) => `\${${CLASS_PROPERTY}} === ${literal(c)}`);
   const showParts = hidden.length ? [`!(${hidden.join(" || ")})`] : [];
   const storey = storeyExpression(state);

@@ -58,10 +58,19 @@ function tableSection(title, rows, { rawTitle = null, nameOf = (k) => k, titleOf
   return body;
 }
 
-/** Grouped property tables for `properties` (IFC names translated, raw names on hover). */
-function propertyTable(properties, firstTitle) {
+/** A value with its unit ("3.5 m"), when the property has one. */
+export function withUnit(value, unit) {
+  if (!unit || value === null || value === undefined || typeof value === "boolean") return value;
+  const number = typeof value === "number" ? Math.round(value * 1000) / 1000 : value;
+  return `${number} ${unit}`;
+}
+
+/** Grouped property tables for `properties` (IFC names translated, raw names on hover,
+ * values with the units of `units`: {"Pset.Prop": symbol}). */
+function propertyTable(properties, firstTitle, units = {}) {
   const table = document.createElement("table");
-  for (const [group, rows] of groupProperties(shownProperties(properties))) {
+  const shown = Object.fromEntries(Object.entries(shownProperties(properties)).map(([k, v]) => [k, withUnit(v, units[k])]));
+  for (const [group, rows] of groupProperties(shown)) {
     const title = group ? displayName(group, PSET_NAMES_ZH) : firstTitle;
     const options = { rawTitle: group || null, nameOf: (k) => displayName(k, PROPERTY_NAMES_ZH), titleOf: (k) => (group ? `${group}.${k}` : k) };
     table.appendChild(tableSection(title, rows, options));
@@ -95,7 +104,7 @@ export class Inspector {
     this.title.textContent = isTileFeature
       ? `${t("inspector.feature")} ${description.properties.Name ?? description.properties.name ?? ""}`
       : `${label("kind", description.kind)} ${featureName(description.properties)}`;
-    this.body.replaceChildren(propertyTable(description.properties, isTileFeature ? t("inspector.identity") : t("inspector.properties")));
+    this.body.replaceChildren(propertyTable(description.properties, isTileFeature ? t("inspector.identity") : t("inspector.properties"), description.units));
     if (isTileFeature && description.tilesetId) {
       this.body.prepend(Object.assign(document.createElement("div"), { textContent: `${t("inspector.tileset")}: ${pickLanguage(description.tilesetName || description.tilesetId)}` }));
     }

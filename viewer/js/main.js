@@ -2,7 +2,7 @@
 // scene/tilesets/layers/metrics/bim/picking; DOM in panel/inspector; URLs in api.
 // window.cimtwin is a small hook the browser tests (tests/browser) drive.
 
-import { adoptTokenFromUrl, fetchConfig, fetchTilesets, fetchCollections, fetchItems, fetchMetricHistory, fetchBimStoreys, fetchBimClasses } from "./api.js";
+import { adoptTokenFromUrl, fetchConfig, fetchTilesets, fetchCollections, fetchItems, fetchBimStoreys, fetchBimClasses, fetchBimTree } from "./api.js";
 import { setLanguage, getLanguage, onLanguageChange, t, translatePage, pickLanguage } from "./i18n.js";
 import { createViewer, homeOf, flyHome, flyToPoint, lookDownAt, windowPositionOf, requestRender } from "./scene.js";
 import { SearchBox } from "./search.js";
@@ -12,6 +12,11 @@ import { loadLayer, setLayerVisible, relabelLayer, showProjectsAsOf, featureName
 import { SensorLayer, historyFrom, styleBuildings, rampColour, LEVEL_COLOURS, STALE_COLOUR } from "./metrics.js";
 import { decorateLayerTree } from "./layertree.js";
 import { NavigationWidgets } from "./navigation.js";
+import { SensorChart } from "./charts.js";
+import { keepOutOfClassification } from "./classify.js";
+import { ElementTree } from "./bimtree.js";
+import { Timeline, projectOfModel, phaseOn } from "./timeline.js";
+import { mountCompare } from "./comparepanel.js";
 import { createBimState, applyBimState, collectBimIndex, namesFrom, GLOBAL_ID_PROPERTY } from "./bim.js";
 import { pickAt as pickScene, enrichBimDescription, describePicked } from "./picking.js";
 import { Inspector } from "./inspector.js";
@@ -86,11 +91,61 @@ function onLayerOpacity(id, opacity) {
 function onAsOfDate(isoDate) {
   app.layers.forEach((layer) => layer.kind === "projects" && showProjectsAsOf(layer.source, isoDate));
   setProjectsAsOf(isoDate); // projects.js: the stage filter applies on every date
+  if (app.timeline) app.timeline.sync(isoDate); // timeline.js: the slider shows the same day
+  followProjectDates(isoDate);
   requestRender(app.viewer);
+}
+
+/** Project entities of every projects layer. */
+function projectEntities() {
+  return [...app.layers.values()].filter((l) => l.kind === "projects").flatMap((l) => l.source.entities.values.filter((e) => e.cimtwin));
+}
+
+/** BIM models of a project follow its dates (timeline.js): hidden before construction,
+ * translucent while under construction, as built after; no date: as they are. */
+function followProjectDates(isoDate) {
+  const projects = projectEntities();
+  for (const [id, model] of app.bim) {
+    const entry = app.entries.find((e) => e.id === id);
+    const phase = phaseOn(entry && projectOfModel(entry, projects), isoDate);
+    if (model.state.phase === phase) continue;
+    model.state.phase = phase;
+    applyBimState(model.tileset, model.state);
+  }
+}
+
+/** The timeline over the projects' milestones (timeline.js), driving the date field. */
+function createTimeline() {
+  const input = document.getElementById("asOfDate");
+  app.timeline = new Timeline(document.getElementById("timeline"), (isoDate) => { input.value = isoDate; onAsOfDate(isoDate); });
+  const projects = new Map(projectEntities().map((e) => [`${e.cimtwin.collection}/${e.cimtwin.featureId}`, e.cimtwin.properties])); // one per feature, not per polygon
+  app.timeline.setProjects([...projects.values()], input.value);
+}
+
+/** The two-date split compare (compare.js, comparepanel.js). */
+function createCompare() {
+  const projectLayerList = () => [...app.layers.values()].filter((l) => l.kind === "projects");
+  app.compare = mountCompare({
+    viewer: app.viewer, tilesets: app.tilesets, entries: app.entries, bim: app.bim,
+    projects: () => {
+      const latest = new Map(projectEntities().map((e) => [e.cimtwin.featureId, e.cimtwin.properties])); // edits since the load
+      return projectLayerList().flatMap((l) => l.features || []).filter((f) => f.geometry).map((f) => ({ properties: latest.get(f.id) || f.properties || {}, rings: ringsOf(f.geometry) }));
+    },
+    projectOf: (entry) => projectOfModel(entry, projectEntities()),
+    projectSources: () => projectLayerList().map((l) => l.source),
+    defaultDateA: () => (app.timeline && app.timeline.milestones.length ? app.timeline.milestones[0].date : ""),
+  });
+}
+
+/** Outer and inner rings of a GeoJSON (Multi)Polygon, lon/lat. */
+function ringsOf(geometry) {
+  if (geometry.type === "Polygon") return geometry.coordinates;
+  return geometry.type === "MultiPolygon" ? geometry.coordinates.flat() : [];
 }
 
 /** Called for each new tileset before its tiles load: BIM models start their index. */
 function onTileLoadHook(tileset, entry) {
+  keepOutOfClassification(tileset, entry); // classify.js: project polygons skip BIM and white models
   if (entry.kind !== "bim") return;
   const index = collectBimIndex(tileset, () => refreshBimPanel());
   app.bim.set(entry.id, { tileset, index, state: createBimState(), server: null });
@@ -107,6 +162,8 @@ async function loadGisLayers() {
   renderLayerToggles();
   initProjects({ viewer: app.viewer, layers: app.layers, tilesets: app.tilesets, entries: app.entries });
   renderStageFilter(document.getElementById("stageFilter"));
+  createTimeline();
+  createCompare();
 }
 
 /** Points cluster when zoomed out, labels scale/fade and are depth-tested (declutter.js). */
@@ -253,25 +310,18 @@ function refreshInspectedSensor(observation) {
   const current = app.inspector.current;
   if (current && current.type === "sensor" && current.sensorId === observation.sensor_id) {
     app.inspector.showSensor(current, app.sensors.latest.get(observation.sensor_id));
-    const chart = app.chart;
-    if (chart && chart.sensorId === observation.sensor_id && chart.metric === observation.metric) {
-      chart.history.push(observation);
-      app.inspector.showHistory(chart.history, chart.metric);
-    }
+    app.sensorChart.push(observation); // charts.js: only the charted metric is drawn
   }
 }
 
-/** Show a sensor's values and the history chart of its first metric. */
+/** Show a sensor's values and the history chart (charts.js: metric and range pickers). */
 async function inspectSensor(description) {
   const readings = app.sensors ? app.sensors.latest.get(description.sensorId) || {} : {};
   app.inspector.showSensor(description, readings);
   const declared = String(description.properties.metrics || "").split(",").filter(Boolean);
   const metrics = declared.length ? declared : Object.keys(readings);
-  if (!metrics.length) return 0;
-  const body = await fetchMetricHistory(description.sensorId, metrics[0]);
-  const history = historyFrom(body, description.sensorId, metrics[0]);
-  app.chart = { sensorId: description.sensorId, metric: metrics[0], history };
-  return app.inspector.showHistory(history, metrics[0]);
+  if (!metrics.length) { app.sensorChart.close(); return 0; }
+  return app.sensorChart.open(description.sensorId, metrics);
 }
 
 /** Highlight a picked tileset feature (and restore the previous one). */
@@ -304,6 +354,7 @@ async function showPicked(picked, description) {
   highlight(picked);
   raiseEntity(app.raised, picked && picked.id instanceof Cesium.Entity ? picked.id : null); // only the picked pin shows through buildings
   if (!description) { app.inspector.hide(); showProjectCard(null); focusBimElement(null); return null; }
+  if (description.type !== "sensor") app.sensorChart.close();
   if (description.type === "sensor") {
     focusBimElement(null);
     description.historyPoints = await inspectSensor(description);
@@ -337,8 +388,8 @@ function currentBimModel() {
 /** Fetch the server's storey/class lists of each BIM model (when the BIM API exists). */
 async function loadBimIndexes() {
   for (const [id, model] of app.bim) {
-    const [storeys, classes] = await Promise.all([fetchBimStoreys(id), fetchBimClasses(id)]);
-    model.server = { storeys: namesFrom(storeys, "storeys"), classes: namesFrom(classes, "classes") };
+    const [storeys, classes, tree] = await Promise.all([fetchBimStoreys(id), fetchBimClasses(id), fetchBimTree(id)]);
+    model.server = { storeys: namesFrom(storeys, "storeys"), classes: namesFrom(classes, "classes"), tree: tree && tree.storeys };
   }
   listBimModels();
 }
@@ -356,16 +407,29 @@ function refreshBimPanel() {
   const storeys = model.server && model.server.storeys.length ? model.server.storeys : [...model.index.storeys].sort();
   const classes = model.server && model.server.classes.length ? model.server.classes : [...model.index.classes].sort();
   app.bimPanel.setIndex(storeys, classes, model.state);
+  app.bimTree.show(model.server && model.server.tree, model.state); // bimtree.js
 }
 
 /** Create the BIM panel; each control updates the model's state and restyles it. */
 function createBimPanel() {
-  const update = (change) => { const m = currentBimModel(); if (m) { change(m.state); applyBimState(m.tileset, m.state); } };
+  const update = (change) => {
+    const m = currentBimModel();
+    if (!m) return;
+    change(m.state);
+    applyBimState(m.tileset, m.state);
+    app.bimTree.show(m.server && m.server.tree, m.state);
+  };
   app.bimPanel = new BimPanel(document.getElementById("bimPanel"), {
     onModel: () => refreshBimPanel(),
     onStorey: (storey) => update((s) => (s.storey = storey)),
     onXray: (xray) => update((s) => (s.xray = xray)),
     onClass: (name, visible) => update((s) => (visible ? s.hiddenClasses.delete(name) : s.hiddenClasses.add(name))),
+  });
+  // bimtree.js: the element tree acts like the panel's controls, then both redraw.
+  app.bimTree = new ElementTree(document.getElementById("bimTree"), {
+    onZoom: () => { const id = app.bimPanel.model.value || [...app.bim.keys()][0]; if (id) zoomToTileset(id); },
+    onStorey: (storey) => { update((s) => (s.storey = storey)); refreshBimPanel(); },
+    onClass: (name, visible) => { update((s) => (visible ? s.hiddenClasses.delete(name) : s.hiddenClasses.add(name))); refreshBimPanel(); },
   });
 }
 
@@ -385,6 +449,8 @@ function wireUi() {
     renderClipPanel();
     if (app.alarmPanel) app.alarmPanel.render();
     if (app.navigation) app.navigation.render();
+    if (app.sensorChart.state) { app.sensorChart.renderControls(); app.sensorChart.draw(); }
+    if (app.timeline) app.timeline.render();
   });
   const handler = new Cesium.ScreenSpaceEventHandler(app.viewer.scene.canvas);
   // While an analysis tool is active, it takes the clicks (tools/toolbar.js).
@@ -397,7 +463,8 @@ function waitForTiles() {
   return new Promise((resolve) => {
     let calm = 0;
     const remove = app.viewer.scene.postRender.addEventListener(() => {
-      const tilesDone = [...app.tilesets.values()].every((ts) => !ts.show || ts.tilesLoaded);
+      const copies = app.compare ? [...app.compare.copies.values()] : []; // compare.js: the right side
+      const tilesDone = [...app.tilesets.values(), ...copies].every((ts) => !ts.show || ts.tilesLoaded);
       const settled = tilesDone && app.viewer.scene.globe.tilesLoaded && app.viewer.dataSourceDisplay.ready;
       calm = settled ? calm + 1 : 0;
       if (calm >= 3) { remove(); resolve(true); } else app.viewer.scene.requestRender(); // render on demand: ask for the frames we count
@@ -423,6 +490,9 @@ function exposeTestHook() {
     get navigation() { return app.navigation; },
     setLayerOpacity: (id, opacity) => onLayerOpacity(id, opacity),
     get declutterSettled() { return app.declutter ? app.declutter.settled : false; },
+    get chart() { return app.sensorChart.state; }, // charts.js: what the history chart draws
+    get timeline() { return app.timeline; },
+    get compare() { return app.compare; },
     allTilesLoaded: () => allTilesetsLoaded(app.tilesets, app.stats),
     waitForTiles,
     pickAt: (x, y) => select(x, y),
@@ -459,9 +529,10 @@ async function main() {
   app.home = homeOf(config);
   app.stats = createStats();
   app.inspector = new Inspector(document.getElementById("inspector"));
-  app.inspector.onClose = () => { highlight(null); focusBimElement(null); raiseEntity(app.raised, null); }; // nothing stays picked
+  app.inspector.onClose = () => { highlight(null); focusBimElement(null); raiseEntity(app.raised, null); app.sensorChart.close(); }; // nothing stays picked
   app.raised = {};
   app.declutter = new LabelDeclutter(app.viewer, (e) => Boolean(app.sensors && e.cimtwin && e.cimtwin.sensorId && app.sensors.levelOf(e.cimtwin.sensorId) === "alarm"));
+  app.sensorChart = new SensorChart(document.getElementById("chartControls"), document.getElementById("historyChart"), { unitOf: (id, m) => (app.sensors ? app.sensors.unitOf(id, m) : "") });
   if (linkedView && linkedView.cam) setCamera(app.viewer, linkedView.cam);
   else flyHome(app.viewer, app.home, 0);
   createBimPanel();

@@ -131,9 +131,15 @@ export class SensorLayer {
     for (const feature of body.features || []) {
       const props = feature.properties || {};
       if (props.feature) this.sensorFeatures.set(String(props.sensor_id), props.feature);
-      for (const ds of props.datastreams || []) this.registry.set(ds.id, { sensor_id: ds.sensor_id, metric: ds.metric, thresholds: ds.thresholds || null, sampling_s: ds.sampling_s });
+      for (const ds of props.datastreams || []) this.registry.set(ds.id, { sensor_id: ds.sensor_id, metric: ds.metric, unit: ds.unit || "", thresholds: ds.thresholds || null, sampling_s: ds.sampling_s });
     }
     if (!this.entities.size) await this.addSensors((body.features || []).filter((f) => f.geometry));
+  }
+
+  /** The unit of a sensor's metric: from the registry, else its latest reading ("" unknown). */
+  unitOf(sensorId, metric) {
+    for (const ds of this.registry.values()) if (ds.sensor_id === sensorId && ds.metric === metric && ds.unit) return ds.unit;
+    return ((this.latest.get(sensorId) || {})[metric] || {}).unit || "";
   }
 
   /** True when `observation` must not be shown as live (stream down, or too old). */

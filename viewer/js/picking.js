@@ -85,7 +85,8 @@ export async function enrichBimDescription(description) {
   if (!element) return description;
   // The record holds the element's own property sets only; the tile's property table has
   // a column for every set of the model (a wall's door columns are empty or default).
-  const own = flatten(element.properties ?? element);
+  const { units = {}, ...record } = element; // units: {property: symbol} (IfcUnitAssignment)
+  const own = flatten(record.properties ?? record);
   delete own.fid; // the index's internal row id, not a property of the element
-  return { ...description, properties: own, ownProperties: true };
+  return { ...description, properties: own, units, ownProperties: true };
 }
