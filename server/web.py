@@ -20,6 +20,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 from werkzeug.exceptions import NotFound
 from werkzeug.security import safe_join
 
+from server import viewer_bundle
 from server.analysis import gauss_kruger_zone
 from server.config import PROJECT_ROOT
 from server.services import current_services
@@ -97,9 +98,12 @@ def static_response(root: Path, path: str, cache_name: str, cache_control: str) 
 
 
 def _index_html() -> str:
-    """index.html with the Cesium URLs under the installed version (immutable caching)."""
+    """index.html with the Cesium URLs under the installed version and the viewer's
+    modules as one bundle (server.viewer_bundle), both cached for good."""
     version = cesium_version(current_services().config.cesium_dir)
     text = (VIEWER_DIR / "index.html").read_text(encoding="utf-8")
+    entry = viewer_bundle.entry_url(_cache_root())
+    text = text.replace(f'src="{viewer_bundle.ENTRY_URL}"', f'src="{entry}"')
     return text.replace('"/cesium/', f'"/cesium/{version}/')
 
 
@@ -108,6 +112,13 @@ def index():
     response = Response(_index_html(), mimetype="text/html")
     response.headers["Cache-Control"] = REVALIDATE
     return response
+
+
+@bp.get("/viewer/bundle/<name>")
+def viewer_bundle_file(name: str):
+    """A built viewer bundle (or its source map): named by its sources' digest, immutable."""
+    root = _cache_root() / "viewer-bundle"
+    return static_response(root, name, f"viewer-bundle/{name}", IMMUTABLE)
 
 
 @bp.get("/viewer/<path:path>")

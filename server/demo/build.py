@@ -36,6 +36,9 @@ Progress = Callable[[dict], None] | None
 
 TERRAIN_ID = "demo-terrain"
 BUILDINGS_ID = "demo-buildings"
+#: The demo streams meshopt-compressed glb (Cesium decodes it in Cesium.js, no extra
+#: request): 2.6-5.8x smaller geometry, so the initial view stays within its byte budget.
+DEMO_COMPRESSION = "meshopt"
 #: layer id -> (file, kind, Chinese/English title)
 LAYERS = {
     "demo-buildings": ("buildings.geojson", "buildings", "建筑轮廓 Building footprints"),
@@ -112,7 +115,8 @@ def _build_terrain(services, src: Path, progress: Progress) -> dict:
     n = float(services.config["tiles"]["geoid_offset_m"] or 0.0)
     result = run_import(services, "photo", src / "terrain", progress=progress, id=TERRAIN_ID,
                         name="历下CBD实景三维（演示） Lixia CBD reality mesh",
-                        classification="public", geoid_offset=n or None)
+                        classification="public", geoid_offset=n or None,
+                        compression=DEMO_COMPRESSION)
     return {"id": TERRAIN_ID, "triangles": result.get("triangles")}
 
 
@@ -133,7 +137,8 @@ def _build_buildings(services, src: Path, progress: Progress) -> dict:
     batches = extrude_footprints(footprints_from_geojson(src / "buildings.geojson"),
                                  demo_frame(services))
     options = build_options(services, name="历下CBD建筑白模（演示） Lixia CBD buildings",
-                            kind="buildings", enum_properties=("use",))
+                            kind="buildings", enum_properties=("use",),
+                            compression=DEMO_COMPRESSION)
     summary = build_tileset(batches, services.store, BUILDINGS_ID, options, progress=progress)
     entry = register_tileset(services, summary, classification="public",
                              source=str(src / "buildings.geojson"))

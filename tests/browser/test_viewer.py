@@ -213,8 +213,8 @@ def test_every_ui_string_has_both_languages(viewer):
     page, _ = viewer
     keys = page.evaluate("""() => [...document.querySelectorAll('[data-i18n], [data-i18n-title]')]
         .map((el) => el.dataset.i18n || el.dataset.i18nTitle)""")
-    missing = page.evaluate("""async (keys) => {
-        const { dictionaries } = await import('/viewer/js/i18n.js');
+    missing = page.evaluate("""(keys) => {
+        const dictionaries = cimtwin.dictionaries;
         return keys.filter((k) => !(k in dictionaries.zh) || !(k in dictionaries.en)); }""", keys)
     assert keys and missing == []
 

@@ -4,10 +4,13 @@ answer has an ETag a browser can revalidate with."""
 from __future__ import annotations
 
 import gzip
+import re
+import shutil
 
 import pytest
 
 from server.app import create_app
+from server import viewer_bundle
 from server.web import cesium_version
 
 
@@ -76,3 +79,43 @@ def test_paths_outside_the_asset_folders_are_not_found(client):
     assert client.get("/viewer/../server/web.py").status_code == 404
     assert client.get(f"/cesium/{version(client)}/../../package.json").status_code == 404
     assert client.get("/viewer/js/nope.js").status_code == 404
+
+
+def test_the_page_loads_the_viewer_as_one_bundle_cached_for_good(client):
+    html = client.get("/").get_data(as_text=True)
+    match = re.search(r'<script type="module" src="(/viewer/bundle/[0-9a-f]{16}\.js)"', html)
+    assert match, "index.html should load the bundle (is esbuild installed? run make)"
+    bundle = client.get(match.group(1), headers={"Accept-Encoding": "gzip"})
+    assert bundle.status_code == 200
+    assert bundle.headers["Content-Encoding"] == "gzip"
+    assert "immutable" in bundle.headers["Cache-Control"]
+    code = gzip.decompress(bundle.get_data()).decode()
+    # the modules' own code is inside, so none of them is fetched on its own
+    assert "allTilesLoaded" in code and 'from"./' not in code.replace(" ", "")
+    assert f"sourceMappingURL={match.group(1).rsplit('/', 1)[1]}.map" in code
+    assert client.get(match.group(1) + ".map").status_code == 200
+
+
+def test_an_edited_module_gets_a_new_bundle_and_a_failed_build_falls_back(tmp_path):
+    source = tmp_path / "js"
+    shutil.copytree(viewer_bundle.SOURCE_DIR, source)
+    first = viewer_bundle.sources_digest(source)
+    built = viewer_bundle.build(tmp_path / "out", first, source)
+    assert built is not None and built.name == f"{first}.js"
+    search = source / "search.js"
+    search.write_text(search.read_text() + "\nexport const EDITED_MARK = 'edited-4711';\n"
+                      "console.debug(EDITED_MARK);\n")
+    second = viewer_bundle.sources_digest(source)
+    assert second != first
+    assert "edited-4711" in viewer_bundle.build(tmp_path / "out", second, source).read_text()
+    (source / "main.js").write_text("import { nothing } from './missing.js';\n")
+    assert viewer_bundle.build(tmp_path / "out", viewer_bundle.sources_digest(source),
+                               source) is None  # the page then loads the modules
+    assert not list((tmp_path / "out").glob("*.tmp.js"))
+
+
+def test_without_esbuild_the_page_loads_the_modules(client, monkeypatch):
+    monkeypatch.setattr(viewer_bundle, "esbuild_command", lambda: None)
+    monkeypatch.setattr(viewer_bundle, "sources_digest", lambda *a: "0" * 16)
+    html = client.get("/").get_data(as_text=True)
+    assert '<script type="module" src="/viewer/js/main.js"></script>' in html

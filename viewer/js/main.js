@@ -3,7 +3,7 @@
 // window.cimtwin is a small hook the browser tests (tests/browser) drive.
 
 import { adoptTokenFromUrl, fetchConfig, fetchTilesets, fetchCollections, fetchItems, fetchBimStoreys, fetchBimClasses, fetchBimTree } from "./api.js";
-import { setLanguage, getLanguage, onLanguageChange, t, translatePage, pickLanguage } from "./i18n.js";
+import { setLanguage, getLanguage, onLanguageChange, t, translatePage, pickLanguage, dictionaries } from "./i18n.js";
 import { createViewer, homeOf, flyHome, flyToPoint, lookDownAt, windowPositionOf, requestRender } from "./scene.js";
 import { SearchBox } from "./search.js";
 import { cameraOf, setCamera, viewToText, viewFromText, writeViewToUrl, BookmarkPanel } from "./view.js";
@@ -493,6 +493,7 @@ function exposeTestHook() {
     get chart() { return app.sensorChart.state; }, // charts.js: what the history chart draws
     get timeline() { return app.timeline; },
     get compare() { return app.compare; },
+    dictionaries, // the page's own string tables (tools merge theirs in at start)
     allTilesLoaded: () => allTilesetsLoaded(app.tilesets, app.stats),
     waitForTiles,
     pickAt: (x, y) => select(x, y),

@@ -30,6 +30,8 @@ export function createViewer(containerId, config) {
     infoBox: false,
     selectionIndicator: true,
     shadows: false,
+    // A city view never looks at the stars: no sky box (six textures, ~870 KB).
+    skyBox: false,
     // Render on demand: no frames while nothing changes (camera, tiles, entities or a
     // module's requestRender). The clock does not animate anything here.
     requestRenderMode: true,
@@ -38,6 +40,7 @@ export function createViewer(containerId, config) {
   viewer.scene.globe.depthTestAgainstTerrain = false;
   viewer.scene.globe.baseColor = Cesium.Color.fromCssColorString("#1b2a3a");
   viewer.scene.skyAtmosphere.show = true;
+  if (viewer.scene.moon) viewer.scene.moon.show = false; // nor the moon (its texture)
   renderEntityChanges(viewer);
   return viewer;
 }
