@@ -39,7 +39,7 @@ BLEED_PX = 8
 
 def weld(chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray]:
     """All chunks' triangles over shared vertices (positions equal to ``WELD_M``);
-    triangles that collapse to a line or point are dropped."""
+    triangles that collapse to a line or point are dropped, and unused vertices."""
     positions = np.concatenate([c.positions for c in chunks])
     offsets = np.cumsum([0] + [len(c.positions) for c in chunks[:-1]])
     indices = np.concatenate([c.indices.astype(np.int64) + o for c, o in zip(chunks, offsets)])
@@ -48,7 +48,11 @@ def weld(chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray]:
     indices = inverse.reshape(-1)[indices]
     keep = (indices[:, 0] != indices[:, 1]) & (indices[:, 1] != indices[:, 2]) & \
         (indices[:, 2] != indices[:, 0])
-    return positions[first], indices[keep].astype(np.uint32)
+    indices = indices[keep]
+    used = np.unique(indices)
+    remap = np.zeros(len(first), dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return positions[first[used]], remap[indices].astype(np.uint32)
 
 
 def texels(chunks: list[Chunk]) -> int:

@@ -57,7 +57,8 @@ def quadtree(cells: list[tuple[int, int]]) -> dict:
 def simplified_surface(chunks, target: int) -> tuple[np.ndarray, np.ndarray, float]:
     """The children welded by position (no UV seams, :func:`tiles.build.parent_bake.weld`)
     and simplified to about ``target`` triangles; returns (positions, indices, measured
-    deviation in metres from the children's surface, :func:`tiles.build.lod.measured_error`).
+    deviation in metres: the largest distance from any input vertex to the output, and
+    the sampled way back of :func:`tiles.build.lod.measured_error`).
     Collapses stop before one would move the surface by more than 1/64 of the extent;
     if that leaves more than ``OVER_TARGET`` x the target, vertex clustering finishes."""
     from tiles.build.lod import OVER_TARGET, _sloppy, measured_error, meshopt_simplify
@@ -74,7 +75,13 @@ def simplified_surface(chunks, target: int) -> tuple[np.ndarray, np.ndarray, flo
     remap[used] = np.arange(len(used))
     out_pos, out_idx = positions[used], remap[kept].astype(np.uint32)
     error = measured_error(positions, out_pos, out_idx, estimate, source_indices=indices)
-    return out_pos, out_idx, error
+    # and every input vertex to the output: a parent has a few children's coarsest levels
+    # (some 10^4 vertices), so the worst one is found, not sampled
+    from tiles.build.nearest import point_mesh_distance
+    origin = out_pos.min(axis=0)
+    forward = point_mesh_distance(positions[np.unique(indices)] - origin, out_pos - origin,
+                                  out_idx)
+    return out_pos, out_idx, float(max(error, forward.max()))
 
 
 def build_parent(key: str, coarse: list[str], target: tuple, work_dir: str,
