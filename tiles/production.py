@@ -38,7 +38,7 @@ from tiles.readers.osgb import read_osgb
 from tiles.model import BoundingBox, TileNode, TileStore
 from tiles.validate_early import EarlyValidator, check_version
 
-FORMAT_VERSION = "photo-1"
+FORMAT_VERSION = "photo-2"  # 2: parents re-baked (tiles.build.parent_bake)
 #: Productions with fewer tile folders convert in-process (see _workers).
 INLINE_FOLDERS = 4
 

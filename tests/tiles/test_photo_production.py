@@ -4,6 +4,7 @@ Expected numbers come from SOURCES.md (triangles per file, taken with osgconv), 
 the .osgb bytes themselves (child names are plain strings in the file) and from pyproj
 and osgconv run here, never from the code under test.
 """
+import io
 import json
 import re
 import shutil
@@ -12,14 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from pyproj import Proj, Transformer
 
+from tiles.build.nearest import point_mesh_distance
 from tiles.check import check_tileset
 from tiles.errors import InputError
 from tiles.glb.builder import read_glb
 from tiles.production import PhotoOptions, build_production
 from tiles.readers.contextcapture import open_photo
 from tiles.store import FileTileStore
+from tiles.validate import validate_glb
 
 PRODUCTION = ("photogrammetry", "cc_osgb_production5")
 #: SOURCES.md, per level (root, L15 ... L19), Tile_+000_+013 + Tile_+000_+014
@@ -210,23 +214,31 @@ def test_a_moved_root_moves_its_child_files_too(tmp_path, shared_data):
     assert np.linalg.norm(got - np.asarray(expected)) < 0.01
 
 
-def test_a_grid_of_folders_becomes_a_quadtree_of_parents(tmp_path, shared_data):
-    """Five folders on a 3 x 2 grid: a root over a parent of four folders and one folder."""
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    """Five generated folders on a 3 x 2 grid (bench/gen_photo_production.py)."""
     import importlib.util
+    from tests.conftest import require_shared_data
+    require_shared_data(*PRODUCTION)
     spec = importlib.util.spec_from_file_location(
         "gen_photo", Path(__file__).resolve().parents[2] / "bench" / "gen_photo_production.py")
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
-    shared_data(*PRODUCTION)
-    production = gen.generate(tmp_path / "gen", 5)
-    store = FileTileStore(tmp_path / "store")
+    tmp = tmp_path_factory.mktemp("grid")
+    production = gen.generate(tmp / "gen", 5)
+    store = FileTileStore(tmp / "store")
     summary = build_production(open_photo(production), store, "g", PhotoOptions(
         workers=1, validate_glb=False))
+    return store, summary, json.loads(store.get("g", "tileset.json"))
+
+
+def test_a_grid_of_folders_becomes_a_quadtree_of_parents(grid):
+    """Five folders on a 3 x 2 grid: a root over a parent of four folders and one folder."""
+    store, summary, doc = grid
     # SOURCES.md, all levels of each real tile; cells (0,0), (2,0), (1,1) repeat +013
     tile_013 = 2399 + 3527 + 5748 + 10325 + 20454 + 38807
     tile_014 = 4290 + 5934 + 9174 + 15574 + 30584 + 53542
     assert summary.triangles == 3 * tile_013 + 2 * tile_014
-    doc = json.loads(store.get("g", "tileset.json"))
     root = doc["root"]
     kids = root["children"]
     assert len(kids) == 2 and all("content" in k for k in kids)
@@ -234,3 +246,60 @@ def test_a_grid_of_folders_becomes_a_quadtree_of_parents(tmp_path, shared_data):
     assert len(inner["children"]) == 4
     assert inner["geometricError"] < root["geometricError"]
     assert check_tileset(store, "g", validate_glb=False).ok
+
+
+def _mesh(data: bytes) -> tuple[np.ndarray, np.ndarray, dict]:
+    """World-frame (glTF y-up, node translation applied) positions and triangles of a glb
+    with plain float/uint accessors, and its JSON."""
+    gltf, binary = read_glb(data)
+    node = gltf["nodes"][0]
+    shift = np.asarray(node.get("translation", [0.0, 0.0, 0.0]))
+    positions, triangles = [], []
+    for primitive in gltf["meshes"][node["mesh"]]["primitives"]:
+        pos, idx = (gltf["accessors"][i] for i in (primitive["attributes"]["POSITION"],
+                                                   primitive["indices"]))
+        view = gltf["bufferViews"][pos["bufferView"]]
+        xyz = np.frombuffer(binary, np.float32, 3 * pos["count"],
+                            view["byteOffset"] + pos.get("byteOffset", 0)).reshape(-1, 3)
+        view = gltf["bufferViews"][idx["bufferView"]]
+        dtype = {5121: np.uint8, 5123: np.uint16, 5125: np.uint32}[idx["componentType"]]
+        tri = np.frombuffer(binary, dtype, idx["count"],
+                            view["byteOffset"] + idx.get("byteOffset", 0)).reshape(-1, 3)
+        triangles.append(tri.astype(np.int64) + sum(len(p) for p in positions))
+        positions.append(xyz.astype(np.float64) + shift)
+    return np.concatenate(positions), np.concatenate(triangles), gltf
+
+
+def test_a_parent_over_four_folders_is_at_budget_textured_valid_and_honest(grid):
+    store, _, doc = grid
+    root = next(k for k in doc["root"]["children"] if len(k.get("children", [])) == 4)
+    assert root["content"]["uri"].startswith("tiles/_parents/")
+    parent = store.get("g", root["content"]["uri"])
+    children = [store.get("g", c["content"]["uri"]) for c in root["children"]]
+    pos, tri, gltf = _mesh(parent)
+    kids = [_mesh(c) for c in children]
+    # at budget: about one child's coarsest level (seams kept, it was 95 % of all four)
+    assert len(tri) <= 0.3 * sum(len(t) for _, t, _ in kids)
+    assert len(parent) <= max(len(c) for c in children)
+    # textured: one image over the whole parent, every vertex inside it
+    assert len(gltf["images"]) == 1 and len(gltf["meshes"][0]["primitives"]) == 1
+    primitive = gltf["meshes"][0]["primitives"][0]
+    assert "TEXCOORD_0" in primitive["attributes"]
+    view = gltf["bufferViews"][gltf["images"][0]["bufferView"]]
+    _, binary = read_glb(parent)
+    image = Image.open(io.BytesIO(binary[view["byteOffset"]:][:view["byteLength"]]))
+    assert image.format == "JPEG" and max(image.size) >= 256
+    uv = gltf["accessors"][primitive["attributes"]["TEXCOORD_0"]]
+    view = gltf["bufferViews"][uv["bufferView"]]
+    uvs = np.frombuffer(binary, np.float32, 2 * uv["count"],
+                        view["byteOffset"] + uv.get("byteOffset", 0))
+    assert uv["componentType"] == 5126 and uvs.min() >= -1e-6 and uvs.max() <= 1 + 1e-6
+    [report] = validate_glb(parent)
+    assert not report.errors, report.summary()
+    # honest error: each child's own error plus the farthest of its vertices from the
+    # parent's surface (every vertex, measured here on the stored glbs)
+    origin = pos.min(axis=0)
+    for child, (kid_pos, _, _) in zip(root["children"], kids):
+        worst = point_mesh_distance(kid_pos - origin, pos - origin, tri).max()
+        assert root["geometricError"] >= child["geometricError"] + worst
+        assert root["geometricError"] > child["geometricError"]

@@ -2,11 +2,15 @@
 
 Cells split in four until one tile folder is left, so a parent has at most four
 children and the tree's depth grows with log4 of the folder count. A parent's content
-is its children's coarsest levels (each folder's root file, or a child parent's own
-content) merged, simplified to a quarter (at most ``max_triangles_per_tile``) and
-drawn from one texture atlas at half the children's texel density
-(:func:`tiles.parent_texture.atlas_parent`). Its geometric error is twice its largest
-child's, one step of the producer's own pyramid (whose errors halve per level).
+is made from its children's coarsest levels (each folder's root file, or a child
+parent's own content): welded by position and simplified to a quarter (at most
+``max_triangles_per_tile``) without UV seams, then re-textured by a top-down orthophoto
+of the children at half their texel density (:mod:`tiles.build.parent_bake`). Keeping
+the seams instead (the first version) stopped the simplifier at ~95 % of its input on
+photogrammetry, and parents high in the tree carried most of their children's
+triangles. Its geometric error is the larger of twice its largest child's (one step of
+the producer's own pyramid, whose errors halve per level) and that child error plus the
+parent's measured deviation from its children's surface.
 
 Parents are built bottom-up, one wave per depth, on the build's executor; a parent
 finished by a killed run (its marker in the work folder) is reused.
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tiles.build.chunk import chunk_file_bytes, merge_by_signature, read_chunk_file
+from tiles.build.chunk import chunk_file_bytes, read_chunk_file
 from tiles.store import write_atomic
 
 #: A parent keeps this share of its children's coarsest triangles.
@@ -50,47 +54,60 @@ def quadtree(cells: list[tuple[int, int]]) -> dict:
     return split(list(range(len(cells))), "p")
 
 
-def simplify_parent_chunk(chunk, target: int):
-    """Quadric simplification to about ``target`` triangles, UV seams kept (the
-    simplifier keeps a subset of the input vertices, so UVs stay valid). The parent's
-    error is set from its children's (module doc), so no deviation is measured here."""
-    from tiles.build.lod import meshopt_simplify
-    if chunk.triangle_count <= target:
-        return chunk
-    extent = float(np.ptp(chunk.positions, axis=0).max())
-    kept, _ = meshopt_simplify(chunk.positions, chunk.indices, target,
-                               max_error=extent / 64.0)
-    return chunk.select(np.arange(0)) if not len(kept) else \
-        type(chunk)(**{**chunk.__dict__, "indices": kept.astype(np.uint32)}).select(
-            np.arange(len(kept)))
+def simplified_surface(chunks, target: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """The children welded by position (no UV seams, :func:`tiles.build.parent_bake.weld`)
+    and simplified to about ``target`` triangles; returns (positions, indices, measured
+    deviation in metres: the largest distance from any input vertex to the output, and
+    the sampled way back of :func:`tiles.build.lod.measured_error`).
+    Collapses stop before one would move the surface by more than 1/64 of the extent;
+    if that leaves more than ``OVER_TARGET`` x the target, vertex clustering finishes."""
+    from tiles.build.lod import OVER_TARGET, _sloppy, measured_error, meshopt_simplify
+    from tiles.build.parent_bake import weld
+    positions, indices = weld(chunks)
+    if len(indices) <= target:
+        return positions, indices, 0.0
+    extent = float(np.ptp(positions, axis=0).max())
+    kept, estimate = meshopt_simplify(positions, indices, target, max_error=extent / 64.0)
+    if len(kept) > OVER_TARGET * target:
+        kept, estimate = _sloppy(positions, kept, target), 0.0
+    used = np.unique(kept)
+    remap = np.zeros(len(positions), dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    out_pos, out_idx = positions[used], remap[kept].astype(np.uint32)
+    error = measured_error(positions, out_pos, out_idx, estimate, source_indices=indices)
+    # and every input vertex to the output: a parent has a few children's coarsest levels
+    # (some 10^4 vertices), so the worst one is found, not sampled
+    from tiles.build.nearest import point_mesh_distance
+    origin = out_pos.min(axis=0)
+    forward = point_mesh_distance(positions[np.unique(indices)] - origin, out_pos - origin,
+                                  out_idx)
+    return out_pos, out_idx, float(max(error, forward.max()))
 
 
 def build_parent(key: str, coarse: list[str], target: tuple, work_dir: str,
                  max_triangles: int, max_texture_px: int, compression: str) -> dict:
-    """Content of one parent from its children's coarse chunk files (a worker task)."""
-    from tiles.build.parent_texture import atlas_parent
-    from tiles.build.pyramid import PHOTO_MATERIALS, encode_chunks, put
+    """Content of one parent from its children's coarse chunk files (a worker task):
+    the seam-free simplified surface, re-textured by an orthophoto of the children
+    (:mod:`tiles.build.parent_bake`); ``deviation`` is its measured distance from them."""
+    from tiles.build.parent_bake import baked_chunk
+    from tiles.build.pyramid import encode_chunks, put
     marker = Path(work_dir) / "parents" / f"{key}.json"
     if marker.is_file():
         return json.loads(marker.read_text())
-    chunks = merge_by_signature([c for path in coarse for c in read_chunk_file(path)])
+    chunks = [c for path in coarse for c in read_chunk_file(path) if c.triangle_count]
     total = sum(c.triangle_count for c in chunks)
     budget = max(1, min(max_triangles, int(total * PARENT_RATIO)))
-    simple = []
-    for chunk in chunks:
-        share = max(1, round(budget * chunk.triangle_count / total))
-        reduced = simplify_parent_chunk(chunk, share)
-        if reduced.triangle_count:
-            simple.append(reduced)
-    simple = atlas_parent(simple, PHOTO_MATERIALS, max_texture_px)
-    lo = np.min([c.positions.min(axis=0) for c in simple], axis=0)
-    hi = np.max([c.positions.max(axis=0) for c in simple], axis=0)
+    positions, indices, deviation = simplified_surface(chunks, budget)
+    chunk = baked_chunk(positions, indices, chunks, max_texture_px)
+    del chunks
+    lo, hi = positions.min(axis=0), positions.max(axis=0)
     uri = f"tiles/_parents/{key}.glb"
-    put(target, uri, encode_chunks(simple, (lo + hi) / 2.0, compression))
+    put(target, uri, encode_chunks([chunk], (lo + hi) / 2.0, compression))
     own = Path(work_dir) / "coarse" / f"_{key}.chk"
-    write_atomic(own, chunk_file_bytes(simple))
+    write_atomic(own, chunk_file_bytes([chunk]))
     result = {"content": uri, "content_lo": lo.tolist(), "content_hi": hi.tolist(),
-              "coarse": str(own), "triangles": sum(c.triangle_count for c in simple)}
+              "coarse": str(own), "triangles": chunk.triangle_count,
+              "deviation": deviation}
     write_atomic(marker, json.dumps(result).encode())
     return result
 
@@ -139,7 +156,8 @@ def build_parents(folders: list[dict], cells: list[tuple[int, int]], target: tup
             node, tiles = futures[future]
             content = future.result()
             lo, hi = _union(tiles, [content])
-            error = ERROR_STEP * max(float(t["error"]) for t in tiles)
+            below = max(float(t["error"]) for t in tiles)
+            error = max(ERROR_STEP * below, below + float(content["deviation"]))
             built[node["key"]] = dict(content, key=node["key"], children=tiles, lo=lo,
                                       hi=hi, error=max(error, 1.0))
     if "children" in tree:
