@@ -55,7 +55,10 @@ def register_error_handlers(app: Flask) -> None:
             status = getattr(exc, "status", 400)
             extra = {k: getattr(exc, k) for k in ("field", "index")
                      if getattr(exc, k, None) is not None}
-            return problem(status, type(exc).__name__, str(exc), **extra)
+            response = problem(status, type(exc).__name__, str(exc), **extra)
+            if getattr(exc, "retry_after", None):
+                response.headers["Retry-After"] = str(exc.retry_after)
+            return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

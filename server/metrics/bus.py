@@ -19,6 +19,7 @@ from server.metrics.fanout import DEFAULT_CAPACITY, Outgoing, StreamBuffer, make
 class MetricsBus(Protocol):
     buffer: StreamBuffer
 
+    def check_ready(self) -> None: ...  # raises BusUnavailable when it cannot take more
     def publish(self, events: list[Outgoing]) -> None: ...
     def close(self) -> None: ...
 
@@ -30,6 +31,9 @@ class MemoryBus:
         self._seq = int(time.time() * 1000) * 1000
         self.buffer = StreamBuffer(capacity, start=self._seq)
         self._lock = threading.Lock()
+
+    def check_ready(self) -> None:
+        """Always ready: publishing is an append to this process's buffer."""
 
     def publish(self, events: list[Outgoing]) -> None:
         with self._lock:

@@ -35,3 +35,10 @@ class StreamsFull(MetricError):
     """Every live-stream slot of this worker is taken."""
 
     status = 503
+
+
+class BusUnavailable(MetricError):
+    """The live bus cannot take more readings now (Redis unreachable, its queue full)."""
+
+    status = 503
+    retry_after = 5

@@ -157,6 +157,7 @@ class MetricsRuntime:
 
     def ingest_observations(self, observations: list[Observation]) -> dict[str, int]:
         """Store validated observations; returns {received, stored, duplicates}."""
+        self.bus.check_ready()  # refused before storing: nothing acknowledged goes unsent
         with self._lock:  # store order == publish order within this process
             result = self.store.write(observations)
             self._publish(result)
