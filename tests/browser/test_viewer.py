@@ -447,3 +447,50 @@ def test_planner_compares_two_dates_side_by_side(viewer, server_url, tmp_path):
     for box in boxes:
         box.check()
     assert_clean(watch)
+
+
+#: JS: the white-model tileset's facade shader switched on or off, then a frame.
+FACADES = """(on) => { const ts = [...cimtwin.tilesets.values()].find(
+    (t) => t.cimtwinEntry && t.cimtwinEntry.kind === 'buildings');
+  if (!ts.cimtwinFacades) ts.cimtwinFacades = ts.customShader;
+  ts.customShader = on ? ts.cimtwinFacades : undefined; cimtwin.viewer.scene.requestRender();
+  return Boolean(ts.cimtwinFacades); }"""
+
+
+def wall_spread(page, clip: dict) -> float:
+    """Standard deviation of the grey levels in a screen rectangle (a flat wall: ~0)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    wait_for_view(page)
+    png = page.screenshot(clip=clip)
+    return float(np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float).std())
+
+
+def test_white_models_have_windows_up_close(viewer, server_url):
+    page, watch = viewer
+    body = requests.get(f"{server_url}/ogc/collections/demo-buildings/items?limit=1000",
+                        timeout=10).json()
+    tallest = max(body["features"], key=lambda f: f["properties"]["height_m"])
+    ring = tallest["geometry"]["coordinates"][0][:-1]
+    lon = sum(c[0] for c in ring) / len(ring)
+    south = min(c[1] for c in ring)
+    mid = tallest["properties"]["ground_m"] + tallest["properties"]["height_m"] * 0.5
+    # 60 m south of the tower's south face, level, looking north at its middle storeys
+    page.evaluate("""([lon, lat, h]) => cimtwin.viewer.camera.setView({
+        destination: Cesium.Cartesian3.fromDegrees(lon, lat, h),
+        orientation: {heading: 0, pitch: 0, roll: 0}})""", [lon, south - 60 / 111_000, mid])
+    size = page.viewport_size
+    clip = {"x": size["width"] / 2 - 60, "y": size["height"] / 2 - 60, "width": 120, "height": 120}
+    try:
+        assert page.evaluate(FACADES, True), "the white model has no facade shader"
+        with_windows = wall_spread(page, clip)
+        page.evaluate(FACADES, False)
+        plain = wall_spread(page, clip)
+    finally:
+        page.evaluate(FACADES, True)
+        page.evaluate("cimtwin.flyHome(0)")
+    # window bands and spandrels alternate: the wall is far from one flat grey
+    assert with_windows > 3 * plain + 8, (with_windows, plain)
+    assert_clean(watch)
