@@ -5,6 +5,8 @@ metrics bus), a Dask scheduler and 2 Dask workers (conversions). Each service ha
 folder under var/stack/; var/stack/stack.json records the process ids that `stop` ends.
 
     python deploy/stack.py start [--workers N]     python deploy/stack.py stop
+
+CIMTWIN_STACK_DIR (default var/stack) and CIMTWIN_STACK_<NAME>_PORT move it.
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ sys.path.insert(0, str(ROOT))  # run as a script: `deploy.render` from this chec
 from deploy.render import nginx_site  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
-STACK = ROOT / "var" / "stack"
+#: The stack's folders; CIMTWIN_STACK_DIR puts them elsewhere (bench/bench_stack.py).
+STACK = Path(os.environ.get("CIMTWIN_STACK_DIR") or ROOT / "var" / "stack").resolve()
 STATE = STACK / "stack.json"
 #: Loopback ports; override with CIMTWIN_STACK_<NAME>_PORT.
 PORTS = {"nginx": 8080, "app": 8001, "postgres": 55432, "redis": 56379, "dask": 58786}
