@@ -10,7 +10,8 @@
    TREE``, the same command from another checkout (e.g. a worktree of the commit
    before the native reader).
 2. Scaling: productions of N tile folders made by bench/gen_photo_production.py;
-   folders/s, triangles/s and peak RSS per size.
+   folders/s, triangles/s, peak RSS and the first view's bytes per size (with
+   ``--baseline TREE`` each size is imported by that tree too, right after).
 3. Point clouds: `cimtwin import pointcloud` against `py3dtiles convert --jobs 2` on
    the shared Autzen file and on a 10x copy of it (laspy, offset copies).
 
@@ -87,11 +88,13 @@ def _median(runs: list[dict]) -> dict:
 def _sizes(data_dir: Path, tileset_id: str) -> dict:
     folder = (data_dir / "tiles" / tileset_id).resolve()
     doc = json.loads((folder / "tileset.json").read_text())
-    first = (folder / "tileset.json").stat().st_size
+    tileset = (folder / "tileset.json").stat().st_size
+    root = 0
     if "content" in doc["root"]:
-        first += (folder / doc["root"]["content"]["uri"]).stat().st_size
+        root = (folder / doc["root"]["content"]["uri"]).stat().st_size
     total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-    return {"output_mb": total / 2**20, "first_view_kb": first / 1024}
+    return {"output_mb": total / 2**20, "first_view_kb": (tileset + root) / 1024,
+            "tileset_json_kb": tileset / 1024, "root_content_kb": root / 1024}
 
 
 def _input_mb(path: Path) -> float:
@@ -131,22 +134,28 @@ def bench_production(reps: int, baseline: Path | None) -> dict:
     return results
 
 
-def bench_scaling(sizes: list[int]) -> dict:
-    """Section 2: generated productions of each size, one run each."""
+def bench_scaling(sizes: list[int], baseline: Path | None = None) -> dict:
+    """Section 2: generated productions of each size, one run each; with ``baseline``
+    the same production is imported by that tree right after (side by side)."""
     sys.path.insert(0, str(ROOT / "bench"))
     from gen_photo_production import generate
     out = {}
+    trees = {"": ROOT} | ({"baseline": baseline} if baseline is not None else {})
     for count in sizes:
         production = generate(OUT / f"gen{count}", count)
-        env = _env(OUT / "data-scale")
-        result = run([str(CIMTWIN), "import", "photo", str(production), "--json"], env=env)
-        summary = json.loads(result["stdout"])
-        out[count] = {"s": result["s"], "mb": result["mb"],
-                      "folders_per_s": count / result["s"],
-                      "triangles_per_s": summary["triangles"] / result["s"],
-                      "triangles": summary["triangles"], "tiles": summary["tiles"]} | \
-            _sizes(OUT / "data-scale", summary["id"]) | {"input_mb": _input_mb(production)}
-        print(count, json.dumps(out[count]), flush=True)
+        for label, tree in trees.items():
+            env = _env(OUT / "data-scale", tree)
+            result = run([str(CIMTWIN), "import", "photo", str(production), "--json"],
+                         env=env)
+            summary = json.loads(result["stdout"])
+            key = f"{count}{'-' + label if label else ''}"
+            out[key] = {"s": result["s"], "mb": result["mb"],
+                        "folders_per_s": count / result["s"],
+                        "triangles_per_s": summary["triangles"] / result["s"],
+                        "triangles": summary["triangles"], "tiles": summary["tiles"],
+                        "loadavg": os.getloadavg()} | \
+                _sizes(OUT / "data-scale", summary["id"]) | {"input_mb": _input_mb(production)}
+            print(key, json.dumps(out[key]), flush=True)
     return out
 
 
@@ -209,7 +218,8 @@ def main() -> None:
         report["production"] = bench_production(args.reps, args.baseline)
         print(json.dumps(report["production"], indent=1), flush=True)
     if args.only in (None, "scaling") and args.scale:
-        report["scaling"] = bench_scaling([int(v) for v in args.scale.split(",")])
+        report["scaling"] = bench_scaling([int(v) for v in args.scale.split(",")],
+                                         args.baseline)
     if args.only in (None, "points") and not args.skip_points:
         report["points"] = bench_points(args.reps)
     report["loadavg_at_end"] = os.getloadavg()

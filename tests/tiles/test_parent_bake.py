@@ -81,3 +81,15 @@ def test_the_simplified_surface_reaches_its_target_and_measures_its_worst_vertex
     assert len(indices) <= 1.25 * (total // 4)
     worst = point_mesh_distance(grid, positions, indices).max()
     assert 0 < worst <= deviation + 1e-9
+
+
+def test_the_numpy_grid_distance_is_exact_like_the_compiled_one():
+    """tiles.build.nearest_grid (parents, no numba) against tiles.build.nearest on a
+    random triangle soup with points inside, above and far outside it."""
+    from tiles.build import nearest, nearest_grid
+    rng = np.random.default_rng(5)
+    positions = rng.random((300, 3)) * [100, 80, 10]
+    indices = rng.integers(0, 300, (200, 3))
+    points = rng.random((3000, 3)) * [300, 240, 60] - [100, 80, 20]
+    assert np.allclose(nearest_grid.point_mesh_distance(points, positions, indices),
+                       nearest.point_mesh_distance(points, positions, indices), atol=1e-9)

@@ -57,11 +57,10 @@ def quadtree(cells: list[tuple[int, int]]) -> dict:
 def simplified_surface(chunks, target: int) -> tuple[np.ndarray, np.ndarray, float]:
     """The children welded by position (no UV seams, :func:`tiles.build.parent_bake.weld`)
     and simplified to about ``target`` triangles; returns (positions, indices, measured
-    deviation in metres: the largest distance from any input vertex to the output, and
-    the sampled way back of :func:`tiles.build.lod.measured_error`).
-    Collapses stop before one would move the surface by more than 1/64 of the extent;
-    if that leaves more than ``OVER_TARGET`` x the target, vertex clustering finishes."""
-    from tiles.build.lod import OVER_TARGET, _sloppy, measured_error, meshopt_simplify
+    deviation in metres, :func:`surface_deviation`). Collapses stop before one would move
+    the surface by more than 1/64 of the extent; if that leaves more than
+    ``OVER_TARGET`` x the target, vertex clustering finishes."""
+    from tiles.build.lod import OVER_TARGET, _sloppy, meshopt_simplify
     from tiles.build.parent_bake import weld
     positions, indices = weld(chunks)
     if len(indices) <= target:
@@ -74,14 +73,33 @@ def simplified_surface(chunks, target: int) -> tuple[np.ndarray, np.ndarray, flo
     remap = np.zeros(len(positions), dtype=np.int64)
     remap[used] = np.arange(len(used))
     out_pos, out_idx = positions[used], remap[kept].astype(np.uint32)
-    error = measured_error(positions, out_pos, out_idx, estimate, source_indices=indices)
-    # and every input vertex to the output: a parent has a few children's coarsest levels
-    # (some 10^4 vertices), so the worst one is found, not sampled
-    from tiles.build.nearest import point_mesh_distance
-    origin = out_pos.min(axis=0)
-    forward = point_mesh_distance(positions[np.unique(indices)] - origin, out_pos - origin,
-                                  out_idx)
-    return out_pos, out_idx, float(max(error, forward.max()))
+    deviation = surface_deviation(positions, indices, out_pos, out_idx)
+    return out_pos, out_idx, max(deviation, estimate)
+
+
+#: Output triangles whose centroid and edge midpoints are measured against the input.
+BACK_TRIANGLES = 1024
+
+
+def surface_deviation(positions: np.ndarray, indices: np.ndarray, out_pos: np.ndarray,
+                      out_idx: np.ndarray) -> float:
+    """Largest distance (m) of **every** input vertex from the simplified surface, and of
+    the centroids and edge midpoints of up to ``BACK_TRIANGLES`` output triangles from
+    the input surface (the way back catches a triangle bridging a gap, which no input
+    vertex sees). Exact nearest triangles in numpy (:mod:`tiles.build.nearest_grid`), so
+    a parent task never loads numba."""
+    from tiles.build.nearest_grid import point_mesh_distance
+    if not len(out_idx):
+        return float(np.ptp(positions, axis=0).max())
+    forward = point_mesh_distance(positions, out_pos, out_idx).max()
+    rng = np.random.default_rng(0)
+    tris = out_idx[rng.choice(len(out_idx), min(len(out_idx), BACK_TRIANGLES),
+                              replace=False)]
+    corner = out_pos[tris]
+    back = np.concatenate([corner.mean(axis=1), (corner[:, 0] + corner[:, 1]) / 2,
+                           (corner[:, 1] + corner[:, 2]) / 2,
+                           (corner[:, 2] + corner[:, 0]) / 2])
+    return float(max(forward, point_mesh_distance(back, positions, indices).max()))
 
 
 def build_parent(key: str, coarse: list[str], target: tuple, work_dir: str,
