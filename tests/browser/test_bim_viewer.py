@@ -8,7 +8,7 @@ import re
 import pytest
 import requests
 
-from browser_harness import pixel_spread, wait_for_initial_tiles, wait_for_view
+from browser_harness import pixel_spread, wait_for_initial_tiles
 from browser_views import assert_clean, catalog, centroid, collections, items, look_down, pick, show_only_models
 
 #: The engine issue's budget for the demo district's initial view.
@@ -125,58 +125,6 @@ def _site(server_url: str, entry: dict) -> dict:
              and _inside(f["geometry"]["coordinates"][0], lon, lat)]
     assert sites, "the BIM model stands in a project area"
     return sites[0]
-
-
-def _site_and_ground(server_url: str, entry: dict) -> tuple[str, tuple[float, float]]:
-    """The projects layer, and a point of the BIM model's project area off the model."""
-    layer = collections(server_url)["projects"]["id"]
-    lon, lat = centre_of(entry)
-    w, s, e, n = entry["bounds"]
-    ring = _site(server_url, entry)["geometry"]["coordinates"][0]
-    for k in range(1, 10):  # from the model's centre towards a corner of the area
-        x, y = lon + (ring[0][0] - lon) * k / 10, lat + (ring[0][1] - lat) * k / 10
-        off_model = not (w - 1e-4 < x < e + 1e-4 and s - 1e-4 < y < n + 1e-4)
-        if off_model and _inside(ring, x, y) and k < 9:
-            return layer, (x, y)
-    raise AssertionError("no ground of the project area off the model")
-
-
-def _pixels(page, tmp_path, name, points):
-    """RGB under each window position, from a screenshot of the settled view."""
-    from PIL import Image
-    wait_for_view(page)
-    shot = tmp_path / f"{name}.png"
-    page.screenshot(path=str(shot))
-    with Image.open(shot) as image:
-        rgb = image.convert("RGB")
-        return [rgb.getpixel((round(p["x"]), round(p["y"]))) for p in points]
-
-
-def test_project_polygons_colour_the_ground_but_never_the_bim_model(admin_viewer, server_url,
-                                                                   tokens, tmp_path):
-    page, watch = admin_viewer
-    entry = bim_entry(server_url, tokens["admin"])
-    layer, (gx, gy) = _site_and_ground(server_url, entry)
-    lon, lat = centre_of(entry)
-    show_only_models(page)
-    white = [e["id"] for e in catalog(server_url, tokens["admin"]) if e["kind"] == "buildings"]
-    for tileset_id in white:  # white models stay uncoloured too; here they would hide the ground
-        page.locator(f'[data-testid="tileset-{tileset_id}"]').uncheck()
-    look_down(page, lon, lat, entry["height"][1] + 250)
-    where = page.evaluate("""([lon, lat, top, gx, gy, low]) => [cimtwin.windowPositionOf(lon, lat, top),
-        cimtwin.windowPositionOf(gx, gy, low)]""", [lon, lat, entry["height"][1], gx, gy, entry["height"][0]])
-    assert all(where), where
-    model_before, ground_before = _pixels(page, tmp_path, "plain", where)
-    page.locator(f'[data-testid="layer-{layer}"]').check()
-    model_after, ground_after = _pixels(page, tmp_path, "projects", where)
-    # The ground of the site turns towards the stage colour (under construction #ff7a2f)...
-    assert ground_after[0] - ground_after[2] > ground_before[0] - ground_before[2] + 40, (ground_before, ground_after)
-    # ...and the BIM model's roof keeps its own colour.
-    assert max(abs(a - b) for a, b in zip(model_before, model_after)) <= 12, (model_before, model_after)
-    page.locator(f'[data-testid="layer-{layer}"]').uncheck()
-    for tileset_id in white:
-        page.locator(f'[data-testid="tileset-{tileset_id}"]').check()
-    assert_clean(watch)
 
 
 #: JS: find a wall among the BIM model's loaded features, inspect it as a click would, and

@@ -9,7 +9,6 @@ import { tilesetResource } from "./api.js";
 import { STAGE_COLOURS, stageAt } from "./layers.js";
 import { applyBimState } from "./bim.js";
 import { phaseOn } from "./timeline.js";
-import { keepOutOfClassification } from "./classify.js";
 
 const Cesium = window.Cesium;
 /** Tileset kinds the stage imagery drapes over (the ground of the district). */
@@ -80,7 +79,6 @@ export class DateCompare {
       const copy = await Cesium.Cesium3DTileset.fromUrl(tilesetResource(entry.id), { maximumScreenSpaceError: 16 });
       if (!this.active) { copy.destroy(); return; } // left while loading
       copy.cimtwinEntry = entry;
-      keepOutOfClassification(copy, entry);
       tilesets.get(entry.id).splitDirection = Cesium.SplitDirection.LEFT;
       copy.splitDirection = Cesium.SplitDirection.RIGHT;
       copy.show = tilesets.get(entry.id).show;

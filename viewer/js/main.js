@@ -13,7 +13,6 @@ import { SensorLayer, historyFrom, styleBuildings, rampColour, LEVEL_COLOURS, ST
 import { decorateLayerTree } from "./layertree.js";
 import { NavigationWidgets } from "./navigation.js";
 import { SensorChart } from "./charts.js";
-import { keepOutOfClassification } from "./classify.js";
 import { ElementTree } from "./bimtree.js";
 import { Timeline, projectOfModel, phaseOn } from "./timeline.js";
 import { mountCompare } from "./comparepanel.js";
@@ -145,7 +144,6 @@ function ringsOf(geometry) {
 
 /** Called for each new tileset before its tiles load: BIM models start their index. */
 function onTileLoadHook(tileset, entry) {
-  keepOutOfClassification(tileset, entry); // classify.js: project polygons skip BIM and white models
   if (entry.kind !== "bim") return;
   const index = collectBimIndex(tileset, () => refreshBimPanel());
   app.bim.set(entry.id, { tileset, index, state: createBimState(), server: null });
