@@ -2,7 +2,6 @@
 // (tiles loaded, tiles failed, bytes) so the UI and the browser tests can tell.
 
 import { tilesetResource } from "./api.js";
-import { applyFacades } from "./facades.js";
 
 const Cesium = window.Cesium;
 
@@ -44,7 +43,6 @@ export async function loadTileset(viewer, entry, stats, onChange = () => {}, onC
       maximumScreenSpaceError: 16,
     });
     tileset.cimtwinEntry = entry;
-    applyFacades(tileset, entry); // white models: procedural windows and roofs
     watchTileset(tileset, entry, stats, onChange);
     onCreated(tileset, entry);
     viewer.scene.primitives.add(tileset);
