@@ -171,15 +171,19 @@ class CorsOrigins:
 
 
 def _cors(response):
+    origins = current_app.extensions["cimtwin.cors"].get()
+    if origins:
+        # The answer depends on Origin once any app origin is registered: a cache (the
+        # browser's included) must not hand an answer without CORS headers to another origin.
+        response.vary.add("Origin")
     origin = request.headers.get("Origin")
-    if origin and origin in current_app.extensions["cimtwin.cors"].get():
+    if origin and origin in origins:
         headers = response.headers
         headers["Access-Control-Allow-Origin"] = origin
         headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Last-Event-ID"
         headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
         headers["Access-Control-Expose-Headers"] = "Location, ETag, Deprecation, Link"
         headers["Access-Control-Max-Age"] = "600"
-        headers.add("Vary", "Origin")
     return response
 
 
